@@ -1,0 +1,1 @@
+export const METRICS_VERSION = '0.1.0';
