@@ -1,1 +1,4 @@
-export const METRICS_VERSION = '0.1.0';
+export { aupro, pixelMetrics, proCurve } from './pixel.js';
+export { auroc, averagePrecision, f1Max, prCurve, rankingMetrics, rocCurve } from './ranking.js';
+export { RegionLabeller } from './regions.js';
+export type * from './types.js';
