@@ -1,4 +1,4 @@
-import type { Labels, MaskMap, ScoreMap, Scores } from './types.js';
+import type { MaskMap, ScoreMap } from './types.js';
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
