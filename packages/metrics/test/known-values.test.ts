@@ -1,4 +1,13 @@
-import { aupro, auroc, averagePrecision, f1Max, pixelMetrics, prCurve, proCurve, rocCurve } from '@diad/metrics';
+import {
+  aupro,
+  auroc,
+  averagePrecision,
+  f1Max,
+  pixelMetrics,
+  prCurve,
+  proCurve,
+  rocCurve,
+} from '@diad/metrics';
 import { describe, expect, it } from 'vitest';
 
 // The 4x4 example of anomalib's AUPRO tests: regions A = {(0,0), (0,1)} and B = {(2,3)} (row, column).

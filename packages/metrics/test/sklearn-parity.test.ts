@@ -32,18 +32,19 @@ const fixture = JSON.parse(readFileSync(new URL('./fixtures/sklearn.json', impor
 const TOLERANCE = 1e-6;
 
 describe('ranking metrics equal scikit-learn', () => {
-  it.each(fixture.ranking.map((c, i) => [`case ${i}: n=${c.scores.length}${c.float32 ? ' float32' : ''}`, c] as const))(
-    '%s',
-    (_name, c) => {
-      const scores = c.float32 ? Float32Array.from(c.scores) : c.scores;
-      const labels = Uint8Array.from(c.labels);
-      expect(Math.abs(auroc(scores, labels) - c.auroc)).toBeLessThan(TOLERANCE);
-      expect(Math.abs(averagePrecision(scores, labels) - c.averagePrecision)).toBeLessThan(TOLERANCE);
-      const f1 = f1Max(scores, labels);
-      expect(Math.abs(f1.f1 - c.f1Max)).toBeLessThan(TOLERANCE);
-      if (c.f1Threshold !== null) expect(f1.threshold).toBe(c.f1Threshold);
-    },
-  );
+  it.each(
+    fixture.ranking.map(
+      (c, i) => [`case ${i}: n=${c.scores.length}${c.float32 ? ' float32' : ''}`, c] as const,
+    ),
+  )('%s', (_name, c) => {
+    const scores = c.float32 ? Float32Array.from(c.scores) : c.scores;
+    const labels = Uint8Array.from(c.labels);
+    expect(Math.abs(auroc(scores, labels) - c.auroc)).toBeLessThan(TOLERANCE);
+    expect(Math.abs(averagePrecision(scores, labels) - c.averagePrecision)).toBeLessThan(TOLERANCE);
+    const f1 = f1Max(scores, labels);
+    expect(Math.abs(f1.f1 - c.f1Max)).toBeLessThan(TOLERANCE);
+    if (c.f1Threshold !== null) expect(f1.threshold).toBe(c.f1Threshold);
+  });
 
   it('covers the radix path (a float32 vector of at least 65536 scores)', () => {
     expect(fixture.ranking.some((c) => c.float32 && c.scores.length >= 65536)).toBe(true);
