@@ -110,7 +110,9 @@ console.log(
 if (verify) {
   const flat = new Float64Array(pixels);
   const labels = new Uint8Array(pixels);
-  maps.forEach((map, m) => flat.set(map.data, m * size * size));
+  maps.forEach((map, m) => {
+    flat.set(map.data, m * size * size);
+  });
   masks.forEach((mask, m) => {
     for (let i = 0; i < mask.data.length; i++) labels[m * size * size + i] = mask.data[i] !== 0 ? 1 : 0;
   });
