@@ -12,7 +12,7 @@ interface CheckedOptions {
   readonly thresholds: number;
 }
 
-function checkOptions(options: unknown): CheckedOptions {
+export function checkOptions(options: unknown): CheckedOptions {
   if (options === undefined) return { fprLimit: 0.3, variant: 'exact', thresholds: 200 };
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(
