@@ -11,6 +11,8 @@ Commands:
 Run "diad <command> --help" for the options of a command.
 `;
 
+const EXPECTED_ERRORS = new Set(['DatasetLayoutError', 'BundleError', 'ImageDecodeError']);
+
 type Command = (argv: string[], io: Io) => Promise<number>;
 
 async function loadInspect(): Promise<Command> {
@@ -52,6 +54,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`diad ${name}: ${(err as Error).message}\n`);
       return 2;
+    }
+    // problems with the user's files: the message says what and where, a stack trace adds nothing
+    if (err instanceof Error && EXPECTED_ERRORS.has(err.name)) {
+      io.stderr.write(`diad ${name}: ${err.message}\n`);
+      return 1;
     }
     throw err;
   }

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DATASET_LAYOUTS, type DatasetLayout, loadDataset } from '@diad/datasets';
@@ -128,7 +128,13 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
     let paper: ReportContext['paper'] = null;
     let paperNote: string | null = null;
     if (values.paper) {
-      if (dataset.layout === 'mvtec' || dataset.layout === 'visa') {
+      const synthetic = await access(join(dataset.root, 'synth.json')).then(
+        () => true,
+        () => false,
+      );
+      if (synthetic) {
+        paperNote = `${dataset.root} is a synthetic dataset (synth.json): the paper has no numbers for it, even where a category name matches.`;
+      } else if (dataset.layout === 'mvtec' || dataset.layout === 'visa') {
         const rows = paperRowsFor(dataset.layout as PaperDataset, categories);
         if (rows) paper = { dataset: dataset.layout === 'mvtec' ? 'MVTec-AD' : 'VisA', rows };
         else
@@ -176,7 +182,11 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
     if (diad) io.stdout.write(`DiAD\n${toMarkdown(diad, { layout: 'paper' })}\n`);
     const summary = md.split('## Summary')[1]?.split('\n## ')[0]?.trim();
     if (summary) io.stdout.write(`${summary}\n\n`);
-    if (paperNote) io.stdout.write(`${paperNote}\n`);
+    const paperSection = md
+      .split(/## DiAD paper[^\n]*\n/)[1]
+      ?.split('\n## ')[0]
+      ?.trim();
+    if (values.paper && paperSection) io.stdout.write(`DiAD paper beside ours\n${paperSection}\n\n`);
     io.stdout.write(
       `report written to ${settings.outDir} (report.md, report.json, report.csv, scores.csv, plots/, heatmaps/)\n`,
     );

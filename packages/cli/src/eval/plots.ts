@@ -71,6 +71,10 @@ export function lineChartSvg(spec: ChartSpec): string {
       `<line x1="${sx(0)}" y1="${sy(0)}" x2="${sx(spec.xMax)}" y2="${sy(Math.min(1, spec.xMax))}" stroke="#999" stroke-dasharray="5,4"/>`,
     );
   }
+  const legendTop = M.top + ph - 12 - spec.series.length * 18;
+  parts.push(
+    `<rect x="${M.left + pw - 216}" y="${legendTop}" width="212" height="${spec.series.length * 18 + 8}" fill="white" fill-opacity="0.85" stroke="#ccc"/>`,
+  );
   spec.series.forEach((s, k) => {
     const n = Math.min(s.x.length, s.y.length);
     const pts = thin(n)

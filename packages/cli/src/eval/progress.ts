@@ -23,7 +23,7 @@ export function formatProgress(
   width = 24,
 ): string {
   const frac = total === 0 ? 1 : done / total;
-  const filled = Math.round(frac * width);
+  const filled = Math.floor(frac * width);
   const bar =
     `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? (done === total ? '=' : '>') : ''}`.padEnd(width);
   const perImage = computed > 0 ? elapsedMs / 1000 / computed : Number.NaN;
