@@ -110,7 +110,12 @@ describe('progress', () => {
 
   it('writes a line per 10% to a pipe and ignores cache hits in the rate', () => {
     let text = '';
-    const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream;
+    const out = {
+      write(s: string) {
+        text += s;
+        return true;
+      },
+    } as unknown as NodeJS.WritableStream;
     const bar = new ProgressBar(20, out);
     for (let i = 0; i < 10; i++) bar.tick('cached', 0);
     for (let i = 0; i < 10; i++) bar.tick('run', 1000);
