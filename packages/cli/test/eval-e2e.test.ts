@@ -139,6 +139,49 @@ describe.runIf(pipelineReady)('diad eval end to end (tiny bundle, synthetic data
     expect(await readFile(join(out, 'report.csv'), 'utf8')).toBe(before);
   });
 
+  it('shares results of identical images between runs through --cache (the two synthetic tiers share good images)', async () => {
+    const hard = join(out, '..', 'hard');
+    const cache = join(out, '..', 'shared-cache');
+    await generateSynthDataset({
+      out: hard,
+      seed: 8,
+      size: 48,
+      train: 1,
+      test: 6,
+      categories: ['wood', 'hex_nut'],
+      tier: 'hard',
+    });
+    const a = await diad(
+      'eval',
+      '--bundle',
+      bundle,
+      '--dataset',
+      dataset,
+      '--out',
+      join(out, '..', 'r-easy'),
+      '--cache',
+      cache,
+      '--heatmaps',
+      '0',
+    );
+    const b = await diad(
+      'eval',
+      '--bundle',
+      bundle,
+      '--dataset',
+      hard,
+      '--out',
+      join(out, '..', 'r-hard'),
+      '--cache',
+      cache,
+      '--heatmaps',
+      '0',
+    );
+    expect([a.code, b.code]).toEqual([0, 0]);
+    const report = JSON.parse(await readFile(join(out, '..', 'r-hard', 'report.json'), 'utf8'));
+    expect(report.cacheHits).toBe(6); // 3 good test images per category
+  });
+
   it('--limit keeps both classes per category', async () => {
     const r = await diad(
       'eval',

@@ -242,7 +242,7 @@ describe('EvalCache', () => {
       methods,
     });
     expect(key).not.toBe(
-      cacheKey({ bundleSha256: 'abc', imagePath: '/a.png', seed: 1, steps: null, startStep: null, methods }),
+      cacheKey({ bundleSha256: 'abc', imageSha256: 'f00', seed: 1, steps: null, startStep: null, methods }),
     );
     const cache = await EvalCache.open(dir);
     const maps = {

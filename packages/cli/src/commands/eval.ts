@@ -41,6 +41,8 @@ plots, review panels and a threshold suggestion. Interrupted runs resume from <o
   --fpr-limit F            AUPRO integration limit (default 0.3)
   --heatmaps N|all         review panels per category and defect type (default 2)
   --fresh                  ignore cached per-image results
+  --cache <dir>            per-image result cache (default <out>/cache); share it between runs to reuse
+                           results of identical images (same bundle, options and image bytes)
 `;
 
 export async function evalCommand(argv: string[], io: Io): Promise<number> {
@@ -65,6 +67,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
       'fpr-limit': { type: 'string' },
       heatmaps: { type: 'string' },
       fresh: { type: 'boolean' },
+      cache: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -96,6 +99,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const limit = values.limit === undefined ? undefined : intOption('limit', values.limit, 0, 2, 1_000_000);
   const settings = {
     outDir: resolve(values.out ?? 'diad-eval'),
+    cacheDir: values.cache === undefined ? undefined : resolve(values.cache),
     seed: intOption('seed', values.seed, 0, 0, 0xffffffff),
     steps: values.steps === undefined ? undefined : intOption('steps', values.steps, 0, 1, 10_000),
     startStep:

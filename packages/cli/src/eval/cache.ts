@@ -15,7 +15,9 @@ export const METHOD_LABELS: Record<Method, string> = {
 /** What changes the result of one image; part of the cache key. */
 export interface CacheKeyParts {
   bundleSha256: string;
-  imagePath: string;
+  /** sha256 of the image file: the same picture under another path (e.g. the good images shared by the two
+   * synthetic tiers) is computed once when runs share a cache folder. */
+  imageSha256: string;
   seed: number;
   steps: number | null;
   startStep: number | null;

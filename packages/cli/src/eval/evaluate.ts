@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { DatasetSample } from '@diad/datasets';
 import { type EvaluationRecord, type EvaluationReport, evaluate, proCurve, rocCurve } from '@diad/metrics';
@@ -20,6 +21,8 @@ import { ProgressBar } from './progress.js';
 
 export interface EvalSettings {
   outDir: string;
+  /** Folder of per-image results (default <outDir>/cache); runs sharing it share results. */
+  cacheDir?: string;
   seed: number;
   steps?: number;
   startStep?: number;
@@ -90,6 +93,16 @@ interface Scored {
   cached: boolean;
 }
 
+async function fileSha256(path: string): Promise<string> {
+  try {
+    return createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex');
+  } catch (err) {
+    throw new Error(`cannot read test image ${path}: ${(err as Error).message}`);
+  }
+}
+
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 
 /** Runs the pipeline (or reads the cache) for a list of images, in batches. */
@@ -105,19 +118,20 @@ async function scoreImages(
   const mh = scoring.mapHeight;
   const mw = scoring.mapWidth;
   const out: Scored[] = [];
-  const keyOf = (sample: DatasetSample) =>
+  const keyOf = async (sample: DatasetSample) =>
     cacheKey({
       bundleSha256: pipeline.bundleSha256,
-      imagePath: sample.imagePath,
+      imageSha256: await fileSha256(sample.imagePath),
       seed: s.seed,
       steps: s.steps ?? null,
       startStep: s.startStep ?? null,
       methods: s.methods,
     });
-  const pending: DatasetSample[] = [];
+  const pending: Array<{ sample: DatasetSample; key: string }> = [];
   const flush = async () => {
     if (pending.length === 0) return;
-    const batch = pending.splice(0, pending.length);
+    const jobs = pending.splice(0, pending.length);
+    const batch = jobs.map((j) => j.sample);
     const paths = batch.map((b) => b.imagePath);
     const common = { seed: s.seed, steps: s.steps, startStep: s.startStep };
     const t0 = performance.now();
@@ -160,7 +174,7 @@ async function scoreImages(
       const ms: Partial<Record<Method, number>> = { diad: diadMs };
       if (ae) ms.autoencoder = aeMs;
       const entry: CachedImage = {
-        key: keyOf(batch[i]),
+        key: jobs[i].key,
         imagePath: batch[i].imagePath,
         scores,
         ms,
@@ -173,13 +187,14 @@ async function scoreImages(
     }
   };
   for (const sample of samples) {
-    const hit = s.fresh ? null : await cache.get(keyOf(sample), s.methods);
+    const key = await keyOf(sample);
+    const hit = s.fresh ? null : await cache.get(key, s.methods);
     if (hit) {
       out.push({ sample, entry: hit.entry, maps: hit.maps, cached: true });
       progress.tick(`${sample.category}/${sample.defect}/${basename(sample.imagePath)}`, 0);
       continue;
     }
-    pending.push(sample);
+    pending.push({ sample, key });
     if (pending.length >= s.batch) await flush();
   }
   await flush();
@@ -242,7 +257,7 @@ export async function runEvaluation(
   stderr: NodeJS.WritableStream,
 ): Promise<EvalResult> {
   if (samples.length === 0) throw new RangeError('no test images to evaluate');
-  const cache = await EvalCache.open(join(s.outDir, 'cache'));
+  const cache = await EvalCache.open(s.cacheDir ?? join(s.outDir, 'cache'));
   await mkdir(join(s.outDir, 'plots'), { recursive: true });
   const { mapWidth: mw, mapHeight: mh } = pipeline.manifest.scoring;
   const progress = new ProgressBar(samples.length, stderr);
