@@ -182,6 +182,33 @@ describe.runIf(pipelineReady)('diad eval end to end (tiny bundle, synthetic data
     expect(report.cacheHits).toBe(6); // 3 good test images per category
   });
 
+  it('names a test image the pipeline cannot decode, keeps what was computed, and the CLI reruns', async () => {
+    const broken = join(out, '..', 'broken');
+    await generateSynthDataset({ out: broken, seed: 8, size: 48, train: 1, test: 2, categories: ['wood'] });
+    const bad = join(broken, 'wood', 'test', 'good', '000.png');
+    await writeFile(bad, 'not a png');
+    const r = await diad(
+      'eval',
+      '--bundle',
+      bundle,
+      '--dataset',
+      broken,
+      '--out',
+      join(out, '..', 'r-broken'),
+      '--heatmaps',
+      '0',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`diad eval: ${bad}:`);
+    expect(r.stderr).not.toContain('    at ');
+  });
+
+  it('delegates diad inspect to the pipeline', async () => {
+    const r = await diad('inspect', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/inspect/);
+  });
+
   it('--limit keeps both classes per category', async () => {
     const r = await diad(
       'eval',

@@ -93,6 +93,19 @@ interface Scored {
   cached: boolean;
 }
 
+/** Re-throws a pipeline error with the images of the batch named; keeps the error's name for the CLI. */
+async function named<T>(paths: readonly string[], run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!(err instanceof Error)) throw err;
+    const which = paths.length === 1 ? paths[0] : `one of ${paths.join(', ')}`;
+    const e = new Error(`${which}: ${err.message}`, { cause: err });
+    e.name = err.name;
+    throw e;
+  }
+}
+
 async function fileSha256(path: string): Promise<string> {
   try {
     return createHash('sha256')
@@ -135,17 +148,15 @@ async function scoreImages(
     const paths = batch.map((b) => b.imagePath);
     const common = { seed: s.seed, steps: s.steps, startStep: s.startStep };
     const t0 = performance.now();
-    const diad = await pipeline.runBatch(paths, {
-      ...common,
-      mode: 'diad',
-      keepTensors: s.methods.includes('pixel'),
-    });
+    const diad = await named(paths, () =>
+      pipeline.runBatch(paths, { ...common, mode: 'diad', keepTensors: s.methods.includes('pixel') }),
+    );
     const diadMs = (performance.now() - t0) / batch.length;
     let ae: Awaited<ReturnType<EvalPipeline['runBatch']>> | null = null;
     let aeMs = 0;
     if (s.methods.includes('autoencoder')) {
       const t1 = performance.now();
-      ae = await pipeline.runBatch(paths, { ...common, mode: 'autoencoder' });
+      ae = await named(paths, () => pipeline.runBatch(paths, { ...common, mode: 'autoencoder' }));
       aeMs = (performance.now() - t1) / batch.length;
     }
     for (let i = 0; i < batch.length; i++) {
