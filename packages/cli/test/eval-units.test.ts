@@ -245,6 +245,7 @@ describe('EvalCache', () => {
       cacheKey({ bundleSha256: 'abc', imageSha256: 'f00', seed: 1, steps: null, startStep: null, methods }),
     );
     const cache = await EvalCache.open(dir);
+    expect(await readFile(join(dir, '.gitignore'), 'utf8')).toBe('*\n');
     const maps = {
       diad: Float32Array.from([1, 2, 3, 4]),
       autoencoder: Float32Array.from([5, 6, 7, 8]),

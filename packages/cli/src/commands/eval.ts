@@ -39,7 +39,7 @@ plots, review panels and a threshold suggestion. Interrupted runs resume from <o
   --providers list         e.g. cuda,cpu (default cpu)
   --target-frr F           false-reject rate for the threshold suggestion (default 0.01)
   --fpr-limit F            AUPRO integration limit (default 0.3)
-  --heatmaps N|all         review panels per category and defect type (default 2)
+  --heatmaps N|all         review panels per category and defect type (default 1)
   --fresh                  ignore cached per-image results
   --cache <dir>            per-image result cache (default <out>/cache); share it between runs to reuse
                            results of identical images (same bundle, options and image bytes)
@@ -93,9 +93,9 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
     if (!['tensorrt', 'cuda', 'cpu'].includes(p))
       throw new UsageError(`--providers: unknown provider "${p}"; expected tensorrt, cuda, cpu`);
   }
-  let heatmaps: number | 'all' = 2;
+  let heatmaps: number | 'all' = 1;
   if (values.heatmaps === 'all') heatmaps = 'all';
-  else heatmaps = intOption('heatmaps', values.heatmaps, 2, 0, 100_000);
+  else heatmaps = intOption('heatmaps', values.heatmaps, 1, 0, 100_000);
   const limit = values.limit === undefined ? undefined : intOption('limit', values.limit, 0, 2, 1_000_000);
   const settings = {
     outDir: resolve(values.out ?? 'diad-eval'),

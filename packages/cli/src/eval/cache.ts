@@ -55,6 +55,8 @@ export class EvalCache {
 
   static async open(dir: string): Promise<EvalCache> {
     await mkdir(join(dir, 'maps'), { recursive: true });
+    // the cache is large and machine-specific: keep it out of git when a report folder is committed
+    await writeFile(join(dir, '.gitignore'), '*\n');
     const cache = new EvalCache(dir, join(dir, 'results.jsonl'));
     const text = await readFile(cache.indexPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return '';
