@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSynthDataset } from '@diad/datasets';
@@ -201,6 +201,37 @@ describe.runIf(pipelineReady)('diad eval end to end (tiny bundle, synthetic data
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`diad eval: ${bad}:`);
     expect(r.stderr).not.toContain('    at ');
+  });
+
+  it('evaluates a good/bad folder without masks: image metrics only, and says why', async () => {
+    const folder = join(out, '..', 'folder');
+    for (const [from, to] of [
+      ['test/good/000.png', 'good/a.png'],
+      ['test/good/001.png', 'good/b.png'],
+      ['test/hole/000.png', 'bad/c.png'],
+      ['test/crack/000.png', 'bad/d.png'],
+    ]) {
+      await mkdir(join(folder, to, '..'), { recursive: true });
+      await copyFile(join(dataset, 'wood', from), join(folder, to));
+    }
+    const r = await diad(
+      'eval',
+      '--bundle',
+      bundle,
+      '--dataset',
+      folder,
+      '--out',
+      join(out, '..', 'r-folder'),
+      '--heatmaps',
+      '0',
+    );
+    expect(r.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, '..', 'r-folder', 'report.json'), 'utf8'));
+    expect(report.dataset.layout).toBe('folder');
+    expect(report.methods.diad.categories[0].pixel).toBeNull();
+    expect(report.methods.diad.mean.pixel).toBeNull();
+    expect(Object.values(report.noPixelMetrics)[0]).toMatch(/no ground-truth mask for .*bad\/c\.png/);
+    expect(await readdir(join(out, '..', 'r-folder', 'plots'))).toEqual(['roc_folder.png']);
   });
 
   it('delegates diad inspect to the pipeline', async () => {

@@ -10,6 +10,7 @@ import { pointAt, suggestThresholds } from '../src/eval/calibration.js';
 import { combineReports } from '../src/eval/combine.js';
 import { timingStats } from '../src/eval/evaluate.js';
 import { composePanel, jet } from '../src/eval/heatmap.js';
+import { loadMask } from '../src/eval/masks.js';
 import { paperRowsFor } from '../src/eval/paper.js';
 import { chartPng, lineChartSvg } from '../src/eval/plots.js';
 import { formatDuration, formatProgress, ProgressBar } from '../src/eval/progress.js';
@@ -277,5 +278,24 @@ describe('EvalCache', () => {
     await writeFile(join(dir, 'maps', `${key}.f32`), new Uint8Array(4));
     expect(await again.get(key, methods)).toBeNull();
     await mkdir(join(dir, 'x'), { recursive: true });
+  });
+});
+
+describe('loadMask', () => {
+  it('marks any non-zero colour as defect, at the map size, and zeros for a good image', async () => {
+    const dir = await tempDir('mask');
+    dirs.push(dir);
+    // 4x2 palette PNG: left half black, right half pure green (no red component)
+    const rgb = Buffer.alloc(4 * 2 * 3);
+    for (const i of [2, 3, 6, 7]) rgb[i * 3 + 1] = 200;
+    const path = join(dir, 'm.png');
+    await sharp(rgb, { raw: { width: 4, height: 2, channels: 3 } })
+      .png({ palette: true })
+      .toFile(path);
+    expect([...(await loadMask(path, 4, 2))]).toEqual([0, 0, 1, 1, 0, 0, 1, 1]);
+    expect([...(await loadMask(path, 2, 1))]).toEqual([0, 1]);
+    expect([...(await loadMask(null, 2, 2))]).toEqual([0, 0, 0, 0]);
+    await writeFile(join(dir, 'bad.png'), 'nope');
+    await expect(loadMask(join(dir, 'bad.png'), 2, 2)).rejects.toThrow(/cannot read mask .*bad\.png/);
   });
 });
