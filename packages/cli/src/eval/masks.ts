@@ -8,7 +8,7 @@ import sharp from 'sharp';
 export async function loadMask(path: string | null, width: number, height: number): Promise<Uint8Array> {
   const out = new Uint8Array(width * height);
   if (path === null) return out;
-  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  let decoded: { data: Buffer; info: { channels: number } };
   try {
     decoded = await sharp(path)
       .removeAlpha()
