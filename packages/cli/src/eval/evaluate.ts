@@ -168,10 +168,11 @@ async function scoreImages(
       }
       const maps = {} as Record<Method, Float32Array>;
       const scores: Partial<Record<Method, number>> = {};
-      maps.diad = d.map;
+      // own copies: a pipeline may reuse its output buffers on the next call
+      maps.diad = Float32Array.from(d.map);
       scores.diad = d.score;
       if (ae) {
-        maps.autoencoder = ae[i].map;
+        maps.autoencoder = Float32Array.from(ae[i].map);
         scores.autoencoder = ae[i].score;
       }
       if (s.methods.includes('pixel')) {

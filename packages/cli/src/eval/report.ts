@@ -136,11 +136,19 @@ export function renderMarkdown(ctx: ReportContext, r: EvalResult): string {
     '',
     summaryTable(r),
     '',
-    'Autoencoder only: the bundle autoencoder without diffusion, scored like DiAD. Pixel distance: per-pixel ' +
-      "distance between the input and DiAD's reconstruction, blurred and pooled like DiAD's map. A model that does " +
-      'not beat its own autoencoder shows it here.',
-    '',
   );
+  const notes: string[] = [];
+  if (r.methods.autoencoder) {
+    notes.push(
+      'Autoencoder only: the bundle autoencoder without diffusion, scored like DiAD; a model that does not beat its own autoencoder shows it here.',
+    );
+  }
+  if (r.methods.pixel) {
+    notes.push(
+      "Pixel distance: per-pixel distance between the input and DiAD's reconstruction, blurred and pooled like DiAD's map.",
+    );
+  }
+  if (notes.length > 0) out.push(notes.join(' '), '');
   const diadTiming = r.timing.diad;
   if (diadTiming) {
     out.push(
