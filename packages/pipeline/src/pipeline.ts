@@ -128,7 +128,8 @@ export class DiadPipeline {
     this.bundleDir = bundle.dir;
     this.provider = provider;
     this.sessions = sessions;
-    this.alphas = alphasCumprod(bundle.manifest.schedule);
+    // ᾱ rounded to float32, as the reference model stores it (a registered float32 buffer).
+    this.alphas = alphasCumprod(bundle.manifest.schedule).map(Math.fround);
     this.dynamicBatch = hasDynamicBatch(bundle.manifest);
     this.maxBatch = this.dynamicBatch ? (opts.maxBatch ?? 8) : 1;
     this.maxInputPixels = opts.maxInputPixels;

@@ -69,11 +69,12 @@ export class OrtBackend implements InferenceBackend {
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [providerConfig(config)],
       graphOptimizationLevel: config.graphOptimization ?? 'all',
-      intraOpNumThreads: config.threads,
       // Sessions run one graph call at a time (the pipeline serialises), so inter-op parallelism buys nothing.
       executionMode: 'sequential',
       logSeverityLevel: 3,
     };
+    // The binding rejects keys that are present but undefined.
+    if (config.threads !== undefined && config.threads > 0) options.intraOpNumThreads = config.threads;
     const session = await ort.InferenceSession.create(file, options);
     return new OrtGraphSession(session);
   }

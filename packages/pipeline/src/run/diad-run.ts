@@ -120,9 +120,10 @@ export async function runDiad(
       const z = bufs.z.data as Float32Array;
       ddimStep(z, bufs.eps.data as Float32Array, alphasCumprod[tau], prev, z);
       if (trace) {
-        // Step index as the golden files number them: the k-th denoiser call, k = 0 first.
-        trace(`eps_${k}`, view(bufs.eps, 0, L).slice());
-        trace(`z_${k}`, view(bufs.z, 0, L).slice());
+        // Numbered by the timestep index as golden/ does: τ_k, so the first call is k = N−1.
+        const idx = taus.length - 1 - k;
+        trace(`eps_${idx}`, view(bufs.eps, 0, L).slice());
+        trace(`z_${idx}`, view(bufs.z, 0, L).slice());
       }
     }
     const z = bufs.z.data as Float32Array;
