@@ -64,6 +64,10 @@ class OrtGraphSession implements GraphSession {
   }
 }
 
+// ONNX Runtime's own logger writes straight to the process's stderr (e.g. a missing CUDA library while the
+// pipeline falls back); the pipeline logs those reasons itself, through its logger.
+ort.env.logLevel = 'fatal';
+
 export class OrtBackend implements InferenceBackend {
   async createSession(file: string, config: SessionConfig): Promise<GraphSession> {
     const options: ort.InferenceSession.SessionOptions = {

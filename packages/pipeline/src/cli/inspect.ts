@@ -89,7 +89,7 @@ export async function inspectCommand(argv: string[], io: CommandIo): Promise<num
     return 2;
   }
 
-  const logger = pino({ level: 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
+  const logger = pino({ level: 'warn', base: undefined }, io.stderr);
   let pipeline: DiadPipeline;
   try {
     pipeline = await DiadPipeline.create(v.bundle as string, { providers, threads, logger });
