@@ -103,6 +103,17 @@ describe('bad-image corpus: a correct result or a clear error, never a crash or 
     expect(near(px(rgb, 31, 16), [0, 200, 0], 25)).toBe(true); // the stored top stripe is now on the right
   });
 
+  it('raw frames at the model size (fast path) decode exactly like the same pixels as PNG', async () => {
+    const sharp = (await import('sharp')).default;
+    for (const channels of [1, 3, 4] as const) {
+      const data = new Uint8Array(32 * 32 * channels).map((_, i) => (i * 31 + (i % 7) * 40) & 255);
+      const png = await sharp(data, { raw: { width: 32, height: 32, channels } }).png().toBuffer();
+      const direct = await decodeToRgb({ data, width: 32, height: 32, channels }, opts);
+      const viaPng = await decodeToRgb(png, opts);
+      expect(Buffer.from(direct).equals(Buffer.from(viaPng)), `channels ${channels}`).toBe(true);
+    }
+  });
+
   it('raw frames: grey and RGBA are accepted, wrong sizes rejected with the argument named', async () => {
     const grey = await decodeToRgb({ data: new Uint8Array(16).fill(90), width: 4, height: 4, channels: 1 }, opts);
     expect(px(grey, 5, 5)).toEqual([90, 90, 90]);

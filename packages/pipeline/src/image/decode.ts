@@ -105,6 +105,24 @@ function wrap(frame: FrameInput, e: unknown): Error {
   return new ImageDecodeError(`${describe(frame)}: cannot decode image: ${msg}`, { cause: e });
 }
 
+/** Raw frames already at the model size skip libvips: grey is replicated, alpha flattened onto black. */
+function rawAtSize(f: RawFrame, width: number, height: number): Uint8Array | undefined {
+  if (f.width !== width || f.height !== height) return undefined;
+  const n = width * height;
+  if (f.channels === 3) return f.data.slice();
+  const out = new Uint8Array(n * 3);
+  if (f.channels === 1) {
+    for (let p = 0; p < n; p++) out[p * 3] = out[p * 3 + 1] = out[p * 3 + 2] = f.data[p];
+  } else {
+    for (let p = 0; p < n; p++) {
+      const a = f.data[p * 4 + 3];
+      // libvips flatten truncates: floor(v · α / 255), in integers so exact multiples stay exact.
+      for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.floor((f.data[p * 4 + c] * a) / 255);
+    }
+  }
+  return out;
+}
+
 /**
  * Decodes a frame to interleaved 8-bit sRGB at exactly width × height (fit: fill).
  * Grey is replicated to RGB; alpha is flattened onto black; 16-bit samples are reduced to 8 bits after resizing;
@@ -114,6 +132,11 @@ export async function decodeToRgb(frame: FrameInput, opts: DecodeOptions): Promi
   const maxPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   try {
+    if (typeof frame === 'object' && frame !== null && !(frame instanceof Uint8Array)) {
+      checkRawFrame(frame, maxPixels);
+      const direct = rawAtSize(frame, opts.width, opts.height);
+      if (direct) return direct;
+    }
     const img = await openImage(frame, maxPixels, maxBytes);
     const { data, info } = await img
       .flatten({ background: { r: 0, g: 0, b: 0 } })
