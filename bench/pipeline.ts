@@ -21,7 +21,10 @@ const { values, positionals } = parseArgs({
   },
 });
 const bundle =
-  positionals[0] ?? (existsSync('models/diad-synth-tiny/manifest.json') ? 'models/diad-synth-tiny' : '/work/data/bundles/tiny-random');
+  positionals[0] ??
+  (existsSync('models/diad-synth-tiny/manifest.json')
+    ? 'models/diad-synth-tiny'
+    : '/work/data/bundles/tiny-random');
 const nImages = Number(values.images);
 const batch = Number(values.batch);
 const threads = values.threads === undefined ? undefined : Number(values.threads);
@@ -43,16 +46,27 @@ function summarise(outs: InspectionOutput[], wallMs: number) {
   for (const k of keys) mean[k] = outs.reduce((a, o) => a + (o.timingsMs[k] ?? 0), 0) / outs.length;
   const overhead = (mean.total - mean.inference) / mean.total;
   const overheadNoDecode = (mean.total - mean.inference - (mean.decode ?? 0)) / mean.total;
-  return { imagesPerSecond: (outs.length * 1000) / wallMs, meanMs: mean, overhead, overheadExcludingDecode: overheadNoDecode };
+  return {
+    imagesPerSecond: (outs.length * 1000) / wallMs,
+    meanMs: mean,
+    overhead,
+    overheadExcludingDecode: overheadNoDecode,
+  };
 }
 
 const t0 = performance.now();
 const pipeline = await DiadPipeline.create(bundle, { threads });
 const loadMs = performance.now() - t0;
 const m = pipeline.manifest;
-const frames = Array.from({ length: nImages }, (_, i) => syntheticFrame(m.input.width, m.input.height, i + 1));
+const frames = Array.from({ length: nImages }, (_, i) =>
+  syntheticFrame(m.input.width, m.input.height, i + 1),
+);
 const pngs = await Promise.all(
-  frames.map((f) => sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } }).png().toBuffer()),
+  frames.map((f) =>
+    sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } })
+      .png()
+      .toBuffer(),
+  ),
 );
 
 async function sequential(inputs: (RawFrame | Buffer)[]) {
@@ -68,7 +82,8 @@ let batched: ReturnType<typeof summarise> | undefined;
 if (pipeline.dynamicBatch && batch > 1) {
   const w0 = performance.now();
   const outs: InspectionOutput[] = [];
-  for (let i = 0; i < frames.length; i += batch) outs.push(...(await pipeline.runBatch(frames.slice(i, i + batch))));
+  for (let i = 0; i < frames.length; i += batch)
+    outs.push(...(await pipeline.runBatch(frames.slice(i, i + batch))));
   // per-frame timings of a batch are the batch's: divide the wall time by frames for images/s only
   batched = summarise(outs, performance.now() - w0);
 }
@@ -96,8 +111,12 @@ if (values.json) {
   console.log(JSON.stringify(result, null, 2));
 } else {
   const f = (v: number) => v.toFixed(2);
-  console.log(`bundle ${bundle} (${result.model}; input ${result.input}, latent ${result.latent}, ${result.sampler})`);
-  console.log(`provider ${result.provider}, threads ${result.threads}, ${result.cpu}; load + warm-up ${f(loadMs)} ms`);
+  console.log(
+    `bundle ${bundle} (${result.model}; input ${result.input}, latent ${result.latent}, ${result.sampler})`,
+  );
+  console.log(
+    `provider ${result.provider}, threads ${result.threads}, ${result.cpu}; load + warm-up ${f(loadMs)} ms`,
+  );
   for (const [label, r] of [
     ['raw frames', raw],
     ['PNG input', png],
@@ -105,7 +124,9 @@ if (values.json) {
     console.log(`\n${label}: ${f(r.imagesPerSecond)} images/s`);
     for (const [k, v] of Object.entries(r.meanMs)) console.log(`  ${k.padEnd(14)} ${f(v).padStart(9)} ms`);
     console.log(`  overhead (total − session.run): ${(100 * r.overhead).toFixed(2)}% of total`);
-    console.log(`  overhead excluding image decode: ${(100 * r.overheadExcludingDecode).toFixed(2)}% of total`);
+    console.log(
+      `  overhead excluding image decode: ${(100 * r.overheadExcludingDecode).toFixed(2)}% of total`,
+    );
   }
   if (batched) console.log(`\nrunBatch(${batch}): ${f(batched.imagesPerSecond)} images/s`);
   console.log(`\npeak RSS ${peakRssMiB.toFixed(0)} MiB`);

@@ -98,7 +98,9 @@ async function main() {
   // The IDAT chunk's CRC is the 4 bytes before the IEND chunk (last 12 bytes of the file).
   badCrc[badCrc.length - 13] ^= 0xff;
   files['broken-crc.png'] = badCrc;
-  files['one-pixel.png'] = await sharp(Buffer.from([10, 200, 30]), { raw: { width: 1, height: 1, channels: 3 } })
+  files['one-pixel.png'] = await sharp(Buffer.from([10, 200, 30]), {
+    raw: { width: 1, height: 1, channels: 3 },
+  })
     .png()
     .toBuffer();
   files['huge-header-20000x20000.png'] = hugeHeaderPng(20000, 20000);

@@ -1,4 +1,11 @@
-export type { GraphSession, HostTensor, InferenceBackend, Provider, SessionConfig, ValueInfo } from './backend/types.js';
+export type {
+  GraphSession,
+  HostTensor,
+  InferenceBackend,
+  Provider,
+  SessionConfig,
+  ValueInfo,
+} from './backend/types.js';
 export { type LoadBundleOptions, type LoadedBundle, loadBundle, verifyFiles } from './bundle/load-bundle.js';
 export { listTar } from './bundle/tar.js';
 export { hasDynamicBatch, verifyGraphIo, verifyManifestGraphs } from './bundle/verify-graphs.js';

@@ -1,7 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BundleManifest, GRAPH_NAMES, type GraphName } from '@diad/protocol';
-import { type GraphSession, type InferenceBackend, PROVIDERS, type Provider, type SessionConfig } from './backend/types.js';
+import {
+  type GraphSession,
+  type InferenceBackend,
+  PROVIDERS,
+  type Provider,
+  type SessionConfig,
+} from './backend/types.js';
 import { type LoadBundleOptions, loadBundle } from './bundle/load-bundle.js';
 import { hasDynamicBatch, verifyGraphIo, verifyManifestGraphs } from './bundle/verify-graphs.js';
 import { overlayHeatmap } from './core/heatmap.js';
@@ -77,7 +83,8 @@ function checkOptions(o: PipelineOptions): void {
       throw new TypeError('providers: expected a non-empty array of "tensorrt" | "cuda" | "cpu"');
     }
     for (const p of o.providers) {
-      if (!PROVIDERS.includes(p)) throw new RangeError(`providers: unknown provider "${p}" (expected tensorrt, cuda or cpu)`);
+      if (!PROVIDERS.includes(p))
+        throw new RangeError(`providers: unknown provider "${p}" (expected tensorrt, cuda or cpu)`);
     }
   }
   if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 0)) {
@@ -139,7 +146,9 @@ export class DiadPipeline {
   static async create(bundlePath: string, opts: PipelineOptions = {}): Promise<DiadPipeline> {
     checkOptions(opts);
     const log = opts.logger ?? noopLogger;
-    const bundle = await loadBundle(bundlePath, { cacheDir: opts.bundleCacheDir } satisfies LoadBundleOptions);
+    const bundle = await loadBundle(bundlePath, {
+      cacheDir: opts.bundleCacheDir,
+    } satisfies LoadBundleOptions);
     verifyManifestGraphs(bundle.manifest);
     const backend = opts.backend ?? (await defaultBackend());
     const providers = opts.providers ?? ['cpu'];
@@ -191,7 +200,12 @@ export class DiadPipeline {
       }
       const p = new DiadPipeline(bundle, provider, sessions as Sessions, opts);
       log.info(
-        { provider, model: bundle.manifest.model.name, version: bundle.manifest.model.version, sha256: bundle.sha256 },
+        {
+          provider,
+          model: bundle.manifest.model.name,
+          version: bundle.manifest.model.version,
+          sha256: bundle.sha256,
+        },
         'pipeline ready',
       );
       if (opts.warmup ?? true) {
@@ -211,13 +225,21 @@ export class DiadPipeline {
   private async warmup(): Promise<void> {
     const bufs = this.buffersFor(1);
     (bufs.x.data as Float32Array).fill(0);
-    await runDiad(this.manifest, this.sessions, bufs, this.alphas, this.params({ steps: 1 }), new StageClock());
+    await runDiad(
+      this.manifest,
+      this.sessions,
+      bufs,
+      this.alphas,
+      this.params({ steps: 1 }),
+      new StageClock(),
+    );
   }
 
   private params(o: InspectOptions): RunParams {
     const m = this.manifest;
     const seed = o.seed ?? 0;
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed: expected a non-negative integer, got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new RangeError(`seed: expected a non-negative integer, got ${seed}`);
     const startStep = o.startStep ?? m.sampler.startStep;
     const steps = o.steps ?? m.sampler.steps;
     const T = m.schedule.trainSteps;
@@ -225,19 +247,31 @@ export class DiadPipeline {
       throw new RangeError(`startStep: expected an integer in [0, ${T - 1}], got ${startStep}`);
     }
     if (!Number.isInteger(steps) || steps < 1 || steps > startStep + 1) {
-      throw new RangeError(`steps: expected an integer in [1, startStep + 1 = ${startStep + 1}], got ${steps}`);
+      throw new RangeError(
+        `steps: expected an integer in [1, startStep + 1 = ${startStep + 1}], got ${steps}`,
+      );
     }
     const mode = o.mode ?? 'diad';
-    if (mode !== 'diad' && mode !== 'autoencoder') throw new RangeError(`mode: expected "diad" or "autoencoder", got ${mode}`);
+    if (mode !== 'diad' && mode !== 'autoencoder')
+      throw new RangeError(`mode: expected "diad" or "autoencoder", got ${mode}`);
     if (o.noise) {
       const L = m.latent.channels * m.latent.height * m.latent.width;
       for (const k of ['n1', 'n2'] as const) {
         const v = o.noise[k];
         if (!(v instanceof Float32Array)) throw new TypeError(`noise.${k}: expected a Float32Array`);
-        if (v.length !== L) throw new RangeError(`noise.${k}: expected ${L} values (latent C×H×W), got ${v.length}`);
+        if (v.length !== L)
+          throw new RangeError(`noise.${k}: expected ${L} values (latent C×H×W), got ${v.length}`);
       }
     }
-    return { startStep, steps, seed, noise: o.noise, mode, keepTensors: o.keepTensors ?? false, trace: o.trace };
+    return {
+      startStep,
+      steps,
+      seed,
+      noise: o.noise,
+      mode,
+      keepTensors: o.keepTensors ?? false,
+      trace: o.trace,
+    };
   }
 
   private thresholds(o: InspectOptions): { image: number; pixel: number } {
@@ -245,8 +279,10 @@ export class DiadPipeline {
       image: this.manifest.calibration.imageThreshold,
       pixel: this.manifest.calibration.pixelThreshold,
     };
-    if (!Number.isFinite(t.image)) throw new RangeError(`thresholds.image: expected a finite number, got ${t.image}`);
-    if (!Number.isFinite(t.pixel)) throw new RangeError(`thresholds.pixel: expected a finite number, got ${t.pixel}`);
+    if (!Number.isFinite(t.image))
+      throw new RangeError(`thresholds.image: expected a finite number, got ${t.image}`);
+    if (!Number.isFinite(t.pixel))
+      throw new RangeError(`thresholds.pixel: expected a finite number, got ${t.pixel}`);
     return { image: t.image, pixel: t.pixel };
   }
 
@@ -297,7 +333,11 @@ export class DiadPipeline {
       });
       clock.mark('preprocess');
       const results = await runDiad(this.manifest, this.sessions, bufs, this.alphas, params, clock);
-      const timingsMs: Record<string, number> = { ...clock.timings, inference: clock.inference, total: performance.now() - t0 };
+      const timingsMs: Record<string, number> = {
+        ...clock.timings,
+        inference: clock.inference,
+        total: performance.now() - t0,
+      };
       if (frames.length > 1) timingsMs.batch = frames.length;
       return results.map((r) => this.toOutput(r, thresholds, timingsMs));
     });
@@ -341,7 +381,12 @@ export class DiadPipeline {
     if (!(map instanceof Float32Array) || map.length !== w * h) {
       throw new TypeError('out: expected an InspectionOutput with map of mapWidth × mapHeight values');
     }
-    const rgb = await decodeToRgb(frame, { width: w, height: h, resize: this.manifest.input.resize, maxInputPixels: this.maxInputPixels });
+    const rgb = await decodeToRgb(frame, {
+      width: w,
+      height: h,
+      resize: this.manifest.input.resize,
+      maxInputPixels: this.maxInputPixels,
+    });
     return encodePng(overlayHeatmap(rgb, map, w, h, 2 * out.thresholds.pixel), w, h);
   }
 

@@ -30,7 +30,9 @@ const decoded = [
   'grey8.bmp',
 ];
 
-const px = (rgb: Uint8Array, x: number, y: number) => [...rgb.subarray((y * 32 + x) * 3, (y * 32 + x) * 3 + 3)];
+const px = (rgb: Uint8Array, x: number, y: number) => [
+  ...rgb.subarray((y * 32 + x) * 3, (y * 32 + x) * 3 + 3),
+];
 const near = (a: number[], b: number[], tol = 12) => a.every((v, i) => Math.abs(v - b[i]) <= tol);
 
 let root: string;
@@ -107,7 +109,9 @@ describe('bad-image corpus: a correct result or a clear error, never a crash or 
     const sharp = (await import('sharp')).default;
     for (const channels of [1, 3, 4] as const) {
       const data = new Uint8Array(32 * 32 * channels).map((_, i) => (i * 31 + (i % 7) * 40) & 255);
-      const png = await sharp(data, { raw: { width: 32, height: 32, channels } }).png().toBuffer();
+      const png = await sharp(data, { raw: { width: 32, height: 32, channels } })
+        .png()
+        .toBuffer();
       const direct = await decodeToRgb({ data, width: 32, height: 32, channels }, opts);
       const viaPng = await decodeToRgb(png, opts);
       expect(Buffer.from(direct).equals(Buffer.from(viaPng)), `channels ${channels}`).toBe(true);
@@ -115,17 +119,24 @@ describe('bad-image corpus: a correct result or a clear error, never a crash or 
   });
 
   it('raw frames: grey and RGBA are accepted, wrong sizes rejected with the argument named', async () => {
-    const grey = await decodeToRgb({ data: new Uint8Array(16).fill(90), width: 4, height: 4, channels: 1 }, opts);
+    const grey = await decodeToRgb(
+      { data: new Uint8Array(16).fill(90), width: 4, height: 4, channels: 1 },
+      opts,
+    );
     expect(px(grey, 5, 5)).toEqual([90, 90, 90]);
     const rgba = new Uint8Array(4 * 4 * 4).map((_, i) => (i % 4 === 3 ? 0 : 200));
-    expect(px(await decodeToRgb({ data: rgba, width: 4, height: 4, channels: 4 }, opts), 0, 0)).toEqual([0, 0, 0]);
-    await expect(decodeToRgb({ data: new Uint8Array(10), width: 4, height: 4, channels: 1 }, opts)).rejects.toThrow(
-      /frame\.data: expected 16 bytes/,
-    );
-    await expect(decodeToRgb({ data: new Uint8Array(4), width: 2, height: 2, channels: 2 as 1 }, opts)).rejects.toThrow(
-      /frame\.channels/,
-    );
+    expect(px(await decodeToRgb({ data: rgba, width: 4, height: 4, channels: 4 }, opts), 0, 0)).toEqual([
+      0, 0, 0,
+    ]);
+    await expect(
+      decodeToRgb({ data: new Uint8Array(10), width: 4, height: 4, channels: 1 }, opts),
+    ).rejects.toThrow(/frame\.data: expected 16 bytes/);
+    await expect(
+      decodeToRgb({ data: new Uint8Array(4), width: 2, height: 2, channels: 2 as 1 }, opts),
+    ).rejects.toThrow(/frame\.channels/);
     await expect(decodeToRgb(42 as never, opts)).rejects.toThrow(TypeError);
-    await expect(decodeToRgb('/nonexistent/image.png', opts)).rejects.toThrow(/image\.png: cannot read \(ENOENT\)/);
+    await expect(decodeToRgb('/nonexistent/image.png', opts)).rejects.toThrow(
+      /image\.png: cannot read \(ENOENT\)/,
+    );
   });
 });

@@ -26,7 +26,8 @@ async function expectBundleError(p: Promise<unknown>, file: string, message: Reg
 async function tarOf(dir: string, prefix = ''): Promise<Buffer> {
   const items: TarItem[] = [];
   if (prefix) items.push({ name: prefix, type: '5' });
-  for (const f of await readdir(dir)) items.push({ name: `${prefix}${f}`, data: await readFile(join(dir, f)) });
+  for (const f of await readdir(dir))
+    items.push({ name: `${prefix}${f}`, data: await readFile(join(dir, f)) });
   return makeTar(items);
 }
 
@@ -55,7 +56,11 @@ describe('loadBundle: files', () => {
         f['decoder.onnx'][20] ^= 0xff;
       },
     });
-    await expectBundleError(loadBundle(dir), 'decoder.onnx', /sha256 mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64}/);
+    await expectBundleError(
+      loadBundle(dir),
+      'decoder.onnx',
+      /sha256 mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64}/,
+    );
   });
 
   it('missing file names the file', async () => {
@@ -73,7 +78,11 @@ describe('loadBundle: files', () => {
         f['encoder.onnx'] = f['encoder.onnx'].subarray(0, 50);
       },
     });
-    await expectBundleError(loadBundle(dir), 'encoder.onnx', new RegExp(`truncated: expected ${full} bytes, found 50`));
+    await expectBundleError(
+      loadBundle(dir),
+      'encoder.onnx',
+      new RegExp(`truncated: expected ${full} bytes, found 50`),
+    );
   });
 
   it('manifest key errors name the key; bad JSON and a missing manifest are reported', async () => {
@@ -122,7 +131,12 @@ describe('loadBundle: tar archives', () => {
     await writeTinyBundle(dir);
     const tar = join(root, `bundle${n++}.tar`);
     await writeFile(tar, await tarOf(dir));
-    const frame = { data: new Uint8Array(32 * 32 * 3).map((_, i) => (i * 37) & 255), width: 32, height: 32, channels: 3 as const };
+    const frame = {
+      data: new Uint8Array(32 * 32 * 3).map((_, i) => (i * 37) & 255),
+      width: 32,
+      height: 32,
+      channels: 3 as const,
+    };
     const a = await DiadPipeline.create(dir);
     const b = await DiadPipeline.create(tar, { bundleCacheDir: fresh() });
     try {
@@ -142,7 +156,11 @@ describe('loadBundle: tar archives', () => {
     const tar = join(root, 'traversal.tar');
     await writeFile(tar, makeTar(items));
     const cache = join(fresh(), 'cache');
-    await expectBundleError(loadBundle(tar, { cacheDir: cache }), 'traversal.tar', /unsafe path.*\.\.\/evil\.txt/);
+    await expectBundleError(
+      loadBundle(tar, { cacheDir: cache }),
+      'traversal.tar',
+      /unsafe path.*\.\.\/evil\.txt/,
+    );
     await expect(stat(join(cache, '..', 'evil.txt'))).rejects.toThrow();
     await expect(stat(join(root, 'evil.txt'))).rejects.toThrow();
 
@@ -161,13 +179,25 @@ describe('loadBundle: tar archives', () => {
     const corrupt = Buffer.from(good);
     corrupt[10] ^= 0xff;
     await writeFile(join(root, 'corrupt.tar'), corrupt);
-    await expectBundleError(loadBundle(join(root, 'corrupt.tar'), { cacheDir: cache }), 'corrupt.tar', /checksum/);
+    await expectBundleError(
+      loadBundle(join(root, 'corrupt.tar'), { cacheDir: cache }),
+      'corrupt.tar',
+      /checksum/,
+    );
 
     await writeFile(join(root, 'short.tar'), good.subarray(0, 1000));
-    await expectBundleError(loadBundle(join(root, 'short.tar'), { cacheDir: cache }), 'short.tar', /truncated/);
+    await expectBundleError(
+      loadBundle(join(root, 'short.tar'), { cacheDir: cache }),
+      'short.tar',
+      /truncated/,
+    );
 
     await writeFile(join(root, 'nomanifest.tar'), good);
-    await expectBundleError(loadBundle(join(root, 'nomanifest.tar'), { cacheDir: cache }), 'manifest.json', /missing/);
+    await expectBundleError(
+      loadBundle(join(root, 'nomanifest.tar'), { cacheDir: cache }),
+      'manifest.json',
+      /missing/,
+    );
   });
 });
 
@@ -175,7 +205,11 @@ describe('DiadPipeline.create: graphs checked against the manifest before the fi
   it('wrong output name', async () => {
     const dir = fresh();
     await writeTinyBundle(dir, { editManifest: (m) => (m.graphs.encoder.outputs[0].name = 'mu') });
-    await expectBundleError(DiadPipeline.create(dir), 'encoder.onnx', /output "mu".*not in the graph.*mean, logvar/);
+    await expectBundleError(
+      DiadPipeline.create(dir),
+      'encoder.onnx',
+      /output "mu".*not in the graph.*mean, logvar/,
+    );
   });
 
   it('wrong input name and an undeclared graph input', async () => {
@@ -186,8 +220,14 @@ describe('DiadPipeline.create: graphs checked against the manifest before the fi
 
   it('shape that disagrees with the graph', async () => {
     const dir = fresh();
-    await writeTinyBundle(dir, { editManifest: (m) => (m.graphs.features.outputs[0].shape = ['batch', 3, 8, 8]) });
-    await expectBundleError(DiadPipeline.create(dir), 'features.onnx', /"f0": shape \[batch,3,16,16\] in the graph, \[batch,3,8,8\]/);
+    await writeTinyBundle(dir, {
+      editManifest: (m) => (m.graphs.features.outputs[0].shape = ['batch', 3, 8, 8]),
+    });
+    await expectBundleError(
+      DiadPipeline.create(dir),
+      'features.onnx',
+      /"f0": shape \[batch,3,16,16\] in the graph, \[batch,3,8,8\]/,
+    );
   });
 
   it('a manifest claiming a dynamic batch for a fixed-batch graph', async () => {

@@ -28,7 +28,10 @@ beforeAll(async () => {
   bundle = join(root, 'bundle');
   await writeTinyBundle(bundle);
   const mk = (seed: number) =>
-    sharp(new Uint8Array(40 * 30 * 3).map((_, i) => (i * seed) & 255), { raw: { width: 40, height: 30, channels: 3 } })
+    sharp(
+      new Uint8Array(40 * 30 * 3).map((_, i) => (i * seed) & 255),
+      { raw: { width: 40, height: 30, channels: 3 } },
+    )
       .png()
       .toBuffer();
   good1 = join(root, 'a.png');
@@ -47,7 +50,11 @@ describe('diad inspect', () => {
     const c = capture();
     const code = await inspectCommand(['--bundle', bundle, '--seed', '3', good1, bad, good2], c.io);
     expect(code).toBe(1);
-    const lines = c.out().trim().split('\n').map((l) => JSON.parse(l));
+    const lines = c
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.image)).toEqual([good1, good2]);
     for (const l of lines) {
       expect(typeof l.score).toBe('number');
@@ -65,7 +72,20 @@ describe('diad inspect', () => {
     const c = capture();
     const heat = join(root, 'heat');
     const code = await inspectCommand(
-      ['--bundle', bundle, '--json', '--steps', '2', '--start-step', '199', '--heatmaps', heat, '--providers', 'cuda,cpu', good1],
+      [
+        '--bundle',
+        bundle,
+        '--json',
+        '--steps',
+        '2',
+        '--start-step',
+        '199',
+        '--heatmaps',
+        heat,
+        '--providers',
+        'cuda,cpu',
+        good1,
+      ],
       c.io,
     );
     expect(code).toBe(0);
@@ -82,7 +102,12 @@ describe('diad inspect', () => {
   });
 
   it('usage and bundle errors exit 2 with a one-line reason', async () => {
-    for (const argv of [[good1], ['--bundle', bundle], ['--bundle', bundle, '--steps', 'x', good1], ['--nope']]) {
+    for (const argv of [
+      [good1],
+      ['--bundle', bundle],
+      ['--bundle', bundle, '--steps', 'x', good1],
+      ['--nope'],
+    ]) {
       const c = capture();
       expect(await inspectCommand(argv, c.io)).toBe(2);
       expect(c.err()).toMatch(/^diad inspect: /);

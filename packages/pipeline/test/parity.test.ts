@@ -28,8 +28,14 @@ interface GoldenIndex {
 }
 
 const bundles: { label: string; dir: string }[] = [
-  { label: 'models/diad-synth-tiny (trained reference bundle)', dir: join(repoRoot, 'models/diad-synth-tiny') },
-  { label: 'test/fixtures/tiny-random (random-weights tiny bundle)', dir: join(here, 'fixtures/tiny-random') },
+  {
+    label: 'models/diad-synth-tiny (trained reference bundle)',
+    dir: join(repoRoot, 'models/diad-synth-tiny'),
+  },
+  {
+    label: 'test/fixtures/tiny-random (random-weights tiny bundle)',
+    dir: join(here, 'fixtures/tiny-random'),
+  },
   ...(process.env.DIAD_PARITY_BUNDLES ?? '')
     .split(':')
     .filter(Boolean)
@@ -60,50 +66,57 @@ function tolerance(key: string): number {
 for (const b of bundles) {
   const indexPath = join(b.dir, 'golden/index.json');
   const present = existsSync(indexPath);
-  describe.skipIf(!present)(`parity with the PyTorch reference: ${b.label}${present ? '' : ' — SKIPPED: no golden/index.json there yet'}`, () => {
-    let pipeline: DiadPipeline;
-    let index: GoldenIndex;
-    beforeAll(async () => {
-      index = JSON.parse(readFileSync(indexPath, 'utf8'));
-      pipeline = await DiadPipeline.create(b.dir);
-    });
-    afterAll(async () => {
-      await pipeline?.close();
-    });
+  describe.skipIf(!present)(
+    `parity with the PyTorch reference: ${b.label}${present ? '' : ' — SKIPPED: no golden/index.json there yet'}`,
+    () => {
+      let pipeline: DiadPipeline;
+      let index: GoldenIndex;
+      beforeAll(async () => {
+        index = JSON.parse(readFileSync(indexPath, 'utf8'));
+        pipeline = await DiadPipeline.create(b.dir);
+      });
+      afterAll(async () => {
+        await pipeline?.close();
+      });
 
-    it('golden index describes the manifest sampler', () => {
-      expect(index.format).toBe('diad-golden');
-      expect(index.cases.length).toBeGreaterThan(0);
-      expect(index.startStep).toBe(pipeline.manifest.sampler.startStep);
-      expect(index.steps).toBe(pipeline.manifest.sampler.steps);
-    });
+      it('golden index describes the manifest sampler', () => {
+        expect(index.format).toBe('diad-golden');
+        expect(index.cases.length).toBeGreaterThan(0);
+        expect(index.startStep).toBe(pipeline.manifest.sampler.startStep);
+        expect(index.steps).toBe(pipeline.manifest.sampler.steps);
+      });
 
-    it('every intermediate of every case is within tolerance', async () => {
-      const report: string[] = [];
-      for (const c of index.cases) {
-        const golden = (k: string) => readF32(join(b.dir, 'golden', c.tensors[k].file));
-        const traced = new Map<string, Float32Array>();
-        const out = await pipeline.inspect(join(b.dir, 'golden', c.image), {
-          noise: { n1: golden('n1'), n2: golden('n2') },
-          startStep: index.startStep,
-          steps: index.steps,
-          trace: (k, v) => traced.set(k, v),
-        });
-        for (const key of Object.keys(c.tensors)) {
-          if (key === 'n1' || key === 'n2' || key === 'score') continue;
-          const mine = traced.get(key);
-          expect(mine, `${c.name}: the pipeline produced no "${key}"`).toBeDefined();
-          const d = maxAbsDiff(mine!, golden(key));
-          report.push(`${c.name} ${key}: max |diff| ${d.toExponential(2)}`);
-          expect(d, `${c.name} ${key}: max abs diff ${d} > ${tolerance(key)}`).toBeLessThanOrEqual(tolerance(key));
+      it('every intermediate of every case is within tolerance', async () => {
+        const report: string[] = [];
+        for (const c of index.cases) {
+          const golden = (k: string) => readF32(join(b.dir, 'golden', c.tensors[k].file));
+          const traced = new Map<string, Float32Array>();
+          const out = await pipeline.inspect(join(b.dir, 'golden', c.image), {
+            noise: { n1: golden('n1'), n2: golden('n2') },
+            startStep: index.startStep,
+            steps: index.steps,
+            trace: (k, v) => traced.set(k, v),
+          });
+          for (const key of Object.keys(c.tensors)) {
+            if (key === 'n1' || key === 'n2' || key === 'score') continue;
+            const mine = traced.get(key);
+            expect(mine, `${c.name}: the pipeline produced no "${key}"`).toBeDefined();
+            const d = maxAbsDiff(mine!, golden(key));
+            report.push(`${c.name} ${key}: max |diff| ${d.toExponential(2)}`);
+            expect(d, `${c.name} ${key}: max abs diff ${d} > ${tolerance(key)}`).toBeLessThanOrEqual(
+              tolerance(key),
+            );
+          }
+          const want = golden('score')[0];
+          const rel = Math.abs(out.score - want) / Math.max(Math.abs(want), 1e-12);
+          report.push(`${c.name} score: ${out.score} vs ${want} (rel ${rel.toExponential(2)})`);
+          expect(rel, `${c.name} score`).toBeLessThanOrEqual(1e-3);
+          expect(Math.abs(out.score - c.score) / Math.max(Math.abs(c.score), 1e-12)).toBeLessThanOrEqual(
+            1e-3,
+          );
         }
-        const want = golden('score')[0];
-        const rel = Math.abs(out.score - want) / Math.max(Math.abs(want), 1e-12);
-        report.push(`${c.name} score: ${out.score} vs ${want} (rel ${rel.toExponential(2)})`);
-        expect(rel, `${c.name} score`).toBeLessThanOrEqual(1e-3);
-        expect(Math.abs(out.score - c.score) / Math.max(Math.abs(c.score), 1e-12)).toBeLessThanOrEqual(1e-3);
-      }
-      if (process.env.DIAD_PARITY_REPORT) console.log(report.join('\n'));
-    });
-  });
+        if (process.env.DIAD_PARITY_REPORT) console.log(report.join('\n'));
+      });
+    },
+  );
 }

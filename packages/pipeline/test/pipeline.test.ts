@@ -107,7 +107,17 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
       expect(hi.normalizedScore).toBe(0.5);
       expect(hi.defectAreaPx).toBe(32 * 32);
       expect(hi.mask.every((v) => v === 1)).toBe(true);
-      for (const k of ['decode', 'preprocess', 'encode', 'denoise', 'decode_latent', 'features', 'map', 'total', 'inference']) {
+      for (const k of [
+        'decode',
+        'preprocess',
+        'encode',
+        'denoise',
+        'decode_latent',
+        'features',
+        'map',
+        'total',
+        'inference',
+      ]) {
         expect(hi.timingsMs[k], k).toBeGreaterThanOrEqual(0);
       }
       expect(hi.timingsMs.total).toBeGreaterThanOrEqual(hi.timingsMs.inference);
@@ -191,7 +201,9 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
       expect(p.provider).toBe('cpu');
       expect(warns).toHaveLength(1);
       expect(warns[0].o).toMatchObject({ provider: 'cuda' });
-      expect(String((warns[0].o as { reason: string }).reason)).toMatch(/encoder.*(cuda|CUDA|shared library)/i);
+      expect(String((warns[0].o as { reason: string }).reason)).toMatch(
+        /encoder.*(cuda|CUDA|shared library)/i,
+      );
       expect((await p.inspect(frame(1))).provider).toBe('cpu');
     } finally {
       await p.close();
@@ -212,10 +224,12 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
       await expect(p.inspect(frame(1), { steps: 0 })).rejects.toThrow(/steps/);
       await expect(p.inspect(frame(1), { startStep: 1000 })).rejects.toThrow(/startStep/);
       await expect(p.inspect(frame(1), { seed: -3 })).rejects.toThrow(/seed/);
-      await expect(p.inspect(frame(1), { noise: { n1: new Float32Array(3), n2: new Float32Array(64) } })).rejects.toThrow(
-        /noise\.n1.*64/,
-      );
-      await expect(p.inspect({ data: new Uint8Array(5), width: 32, height: 32, channels: 3 })).rejects.toThrow(/frame\.data/);
+      await expect(
+        p.inspect(frame(1), { noise: { n1: new Float32Array(3), n2: new Float32Array(64) } }),
+      ).rejects.toThrow(/noise\.n1.*64/);
+      await expect(
+        p.inspect({ data: new Uint8Array(5), width: 32, height: 32, channels: 3 }),
+      ).rejects.toThrow(/frame\.data/);
     } finally {
       await p.close();
     }
@@ -226,7 +240,9 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
     const p = await DiadPipeline.create(dynDir);
     try {
       const f = frame(1);
-      const png = await sharp(f.data, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer();
+      const png = await sharp(f.data, { raw: { width: 32, height: 32, channels: 3 } })
+        .png()
+        .toBuffer();
       const fromPng = await p.inspect(png, { seed: 1 });
       const fromRaw = await p.inspect(f, { seed: 1 });
       expect(fromPng.score).toBe(fromRaw.score);

@@ -22,7 +22,7 @@ function providerConfig(c: SessionConfig): ort.InferenceSession.ExecutionProvide
 }
 
 function toValueInfo(m: ort.InferenceSession.ValueMetadata | undefined, name: string): ValueInfo {
-  if (!m || !m.isTensor) return { name };
+  if (!m?.isTensor) return { name };
   return { name, dtype: m.type, shape: m.shape.length > 0 ? [...m.shape] : undefined };
 }
 
@@ -32,7 +32,11 @@ function toOrt(t: HostTensor): ort.Tensor {
 
 function fromOrt(t: ort.OnnxValue): HostTensor {
   const tensor = t as ort.Tensor;
-  return { dtype: tensor.type as HostTensor['dtype'], data: tensor.data as HostTensor['data'], dims: tensor.dims };
+  return {
+    dtype: tensor.type as HostTensor['dtype'],
+    data: tensor.data as HostTensor['data'],
+    dims: tensor.dims,
+  };
 }
 
 class OrtGraphSession implements GraphSession {
@@ -53,7 +57,8 @@ class OrtGraphSession implements GraphSession {
     for (const [k, pre] of Object.entries(outputs)) {
       const got = fromOrt(r[k]);
       // The binding writes into preallocated outputs; copy defensively if it handed back another buffer.
-      if (got.data !== pre.data && got.data.buffer !== pre.data.buffer) (pre.data as Float32Array).set(got.data as Float32Array);
+      if (got.data !== pre.data && got.data.buffer !== pre.data.buffer)
+        (pre.data as Float32Array).set(got.data as Float32Array);
       out[k] = pre;
     }
     return out;

@@ -27,7 +27,10 @@ export interface GraphSession {
    * Runs the graph. `outputs` may hold preallocated tensors to write into (no allocation per call);
    * the returned map holds every requested output.
    */
-  run(feeds: Record<string, HostTensor>, outputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
+  run(
+    feeds: Record<string, HostTensor>,
+    outputs: Record<string, HostTensor>,
+  ): Promise<Record<string, HostTensor>>;
   release(): Promise<void>;
 }
 

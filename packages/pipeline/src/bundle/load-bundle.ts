@@ -40,7 +40,9 @@ function parseManifestBytes(bytes: Buffer): BundleManifest {
   try {
     return parseManifest(json);
   } catch (e) {
-    throw new BundleError('manifest.json', (e as Error).message.replace(/^manifest\.json: /, ''), { cause: e });
+    throw new BundleError('manifest.json', (e as Error).message.replace(/^manifest\.json: /, ''), {
+      cause: e,
+    });
   }
 }
 
@@ -56,14 +58,17 @@ export async function verifyFiles(dir: string, manifest: BundleManifest): Promis
       size = s.size;
     } catch (e) {
       if (e instanceof BundleError) throw e;
-      throw new BundleError(name, 'missing (listed in manifest.json files, not found in the bundle)', { cause: e });
+      throw new BundleError(name, 'missing (listed in manifest.json files, not found in the bundle)', {
+        cause: e,
+      });
     }
     if (size !== want.bytes) {
       const what = size < want.bytes ? 'truncated' : 'wrong size';
       throw new BundleError(name, `${what}: expected ${want.bytes} bytes, found ${size}`);
     }
     const got = await hashFile(path);
-    if (got !== want.sha256) throw new BundleError(name, `sha256 mismatch: expected ${want.sha256}, got ${got}`);
+    if (got !== want.sha256)
+      throw new BundleError(name, `sha256 mismatch: expected ${want.sha256}, got ${got}`);
   }
 }
 
@@ -74,7 +79,10 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-async function materialiseTar(archive: string, cacheRoot: string): Promise<{ dir: string; manifestBytes: Buffer }> {
+async function materialiseTar(
+  archive: string,
+  cacheRoot: string,
+): Promise<{ dir: string; manifestBytes: Buffer }> {
   const label = archive.split('/').pop() ?? archive;
   const entries = await listTar(archive, label);
   const seen = new Set<string>();
@@ -114,7 +122,9 @@ async function materialiseTar(archive: string, cacheRoot: string): Promise<{ dir
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     if (await exists(join(dir, '.complete'))) return { dir, manifestBytes }; // another process won the race
-    throw e instanceof BundleError ? e : new BundleError(label, `cannot extract: ${(e as Error).message}`, { cause: e });
+    throw e instanceof BundleError
+      ? e
+      : new BundleError(label, `cannot extract: ${(e as Error).message}`, { cause: e });
   }
   return { dir, manifestBytes };
 }
@@ -124,7 +134,8 @@ async function materialiseTar(archive: string, cacheRoot: string): Promise<{ dir
  * every listed file's size and sha256. Throws BundleError naming the file and the problem.
  */
 export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Promise<LoadedBundle> {
-  if (typeof path !== 'string' || path === '') throw new TypeError('bundle: expected a directory or .tar path');
+  if (typeof path !== 'string' || path === '')
+    throw new TypeError('bundle: expected a directory or .tar path');
   let s: Awaited<ReturnType<typeof stat>>;
   try {
     s = await stat(path);

@@ -37,7 +37,10 @@ function checksumOk(h: Buffer): boolean {
 
 /** Normalises an archive path, rejecting absolute paths, `..` and other escapes. */
 export function safeRelativePath(name: string, archive: string): string {
-  const parts = name.replace(/\\/g, '/').split('/').filter((p) => p !== '' && p !== '.');
+  const parts = name
+    .replace(/\\/g, '/')
+    .split('/')
+    .filter((p) => p !== '' && p !== '.');
   if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || parts.some((p) => p === '..')) {
     throw new BundleError(archive, `unsafe path in archive: "${name}" (absolute paths and ".." are refused)`);
   }
@@ -82,12 +85,16 @@ export async function listTar(archive: string, label = archive): Promise<TarEntr
     while (pos + 512 <= total) {
       const h = await readExactly(fh, 512, pos);
       if (h.every((v) => v === 0)) break;
-      if (!checksumOk(h)) throw new BundleError(label, `corrupt tar header at byte ${pos} (checksum mismatch)`);
+      if (!checksumOk(h))
+        throw new BundleError(label, `corrupt tar header at byte ${pos} (checksum mismatch)`);
       const size = octal(h, 124, 12, 'size', label);
       const type = String.fromCharCode(h[156] || 0x30);
       const dataStart = pos + 512;
       if (dataStart + size > total) {
-        throw new BundleError(label, `tar truncated: entry at byte ${pos} needs ${size} bytes, archive ends first`);
+        throw new BundleError(
+          label,
+          `tar truncated: entry at byte ${pos} needs ${size} bytes, archive ends first`,
+        );
       }
       const magic = h.toString('latin1', 257, 262);
       const prefix = magic === 'ustar' ? cstr(h, 345, 155) : '';
@@ -104,7 +111,10 @@ export async function listTar(archive: string, label = archive): Promise<TarEntr
         if (type === '0' || type === '7') {
           entries.push({ path: safeRelativePath(rawName, label), size, offset: dataStart });
         } else if (type !== '5') {
-          throw new BundleError(label, `tar entry "${rawName}" has type "${type}" (only regular files are allowed)`);
+          throw new BundleError(
+            label,
+            `tar entry "${rawName}" has type "${type}" (only regular files are allowed)`,
+          );
         } else {
           safeRelativePath(rawName, label);
         }

@@ -6,15 +6,26 @@ function fmt(shape: ReadonlyArray<number | string>): string {
   return `[${shape.join(',')}]`;
 }
 
-function checkValues(file: string, kind: 'input' | 'output', want: TensorSpec[], got: readonly ValueInfo[]): void {
+function checkValues(
+  file: string,
+  kind: 'input' | 'output',
+  want: TensorSpec[],
+  got: readonly ValueInfo[],
+): void {
   const gotNames = got.map((g) => g.name);
   for (const w of want) {
     const g = got.find((v) => v.name === w.name);
     if (!g) {
-      throw new BundleError(file, `${kind} "${w.name}" named in manifest.json is not in the graph (graph has ${gotNames.join(', ')})`);
+      throw new BundleError(
+        file,
+        `${kind} "${w.name}" named in manifest.json is not in the graph (graph has ${gotNames.join(', ')})`,
+      );
     }
     if (g.dtype !== undefined && g.dtype !== w.dtype) {
-      throw new BundleError(file, `${kind} "${w.name}": dtype ${g.dtype} in the graph, ${w.dtype} in manifest.json`);
+      throw new BundleError(
+        file,
+        `${kind} "${w.name}": dtype ${g.dtype} in the graph, ${w.dtype} in manifest.json`,
+      );
     }
     if (g.shape === undefined) continue;
     const mismatch =
@@ -27,17 +38,24 @@ function checkValues(file: string, kind: 'input' | 'output', want: TensorSpec[],
         return typeof gd === 'number';
       });
     if (mismatch) {
-      throw new BundleError(file, `${kind} "${w.name}": shape ${fmt(g.shape)} in the graph, ${fmt(w.shape)} in manifest.json`);
+      throw new BundleError(
+        file,
+        `${kind} "${w.name}": shape ${fmt(g.shape)} in the graph, ${fmt(w.shape)} in manifest.json`,
+      );
     }
   }
   if (kind === 'input') {
     const extra = gotNames.filter((n) => !want.some((w) => w.name === n));
-    if (extra.length > 0) throw new BundleError(file, `graph input(s) ${extra.join(', ')} are not described in manifest.json`);
+    if (extra.length > 0)
+      throw new BundleError(file, `graph input(s) ${extra.join(', ')} are not described in manifest.json`);
   }
 }
 
 /** Checks a session's input/output names, dtypes and shapes against the manifest's description of the graph. */
-export function verifyGraphIo(spec: GraphSpec, session: { inputs: readonly ValueInfo[]; outputs: readonly ValueInfo[] }): void {
+export function verifyGraphIo(
+  spec: GraphSpec,
+  session: { inputs: readonly ValueInfo[]; outputs: readonly ValueInfo[] },
+): void {
   checkValues(spec.file, 'input', spec.inputs, session.inputs);
   checkValues(spec.file, 'output', spec.outputs, session.outputs);
 }
@@ -64,14 +82,16 @@ export function verifyManifestGraphs(m: BundleManifest): void {
   };
   for (const g of Object.keys(ARITY) as GraphName[]) {
     const spec = m.graphs[g];
-    if (spec.inputs.length !== ARITY[g].inputs) fail(g, `expected ${ARITY[g].inputs} input(s), got ${spec.inputs.length}`);
+    if (spec.inputs.length !== ARITY[g].inputs)
+      fail(g, `expected ${ARITY[g].inputs} input(s), got ${spec.inputs.length}`);
     if (g === 'features' ? spec.outputs.length < 1 : spec.outputs.length !== ARITY[g].outputs) {
       fail(g, `expected ${ARITY[g].outputs} output(s), got ${spec.outputs.length}`);
     }
   }
   const img = [3, m.input.height, m.input.width];
   const lat = [m.latent.channels, m.latent.height, m.latent.width];
-  const same = (a: number[] | undefined, b: number[]) => a !== undefined && a.length === b.length && a.every((v, i) => v === b[i]);
+  const same = (a: number[] | undefined, b: number[]) =>
+    a !== undefined && a.length === b.length && a.every((v, i) => v === b[i]);
   const expect = (g: GraphName, t: TensorSpec, want: number[], what: string) => {
     if (t.shape.length !== want.length + 1 || !same(fixedDims(t, 1), want)) {
       fail(g, `"${t.name}" shape ${fmt(t.shape)}: expected [batch,${want.join(',')}] (${what})`);
@@ -93,7 +113,8 @@ export function verifyManifestGraphs(m: BundleManifest): void {
   expect('decoder', m.graphs.decoder.outputs[0], img, 'input');
   expect('features', m.graphs.features.inputs[0], img, 'input');
   for (const f of m.graphs.features.outputs) {
-    if (f.shape.length !== 4 || !fixedDims(f, 1)) fail('features', `"${f.name}" shape ${fmt(f.shape)}: expected [batch,C,H,W]`);
+    if (f.shape.length !== 4 || !fixedDims(f, 1))
+      fail('features', `"${f.name}" shape ${fmt(f.shape)}: expected [batch,C,H,W]`);
     if (f.dtype !== 'float32') fail('features', `"${f.name}" dtype ${f.dtype}: expected float32`);
   }
   if (m.features.layers.length !== m.graphs.features.outputs.length) {

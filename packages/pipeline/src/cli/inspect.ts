@@ -18,7 +18,8 @@ the exit code is 1 if any image failed, 2 for a usage or bundle error.`;
 
 function intArg(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new RangeError(`--${name}: expected an integer >= ${min}, got "${v}"`);
+  if (!/^\d+$/.test(v) || Number(v) < min)
+    throw new RangeError(`--${name}: expected an integer >= ${min}, got "${v}"`);
   return Number(v);
 }
 
@@ -82,7 +83,8 @@ export async function inspectCommand(argv: string[], io: CommandIo): Promise<num
     if (typeof v.providers === 'string') {
       providers = v.providers.split(',').map((p) => p.trim()) as Provider[];
       const bad = providers.find((p) => !PROVIDERS.includes(p));
-      if (bad !== undefined) throw new RangeError(`--providers: unknown provider "${bad}" (expected tensorrt, cuda, cpu)`);
+      if (bad !== undefined)
+        throw new RangeError(`--providers: unknown provider "${bad}" (expected tensorrt, cuda, cpu)`);
     }
   } catch (e) {
     io.stderr.write(`diad inspect: ${(e as Error).message}\n${INSPECT_USAGE}\n`);

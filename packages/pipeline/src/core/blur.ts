@@ -6,7 +6,8 @@
  */
 
 export function gaussianKernel(sigma: number, truncate = 4): Float64Array {
-  if (!(sigma >= 0) || !Number.isFinite(sigma)) throw new RangeError(`sigma: expected a finite number >= 0, got ${sigma}`);
+  if (!(sigma >= 0) || !Number.isFinite(sigma))
+    throw new RangeError(`sigma: expected a finite number >= 0, got ${sigma}`);
   if (!(truncate > 0)) throw new RangeError(`truncate: expected > 0, got ${truncate}`);
   const radius = Math.floor(truncate * sigma + 0.5);
   const k = new Float64Array(2 * radius + 1);
@@ -47,14 +48,17 @@ export interface BlurPlan {
 function indexTable(n: number, radius: number): Int32Array {
   const taps = 2 * radius + 1;
   const t = new Int32Array(n * taps);
-  for (let o = 0; o < n; o++) for (let k = 0; k < taps; k++) t[o * taps + k] = reflectIndex(o + k - radius, n);
+  for (let o = 0; o < n; o++)
+    for (let k = 0; k < taps; k++) t[o * taps + k] = reflectIndex(o + k - radius, n);
   return t;
 }
 
 /** Precomputes the kernel, reflect tables and scratch buffers for H×W planes. */
 export function planGaussianBlur(height: number, width: number, sigma: number, truncate = 4): BlurPlan {
-  if (!Number.isInteger(height) || height < 1) throw new RangeError(`height: expected a positive integer, got ${height}`);
-  if (!Number.isInteger(width) || width < 1) throw new RangeError(`width: expected a positive integer, got ${width}`);
+  if (!Number.isInteger(height) || height < 1)
+    throw new RangeError(`height: expected a positive integer, got ${height}`);
+  if (!Number.isInteger(width) || width < 1)
+    throw new RangeError(`width: expected a positive integer, got ${width}`);
   const kernel = gaussianKernel(sigma, truncate);
   const radius = (kernel.length - 1) / 2;
   return {

@@ -13,7 +13,8 @@ export function cosineDistanceMap(
 ): Float32Array {
   const hw = height * width;
   const n = channels * hw;
-  if (!Number.isInteger(channels) || channels < 1) throw new RangeError(`channels: expected >= 1, got ${channels}`);
+  if (!Number.isInteger(channels) || channels < 1)
+    throw new RangeError(`channels: expected >= 1, got ${channels}`);
   if (a.length < n) throw new RangeError(`a: expected at least ${n} values (C×H×W), got ${a.length}`);
   if (b.length < n) throw new RangeError(`b: expected at least ${n} values (C×H×W), got ${b.length}`);
   if (out.length < hw) throw new RangeError(`out: expected at least ${hw} values (H×W), got ${out.length}`);

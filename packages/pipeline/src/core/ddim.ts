@@ -20,7 +20,12 @@ export function posteriorSample(
 }
 
 /** z_S = sqrt(ᾱ_S)·z0 + sqrt(1 − ᾱ_S)·n2, written into `out` (may alias z0). */
-export function qSample(z0: Float32Array, n2: Float32Array, alphaBar: number, out: Float32Array): Float32Array {
+export function qSample(
+  z0: Float32Array,
+  n2: Float32Array,
+  alphaBar: number,
+  out: Float32Array,
+): Float32Array {
   checkSameLength('n2', z0, n2);
   checkSameLength('out', z0, out);
   if (!(alphaBar > 0 && alphaBar <= 1)) throw new RangeError(`alphaBar: expected in (0,1], got ${alphaBar}`);
@@ -43,7 +48,8 @@ export function ddimStep(
 ): Float32Array {
   checkSameLength('eps', z, eps);
   checkSameLength('out', z, out);
-  if (!(alphaBarT > 0 && alphaBarT <= 1)) throw new RangeError(`alphaBarT: expected in (0,1], got ${alphaBarT}`);
+  if (!(alphaBarT > 0 && alphaBarT <= 1))
+    throw new RangeError(`alphaBarT: expected in (0,1], got ${alphaBarT}`);
   if (!(alphaBarPrev > 0 && alphaBarPrev <= 1)) {
     throw new RangeError(`alphaBarPrev: expected in (0,1], got ${alphaBarPrev}`);
   }

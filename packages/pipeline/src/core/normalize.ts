@@ -14,7 +14,8 @@ export function normalizeToNchw(
 ): Float32Array {
   const hw = width * height;
   if (rgb.length !== hw * 3) throw new RangeError(`rgb: expected ${hw * 3} bytes (H×W×3), got ${rgb.length}`);
-  if (out.length < offset + 3 * hw) throw new RangeError(`out: expected room for ${3 * hw} values at ${offset}`);
+  if (out.length < offset + 3 * hw)
+    throw new RangeError(`out: expected room for ${3 * hw} values at ${offset}`);
   for (let c = 0; c < 3; c++) {
     const src = order === 'RGB' ? c : 2 - c;
     const m = mean[c];

@@ -14,10 +14,14 @@ export interface PoolPlan {
 }
 
 export function planPoolScore(height: number, width: number, kernel: number, rounds: number): PoolPlan {
-  if (!Number.isInteger(kernel) || kernel < 1) throw new RangeError(`kernel: expected a positive integer, got ${kernel}`);
-  if (!Number.isInteger(rounds) || rounds < 0) throw new RangeError(`rounds: expected an integer >= 0, got ${rounds}`);
-  if (!Number.isInteger(height) || height < 1) throw new RangeError(`height: expected a positive integer, got ${height}`);
-  if (!Number.isInteger(width) || width < 1) throw new RangeError(`width: expected a positive integer, got ${width}`);
+  if (!Number.isInteger(kernel) || kernel < 1)
+    throw new RangeError(`kernel: expected a positive integer, got ${kernel}`);
+  if (!Number.isInteger(rounds) || rounds < 0)
+    throw new RangeError(`rounds: expected an integer >= 0, got ${rounds}`);
+  if (!Number.isInteger(height) || height < 1)
+    throw new RangeError(`height: expected a positive integer, got ${height}`);
+  if (!Number.isInteger(width) || width < 1)
+    throw new RangeError(`width: expected a positive integer, got ${width}`);
   return {
     height,
     width,
@@ -63,7 +67,8 @@ export function poolScore(map: Float32Array, plan: PoolPlan): number {
   const { kernel: k, rounds } = plan;
   let h = plan.height;
   let w = plan.width;
-  if (map.length < h * w) throw new RangeError(`map: expected at least ${h * w} values (H×W), got ${map.length}`);
+  if (map.length < h * w)
+    throw new RangeError(`map: expected at least ${h * w} values (H×W), got ${map.length}`);
   let src: Float32Array = map;
   let dst = plan.a;
   for (let r = 0; r < rounds && h >= k && w >= k; r++) {

@@ -12,9 +12,12 @@ export interface ScheduleSpec {
 /** β_i for i = 0 … T−1 (float64, as the reference computes them before casting ᾱ). */
 export function betas(spec: ScheduleSpec): Float64Array {
   const { type, betaStart, betaEnd, trainSteps: T } = spec;
-  if (!Number.isInteger(T) || T < 2) throw new RangeError(`schedule.trainSteps: expected an integer >= 2, got ${T}`);
-  if (!(betaStart > 0 && betaStart < 1)) throw new RangeError(`schedule.betaStart: expected in (0,1), got ${betaStart}`);
-  if (!(betaEnd > 0 && betaEnd < 1)) throw new RangeError(`schedule.betaEnd: expected in (0,1), got ${betaEnd}`);
+  if (!Number.isInteger(T) || T < 2)
+    throw new RangeError(`schedule.trainSteps: expected an integer >= 2, got ${T}`);
+  if (!(betaStart > 0 && betaStart < 1))
+    throw new RangeError(`schedule.betaStart: expected in (0,1), got ${betaStart}`);
+  if (!(betaEnd > 0 && betaEnd < 1))
+    throw new RangeError(`schedule.betaEnd: expected in (0,1), got ${betaEnd}`);
   const out = new Float64Array(T);
   if (type === 'scaled_linear') {
     const a = Math.sqrt(betaStart);
@@ -48,7 +51,8 @@ export function alphasCumprod(spec: ScheduleSpec): Float64Array {
  * S = 999, N = 10 gives 901, 801, …, 1 (the official DiAD code's rule).
  */
 export function ddimTimesteps(startStep: number, steps: number, trainSteps: number): number[] {
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps: expected an integer >= 1, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new RangeError(`steps: expected an integer >= 1, got ${steps}`);
   if (!Number.isInteger(startStep) || startStep < 0 || startStep >= trainSteps) {
     throw new RangeError(`startStep: expected an integer in [0, ${trainSteps - 1}], got ${startStep}`);
   }

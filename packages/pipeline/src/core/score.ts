@@ -7,7 +7,8 @@
  * 0.95, 3 std below to 0.05.
  */
 export function normalizedScore(score: number, threshold: number, width: number): number {
-  if (!Number.isFinite(threshold)) throw new RangeError(`threshold: expected a finite number, got ${threshold}`);
+  if (!Number.isFinite(threshold))
+    throw new RangeError(`threshold: expected a finite number, got ${threshold}`);
   if (Number.isNaN(score)) return Number.NaN;
   const w = width > 0 && Number.isFinite(width) ? width : Math.abs(threshold) * 0.1 || 1e-6;
   const v = 1 / (1 + Math.exp(-(score - threshold) / w));
@@ -16,7 +17,8 @@ export function normalizedScore(score: number, threshold: number, width: number)
 
 /** Defect mask (1 where map >= threshold) and the number of defect pixels. */
 export function thresholdMask(map: Float32Array, threshold: number, out: Uint8Array): number {
-  if (out.length < map.length) throw new RangeError(`out: expected at least ${map.length} values, got ${out.length}`);
+  if (out.length < map.length)
+    throw new RangeError(`out: expected at least ${map.length} values, got ${out.length}`);
   let area = 0;
   for (let i = 0; i < map.length; i++) {
     const on = map[i] >= threshold ? 1 : 0;

@@ -45,7 +45,8 @@ export function decodeBmp(bytes: Uint8Array, maxPixels: number): DecodedBmp {
   if (width * height > maxPixels) {
     fail(`${width}x${height} exceeds the pixel limit (${maxPixels} pixels)`);
   }
-  if (compression !== 0 && compression !== 3) fail(`compression ${compression} is not supported (only BI_RGB, BI_BITFIELDS)`);
+  if (compression !== 0 && compression !== 3)
+    fail(`compression ${compression} is not supported (only BI_RGB, BI_BITFIELDS)`);
   if (![1, 4, 8, 16, 24, 32].includes(bpp)) fail(`unsupported bit depth ${bpp}`);
 
   let masks = { r: 0, g: 0, b: 0, a: 0 };
@@ -74,7 +75,9 @@ export function decodeBmp(bytes: Uint8Array, maxPixels: number): DecodedBmp {
 
   const rowBytes = Math.ceil((width * bpp) / 32) * 4;
   if (dataOffset + rowBytes * height > bytes.length) {
-    fail(`file truncated: pixel data needs ${dataOffset + rowBytes * height} bytes, file has ${bytes.length}`);
+    fail(
+      `file truncated: pixel data needs ${dataOffset + rowBytes * height} bytes, file has ${bytes.length}`,
+    );
   }
   const hasAlpha = (bpp === 32 || bpp === 16) && masks.a !== 0;
   const channels = hasAlpha ? 4 : 3;

@@ -46,7 +46,8 @@ function describe(frame: FrameInput): string {
 function checkRawFrame(f: RawFrame, maxPixels: number): void {
   if (!(f.data instanceof Uint8Array)) throw new TypeError('frame.data: expected a Uint8Array');
   for (const k of ['width', 'height'] as const) {
-    if (!Number.isInteger(f[k]) || f[k] < 1) throw new RangeError(`frame.${k}: expected a positive integer, got ${f[k]}`);
+    if (!Number.isInteger(f[k]) || f[k] < 1)
+      throw new RangeError(`frame.${k}: expected a positive integer, got ${f[k]}`);
   }
   if (f.channels !== 1 && f.channels !== 3 && f.channels !== 4) {
     throw new RangeError(`frame.channels: expected 1, 3 or 4, got ${f.channels}`);
@@ -56,7 +57,9 @@ function checkRawFrame(f: RawFrame, maxPixels: number): void {
   }
   const need = f.width * f.height * f.channels;
   if (f.data.length !== need) {
-    throw new RangeError(`frame.data: expected ${need} bytes (width × height × channels), got ${f.data.length}`);
+    throw new RangeError(
+      `frame.data: expected ${need} bytes (width × height × channels), got ${f.data.length}`,
+    );
   }
 }
 
@@ -65,13 +68,18 @@ async function readBytes(path: string, maxBytes: number): Promise<Uint8Array> {
   try {
     size = (await stat(path)).size;
   } catch (e) {
-    throw new ImageDecodeError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+    throw new ImageDecodeError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, {
+      cause: e,
+    });
   }
-  if (size > maxBytes) throw new ImageDecodeError(`${path}: ${size} bytes exceeds the file size limit (${maxBytes})`);
+  if (size > maxBytes)
+    throw new ImageDecodeError(`${path}: ${size} bytes exceeds the file size limit (${maxBytes})`);
   try {
     return await readFile(path);
   } catch (e) {
-    throw new ImageDecodeError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+    throw new ImageDecodeError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, {
+      cause: e,
+    });
   }
 }
 
@@ -158,5 +166,7 @@ export async function decodeToRgb(frame: FrameInput, opts: DecodeOptions): Promi
 
 /** Encodes interleaved RGB bytes as PNG. */
 export async function encodePng(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {
-  return sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }

@@ -42,7 +42,11 @@ export class StageClock {
     this.timings[stage] = (this.timings[stage] ?? 0) + (now - this.last);
     this.last = now;
   }
-  async graph(s: GraphSession, feeds: Record<string, HostTensor>, outs: Record<string, HostTensor>): Promise<void> {
+  async graph(
+    s: GraphSession,
+    feeds: Record<string, HostTensor>,
+    outs: Record<string, HostTensor>,
+  ): Promise<void> {
     const t0 = performance.now();
     await s.run(feeds, outs);
     this.inference += performance.now() - t0;
@@ -74,7 +78,8 @@ export async function runDiad(
   const L = bufs.latentSize;
   const g = m.graphs;
   const trace = p.trace;
-  const view = (t: HostTensor, i: number, size: number) => (t.data as Float32Array).subarray(i * size, (i + 1) * size);
+  const view = (t: HostTensor, i: number, size: number) =>
+    (t.data as Float32Array).subarray(i * size, (i + 1) * size);
 
   await clock.graph(
     sessions.encoder,

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { fillNormal, jet, normalizeToNchw, overlayHeatmap, seededNoise, Xoshiro128 } from '../../src/index.js';
+import {
+  fillNormal,
+  jet,
+  normalizeToNchw,
+  overlayHeatmap,
+  seededNoise,
+  Xoshiro128,
+} from '../../src/index.js';
 
 describe('seeded noise (xoshiro128** seeded by SplitMix64, Box-Muller)', () => {
   it('reproduces reference outputs of an independent Python implementation', () => {
@@ -8,8 +15,10 @@ describe('seeded noise (xoshiro128** seeded by SplitMix64, Box-Muller)', () => {
     const g42 = new Xoshiro128(42);
     expect([0, 1, 2, 3].map(() => g42.nextUint32())).toEqual([825760943, 2622800619, 310231447, 2495256757]);
     const n = fillNormal(new Xoshiro128(7), new Float32Array(5));
-    const want = [-0.08878079056739807, 2.140794038772583, -0.1428132802248001, 0.2699720859527588, 1.078744888305664];
-    want.forEach((w, i) => expect(n[i]).toBeCloseTo(w, 6));
+    const want = [
+      -0.08878079056739807, 2.140794038772583, -0.1428132802248001, 0.2699720859527588, 1.078744888305664,
+    ];
+    for (let i = 0; i < want.length; i++) expect(n[i]).toBeCloseTo(want[i], 6);
   });
 
   it('same seed gives the same noise, another seed other noise; n2 continues the stream', () => {

@@ -22,7 +22,9 @@ describe('schedule', () => {
 
   it('rejects a bad schedule naming the field', () => {
     expect(() => betas({ type: 'linear', betaStart: 0, betaEnd: 0.1, trainSteps: 10 })).toThrow(/betaStart/);
-    expect(() => betas({ type: 'linear', betaStart: 0.1, betaEnd: 0.2, trainSteps: 1 })).toThrow(/trainSteps/);
+    expect(() => betas({ type: 'linear', betaStart: 0.1, betaEnd: 0.2, trainSteps: 1 })).toThrow(
+      /trainSteps/,
+    );
   });
 
   it('DDIM timesteps follow c = floor((S+1)/N), tau_k = k*c + 1, descending', () => {
@@ -38,7 +40,13 @@ describe('schedule', () => {
 describe('sampler arithmetic', () => {
   it('posterior sample z0 = scale*(mean + exp(logvar/2)*n1)', () => {
     const out = new Float32Array(2);
-    posteriorSample(Float32Array.of(1, -1), Float32Array.of(Math.log(4), 0), Float32Array.of(0.5, 2), 0.5, out);
+    posteriorSample(
+      Float32Array.of(1, -1),
+      Float32Array.of(Math.log(4), 0),
+      Float32Array.of(0.5, 2),
+      0.5,
+      out,
+    );
     expect(out[0]).toBeCloseTo(1, 6); // 0.5*(1 + 2*0.5)
     expect(out[1]).toBeCloseTo(0.5, 6); // 0.5*(-1 + 1*2)
   });
@@ -69,6 +77,8 @@ describe('sampler arithmetic', () => {
 
   it('rejects mismatched lengths and alpha out of range', () => {
     expect(() => qSample(new Float32Array(2), new Float32Array(3), 0.5, new Float32Array(2))).toThrow(/n2/);
-    expect(() => ddimStep(new Float32Array(1), new Float32Array(1), 0, 0.5, new Float32Array(1))).toThrow(/alphaBarT/);
+    expect(() => ddimStep(new Float32Array(1), new Float32Array(1), 0, 0.5, new Float32Array(1))).toThrow(
+      /alphaBarT/,
+    );
   });
 });

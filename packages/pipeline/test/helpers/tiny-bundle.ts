@@ -10,9 +10,17 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildModel, type Dim, type Initializer, type NodeSpec } from './onnx-builder.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: tests edit manifests freely, including into invalid shapes.
+export type LooseManifest = Record<string, any>;
+
 export const TINY = { size: 32, latent: 4, latentChannels: 4, scale: 0.5 } as const;
 
-const i64 = (name: string, values: number[]): Initializer => ({ name, dtype: 'int64', dims: [values.length], values });
+const i64 = (name: string, values: number[]): Initializer => ({
+  name,
+  dtype: 'int64',
+  dims: [values.length],
+  values,
+});
 const f32 = (name: string, v: number): Initializer => ({ name, dtype: 'float32', dims: [], values: [v] });
 const pool = (k: number, inp: string, out: string): NodeSpec => ({
   op: 'AveragePool',
@@ -26,7 +34,9 @@ const slice = (inp: string, from: string, to: string, out: string): NodeSpec => 
   outputs: [out],
 });
 
-export function tinyGraphs(batch: Dim = 'batch'): Record<'encoder' | 'denoiser' | 'decoder' | 'features', Uint8Array> {
+export function tinyGraphs(
+  batch: Dim = 'batch',
+): Record<'encoder' | 'denoiser' | 'decoder' | 'features', Uint8Array> {
   const S = TINY.size;
   const img = (name: string) => ({ name, dtype: 'float32' as const, shape: [batch, 3, S, S] });
   const lat = (name: string) => ({ name, dtype: 'float32' as const, shape: [batch, 4, 4, 4] });
@@ -46,7 +56,13 @@ export function tinyGraphs(batch: Dim = 'batch'): Record<'encoder' | 'denoiser' 
   const denoiser = buildModel({
     inputs: [lat('z_t'), { name: 't', dtype: 'int64', shape: [batch] }, img('hint')],
     outputs: [lat('eps')],
-    initializers: [...common, f32('k01', 0.1), f32('k001', 0.001), f32('k005', 0.05), i64('shape_b111', [-1, 1, 1, 1])],
+    initializers: [
+      ...common,
+      f32('k01', 0.1),
+      f32('k001', 0.001),
+      f32('k005', 0.05),
+      i64('shape_b111', [-1, 1, 1, 1]),
+    ],
     nodes: [
       { op: 'Mul', inputs: ['z_t', 'k01'], outputs: ['a'] },
       { op: 'Cast', inputs: ['t'], outputs: ['tf'], attrs: { to: 1 } },
@@ -98,7 +114,7 @@ export function tinyGraphs(batch: Dim = 'batch'): Record<'encoder' | 'denoiser' 
   return { encoder, denoiser, decoder, features };
 }
 
-export function tinyManifest(batch: Dim = 'batch'): Record<string, any> {
+export function tinyManifest(batch: Dim = 'batch'): LooseManifest {
   const S = TINY.size;
   const img = (name: string) => ({ name, shape: [batch, 3, S, S], dtype: 'float32' });
   const lat = (name: string) => ({ name, shape: [batch, 4, 4, 4], dtype: 'float32' });
@@ -107,12 +123,25 @@ export function tinyManifest(batch: Dim = 'batch'): Record<string, any> {
     formatVersion: 1,
     model: { name: 'tiny-test', version: '0.0.1', created: '2026-11-28T16:00:00Z' },
     source: { config: 'hand-made test graphs' },
-    input: { width: S, height: S, channels: 3, channelOrder: 'RGB', mean: [0.5, 0.4, 0.3], std: [0.25, 0.2, 0.3], resize: 'bilinear' },
+    input: {
+      width: S,
+      height: S,
+      channels: 3,
+      channelOrder: 'RGB',
+      mean: [0.5, 0.4, 0.3],
+      std: [0.25, 0.2, 0.3],
+      resize: 'bilinear',
+    },
     latent: { channels: 4, height: 4, width: 4, scale: TINY.scale },
     schedule: { type: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012, trainSteps: 1000 },
     sampler: { type: 'ddim', eta: 0, startStep: 299, steps: 3 },
     graphs: {
-      encoder: { file: 'encoder.onnx', opset: 17, inputs: [img('image')], outputs: [lat('mean'), lat('logvar')] },
+      encoder: {
+        file: 'encoder.onnx',
+        opset: 17,
+        inputs: [img('image')],
+        outputs: [lat('mean'), lat('logvar')],
+      },
       denoiser: {
         file: 'denoiser.onnx',
         opset: 17,
@@ -157,16 +186,17 @@ export async function writeTinyBundle(
   dir: string,
   opts: {
     batch?: Dim;
-    editManifest?: (m: Record<string, any>) => void;
+    editManifest?: (m: LooseManifest) => void;
     editFiles?: (files: Record<string, Uint8Array>) => void;
   } = {},
-): Promise<Record<string, any>> {
+): Promise<LooseManifest> {
   await mkdir(dir, { recursive: true });
   const graphs = tinyGraphs(opts.batch);
   const manifest = tinyManifest(opts.batch);
   const files: Record<string, Uint8Array> = {};
   for (const [g, bytes] of Object.entries(graphs)) files[`${g}.onnx`] = bytes;
-  for (const [name, bytes] of Object.entries(files)) manifest.files[name] = { sha256: sha(bytes), bytes: bytes.length };
+  for (const [name, bytes] of Object.entries(files))
+    manifest.files[name] = { sha256: sha(bytes), bytes: bytes.length };
   opts.editManifest?.(manifest);
   opts.editFiles?.(files);
   for (const [name, bytes] of Object.entries(files)) await writeFile(join(dir, name), bytes);

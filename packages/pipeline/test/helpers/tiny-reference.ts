@@ -57,7 +57,9 @@ export function referenceRun(
   const mean = [0.5, 0.4, 0.3];
   const std = [0.25, 0.2, 0.3];
   const x: Img = [0, 1, 2].map((c) =>
-    Array.from({ length: S }, (_, y) => Array.from({ length: S }, (_, xx) => (rgb[(y * S + xx) * 3 + c] / 255 - mean[c]) / std[c])),
+    Array.from({ length: S }, (_, y) =>
+      Array.from({ length: S }, (_, xx) => (rgb[(y * S + xx) * 3 + c] / 255 - mean[c]) / std[c]),
+    ),
   );
   // encoder
   const p = avgPool(x, 8);
@@ -90,7 +92,9 @@ export function referenceRun(
   // decoder: nearest ×8 of channels 0..2, 2·tanh
   const zl = unflat(zIn, 4, 4, 4);
   const r: Img = [0, 1, 2].map((c) =>
-    Array.from({ length: S }, (_, y) => Array.from({ length: S }, (_, xx) => 2 * Math.tanh(zl[c][Math.floor(y / 8)][Math.floor(xx / 8)]))),
+    Array.from({ length: S }, (_, y) =>
+      Array.from({ length: S }, (_, xx) => 2 * Math.tanh(zl[c][Math.floor(y / 8)][Math.floor(xx / 8)])),
+    ),
   );
   // features and the anomaly map
   const feats = (im: Img): Img[] => {
@@ -141,7 +145,9 @@ export function referenceRun(
       let s = 0;
       for (let i = -R; i <= R; i++) {
         for (let j = -R; j <= R; j++) {
-          const w = (Math.exp((-i * i) / (2 * sigma * sigma)) * Math.exp((-j * j) / (2 * sigma * sigma))) / (wsum * wsum);
+          const w =
+            (Math.exp((-i * i) / (2 * sigma * sigma)) * Math.exp((-j * j) / (2 * sigma * sigma))) /
+            (wsum * wsum);
           s += w * mapRaw[mirror(y + i, S)][mirror(xx + j, S)];
         }
       }
