@@ -38,19 +38,14 @@ export interface BlurPlan {
   height: number;
   width: number;
   kernel: Float64Array;
-  /** Reflected source indices per output position and tap, rows then columns. */
+  radius: number;
+  /** Reflected source row for each output row and tap (axis 0). */
   rowIdx: Int32Array;
-  colIdx: Int32Array;
+  /** Reflected source column for each padded position −radius … width+radius−1 (axis 1). */
+  padIdx: Int32Array;
   tmp: Float32Array;
   line: Float64Array;
-}
-
-function indexTable(n: number, radius: number): Int32Array {
-  const taps = 2 * radius + 1;
-  const t = new Int32Array(n * taps);
-  for (let o = 0; o < n; o++)
-    for (let k = 0; k < taps; k++) t[o * taps + k] = reflectIndex(o + k - radius, n);
-  return t;
+  padded: Float64Array;
 }
 
 /** Precomputes the kernel, reflect tables and scratch buffers for H×W planes. */
@@ -61,44 +56,57 @@ export function planGaussianBlur(height: number, width: number, sigma: number, t
     throw new RangeError(`width: expected a positive integer, got ${width}`);
   const kernel = gaussianKernel(sigma, truncate);
   const radius = (kernel.length - 1) / 2;
+  const taps = kernel.length;
+  const rowIdx = new Int32Array(height * taps);
+  for (let o = 0; o < height; o++)
+    for (let k = 0; k < taps; k++) rowIdx[o * taps + k] = reflectIndex(o + k - radius, height);
+  const padIdx = new Int32Array(width + 2 * radius);
+  for (let i = 0; i < padIdx.length; i++) padIdx[i] = reflectIndex(i - radius, width);
   return {
     height,
     width,
     kernel,
-    rowIdx: indexTable(height, radius),
-    colIdx: indexTable(width, radius),
+    radius,
+    rowIdx,
+    padIdx,
     tmp: new Float32Array(height * width),
     line: new Float64Array(width),
+    padded: new Float64Array(width + 2 * radius),
   };
 }
 
-/** Blurs `src` (H×W) into `out`; `out` may alias `src`. */
+/**
+ * Blurs `src` (H×W) into `out`; `out` may alias `src`. The kernel is symmetric, so mirrored taps are summed
+ * before multiplying (as scipy's correlate1d does for symmetric weights).
+ */
 export function gaussianBlur(src: Float32Array, plan: BlurPlan, out: Float32Array): Float32Array {
-  const { height: H, width: W, kernel, rowIdx, colIdx, tmp } = plan;
+  const { height: H, width: W, kernel, radius: R, rowIdx, padIdx, tmp, line, padded } = plan;
   const n = H * W;
   if (src.length < n) throw new RangeError(`src: expected at least ${n} values (H×W), got ${src.length}`);
   if (out.length < n) throw new RangeError(`out: expected at least ${n} values (H×W), got ${out.length}`);
   const taps = kernel.length;
-  // Axis 0: along each column, accumulated a row at a time in float64 for cache-friendly access.
-  const line = plan.line;
+  const centre = kernel[R];
+  // Axis 0: a row of outputs at a time, reading whole source rows (contiguous).
   for (let y = 0; y < H; y++) {
     const base = y * taps;
-    line.fill(0, 0, W);
-    for (let k = 0; k < taps; k++) {
+    const rc = rowIdx[base + R] * W;
+    for (let x = 0; x < W; x++) line[x] = centre * src[rc + x];
+    for (let k = 0; k < R; k++) {
       const w = kernel[k];
-      const r = rowIdx[base + k] * W;
-      for (let x = 0; x < W; x++) line[x] += w * src[r + x];
+      const ra = rowIdx[base + k] * W;
+      const rb = rowIdx[base + taps - 1 - k] * W;
+      for (let x = 0; x < W; x++) line[x] += w * (src[ra + x] + src[rb + x]);
     }
     const row = y * W;
     for (let x = 0; x < W; x++) tmp[row + x] = line[x];
   }
-  // Axis 1: along each row.
+  // Axis 1: each row copied into a reflect-padded line, then a direct symmetric convolution.
   for (let y = 0; y < H; y++) {
     const row = y * W;
+    for (let i = 0; i < padded.length; i++) padded[i] = tmp[row + padIdx[i]];
     for (let x = 0; x < W; x++) {
-      const base = x * taps;
-      let acc = 0;
-      for (let k = 0; k < taps; k++) acc += kernel[k] * tmp[row + colIdx[base + k]];
+      let acc = centre * padded[x + R];
+      for (let k = 0; k < R; k++) acc += kernel[k] * (padded[x + k] + padded[x + 2 * R - k]);
       out[row + x] = acc;
     }
   }

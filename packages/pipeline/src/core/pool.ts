@@ -33,7 +33,10 @@ export function planPoolScore(height: number, width: number, kernel: number, rou
   };
 }
 
-/** One k×k mean (stride 1, valid) of an h×w plane into `out` ((h−k+1)×(w−k+1)). */
+/**
+ * One k×k mean (stride 1, valid) of an h×w plane into `out` ((h−k+1)×(w−k+1)): sliding window sums in float64,
+ * horizontal into `scratch` (h × ow), then vertical.
+ */
 export function meanFilterValid(
   src: Float32Array,
   h: number,
@@ -44,20 +47,24 @@ export function meanFilterValid(
 ): void {
   const oh = h - k + 1;
   const ow = w - k + 1;
-  // Horizontal window sums (h × ow), then vertical sums of those.
   for (let y = 0; y < h; y++) {
     const r = y * w;
-    for (let x = 0; x < ow; x++) {
-      let s = 0;
-      for (let j = 0; j < k; j++) s += src[r + x + j];
-      scratch[y * ow + x] = s;
+    const o = y * ow;
+    let s = 0;
+    for (let j = 0; j < k; j++) s += src[r + j];
+    scratch[o] = s;
+    for (let x = 1; x < ow; x++) {
+      s += src[r + x + k - 1] - src[r + x - 1];
+      scratch[o + x] = s;
     }
   }
   const inv = 1 / (k * k);
-  for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      let s = 0;
-      for (let i = 0; i < k; i++) s += scratch[(y + i) * ow + x];
+  for (let x = 0; x < ow; x++) {
+    let s = 0;
+    for (let i = 0; i < k; i++) s += scratch[i * ow + x];
+    out[x] = s * inv;
+    for (let y = 1; y < oh; y++) {
+      s += scratch[(y + k - 1) * ow + x] - scratch[(y - 1) * ow + x];
       out[y * ow + x] = s * inv;
     }
   }
