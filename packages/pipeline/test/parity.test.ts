@@ -33,8 +33,8 @@ const bundles: { label: string; dir: string }[] = [
     dir: join(repoRoot, 'models/diad-synth-tiny'),
   },
   {
-    label: 'test/fixtures/tiny-random (random-weights tiny bundle)',
-    dir: join(here, 'fixtures/tiny-random'),
+    label: 'test/fixtures/micro-random (random-weights micro bundle)',
+    dir: join(here, 'fixtures/micro-random'),
   },
   ...(process.env.DIAD_PARITY_BUNDLES ?? '')
     .split(':')
