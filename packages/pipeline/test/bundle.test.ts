@@ -126,6 +126,30 @@ describe('loadBundle: tar archives', () => {
     }
   });
 
+  it('a damaged extraction cache is re-extracted from the archive; a damaged archive is reported', async () => {
+    const dir = fresh();
+    await writeTinyBundle(dir);
+    const tar = join(root, `bundle${n++}.tar`);
+    const bytes = await tarOf(dir);
+    await writeFile(tar, bytes);
+    const cache = fresh();
+    const first = await loadBundle(tar, { cacheDir: cache });
+    await writeFile(join(first.dir, 'decoder.onnx'), 'tampered');
+    const second = await loadBundle(tar, { cacheDir: cache });
+    expect((await readFile(join(second.dir, 'decoder.onnx'))).length).toBe(
+      first.manifest.files['decoder.onnx'].bytes,
+    );
+
+    // Flip a byte inside encoder.onnx's data in the archive itself (tar data is stored verbatim).
+    const enc = await readFile(join(dir, 'encoder.onnx'));
+    const at = bytes.indexOf(enc.subarray(0, 64));
+    const bad = Buffer.from(bytes);
+    bad[at + 100] ^= 0xff;
+    const badTar = join(root, `bundle${n++}.tar`);
+    await writeFile(badTar, bad);
+    await expectBundleError(loadBundle(badTar, { cacheDir: fresh() }), 'encoder.onnx', /sha256 mismatch/);
+  });
+
   it('a tarred bundle gives the same result as the directory', async () => {
     const dir = fresh();
     await writeTinyBundle(dir);

@@ -79,10 +79,13 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** manifest.json is small; refuse absurd sizes before allocating. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
 async function materialiseTar(
   archive: string,
   cacheRoot: string,
-): Promise<{ dir: string; manifestBytes: Buffer }> {
+): Promise<{ dir: string; manifestBytes: Buffer; cached: boolean }> {
   const label = archive.split('/').pop() ?? archive;
   const entries = await listTar(archive, label);
   const seen = new Set<string>();
@@ -102,6 +105,8 @@ async function materialiseTar(
   }
   const files = entries.map((e) => ({ ...e, path: e.path.slice(strip.length) }));
   const m = files.find((e) => e.path === 'manifest.json')!;
+  if (m.size > MAX_MANIFEST_BYTES)
+    throw new BundleError('manifest.json', `${m.size} bytes is too large for a manifest`);
   const fh = await open(archive, 'r');
   const manifestBytes = Buffer.alloc(m.size);
   try {
@@ -111,22 +116,26 @@ async function materialiseTar(
   }
   const sha = sha256Hex(manifestBytes);
   const dir = join(cacheRoot, sha);
-  if (await exists(join(dir, '.complete'))) return { dir, manifestBytes };
+  if (await exists(join(dir, '.complete'))) return { dir, manifestBytes, cached: true };
   await mkdir(cacheRoot, { recursive: true });
   const tmp = join(cacheRoot, `.${sha}.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
     await extractTar(archive, files, tmp);
     await writeFile(join(tmp, '.complete'), '');
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
+    if (await exists(join(dir, '.complete'))) {
+      await rm(tmp, { recursive: true, force: true }); // another process finished first: use its copy
+    } else {
+      await rm(dir, { recursive: true, force: true }); // an interrupted extraction's leftovers
+      await rename(tmp, dir);
+    }
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
-    if (await exists(join(dir, '.complete'))) return { dir, manifestBytes }; // another process won the race
+    if (await exists(join(dir, '.complete'))) return { dir, manifestBytes, cached: false };
     throw e instanceof BundleError
       ? e
       : new BundleError(label, `cannot extract: ${(e as Error).message}`, { cause: e });
   }
-  return { dir, manifestBytes };
+  return { dir, manifestBytes, cached: false };
 }
 
 /**
@@ -142,20 +151,29 @@ export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Pr
   } catch (e) {
     throw new BundleError(path, 'not found', { cause: e });
   }
-  let dir: string;
-  let manifestBytes: Buffer;
   if (s.isDirectory()) {
-    dir = resolve(path);
+    const dir = resolve(path);
+    let manifestBytes: Buffer;
     try {
       manifestBytes = await readFile(join(dir, 'manifest.json'));
     } catch (e) {
       throw new BundleError('manifest.json', `missing from ${dir}`, { cause: e });
     }
-  } else {
-    const cacheRoot = opts.cacheDir ?? process.env.DIAD_BUNDLE_CACHE ?? join(tmpdir(), 'diad-bundles');
-    ({ dir, manifestBytes } = await materialiseTar(path, cacheRoot));
+    const manifest = parseManifestBytes(manifestBytes);
+    await verifyFiles(dir, manifest);
+    return { dir, manifest, sha256: sha256Hex(manifestBytes) };
   }
-  const manifest = parseManifestBytes(manifestBytes);
-  await verifyFiles(dir, manifest);
-  return { dir, manifest, sha256: sha256Hex(manifestBytes) };
+  const cacheRoot = opts.cacheDir ?? process.env.DIAD_BUNDLE_CACHE ?? join(tmpdir(), 'diad-bundles');
+  const t = await materialiseTar(path, cacheRoot);
+  const manifest = parseManifestBytes(t.manifestBytes);
+  try {
+    await verifyFiles(t.dir, manifest);
+  } catch (e) {
+    if (!t.cached || !(e instanceof BundleError)) throw e;
+    // A damaged cache (not the archive): extract afresh once, so what gets verified is the archive itself.
+    await rm(t.dir, { recursive: true, force: true });
+    const again = await materialiseTar(path, cacheRoot);
+    await verifyFiles(again.dir, manifest);
+  }
+  return { dir: t.dir, manifest, sha256: sha256Hex(t.manifestBytes) };
 }
