@@ -1,6 +1,7 @@
-import { createWriteStream } from 'node:fs';
-import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { type FileHandle, mkdir, open, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { BundleError } from '../errors.js';
 
 /** One regular file of a tar archive: its normalised relative path, size and where its data starts. */
@@ -129,26 +130,16 @@ export async function listTar(archive: string, label = archive): Promise<TarEntr
 
 /** Copies the listed entries under `destDir` (already validated paths), streaming each file. */
 export async function extractTar(archive: string, entries: TarEntry[], destDir: string): Promise<void> {
-  const fh = await open(archive, 'r');
-  try {
-    for (const e of entries) {
-      const target = join(destDir, e.path);
-      await mkdir(dirname(target), { recursive: true });
-      await new Promise<void>((resolve, reject) => {
-        const rs = fh.createReadStream({ start: e.offset, end: e.offset + e.size - 1, autoClose: false });
-        const ws = createWriteStream(target, { flags: 'wx' });
-        rs.on('error', reject);
-        ws.on('error', reject);
-        ws.on('finish', resolve);
-        if (e.size === 0) {
-          rs.destroy();
-          ws.end();
-        } else {
-          rs.pipe(ws);
-        }
-      });
+  for (const e of entries) {
+    const target = join(destDir, e.path);
+    await mkdir(dirname(target), { recursive: true });
+    if (e.size === 0) {
+      await writeFile(target, new Uint8Array(0), { flag: 'wx' });
+      continue;
     }
-  } finally {
-    await fh.close();
+    await pipeline(
+      createReadStream(archive, { start: e.offset, end: e.offset + e.size - 1 }),
+      createWriteStream(target, { flags: 'wx' }),
+    );
   }
 }

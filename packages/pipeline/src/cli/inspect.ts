@@ -115,7 +115,7 @@ export async function inspectCommand(argv: string[], io: CommandIo): Promise<num
       } catch (e) {
         failed++;
         const msg = ((e as Error).message ?? String(e)).replace(/\s*\n\s*/g, ' ');
-        io.stderr.write(`diad inspect: ${image}: ${msg}\n`);
+        io.stderr.write(`diad inspect: ${msg.includes(image) ? msg : `${image}: ${msg}`}\n`);
       }
     }
   } finally {
