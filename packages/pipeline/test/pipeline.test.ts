@@ -236,6 +236,20 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
     await expect(p.inspect(frame(1))).rejects.toThrow(/closed/);
   });
 
+  it('refuses to give a verdict when the graphs produce NaN', async () => {
+    const p = await DiadPipeline.create(dynDir, { warmup: false });
+    try {
+      const n1 = new Float32Array(64).fill(Number.NaN);
+      await expect(p.inspect(frame(1), { noise: { n1, n2: new Float32Array(64) } })).rejects.toThrow(
+        /non-finite values/,
+      );
+      // the pipeline stays usable
+      expect(Number.isFinite((await p.inspect(frame(1))).score)).toBe(true);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('accepts encoded images and draws a heatmap PNG of the map size', async () => {
     const p = await DiadPipeline.create(dynDir);
     try {

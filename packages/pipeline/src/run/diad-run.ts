@@ -11,6 +11,14 @@ import type { RunBuffers } from './buffers.js';
 
 export type Sessions = Record<GraphName, GraphSession>;
 
+/** The graphs produced NaN/Infinity for a frame: no score can be trusted. */
+export class NonFiniteOutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteOutputError';
+  }
+}
+
 export interface RunParams {
   startStep: number;
   steps: number;
@@ -170,6 +178,12 @@ export async function runDiad(
     const map = new Float32Array(mapWidth * mapHeight);
     gaussianBlur(bufs.mapRaw, bufs.blur, map);
     const score = poolScore(map, bufs.pool);
+    // A NaN would compare false against the threshold and pass as OK: refuse to give a verdict instead.
+    if (!Number.isFinite(score) || !map.every(Number.isFinite)) {
+      throw new NonFiniteOutputError(
+        `frame ${i}: the model produced non-finite values (NaN or Infinity) in the anomaly map`,
+      );
+    }
     if (trace && i === 0) {
       trace('map', map.slice());
       trace('score', Float32Array.of(score));
