@@ -213,7 +213,12 @@ export class DiadPipeline {
           await p.warmup();
         } catch (e) {
           await p.close();
-          throw e;
+          // A GPU provider can load and still fail on the first run (memory, engine build): try the next one.
+          if (provider === 'cpu') throw e;
+          const reason = `warm-up failed: ${(e as Error).message}`;
+          failures.push(`${provider}: ${reason}`);
+          log.warn({ provider, reason }, `execution provider ${provider} failed to run; trying the next one`);
+          continue;
         }
       }
       return p;

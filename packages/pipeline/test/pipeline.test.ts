@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiadPipeline, type RawFrame, seededNoise } from '../src/index.js';
+import { OrtBackend } from '../src/backend/ort-backend.js';
+import { DiadPipeline, type InferenceBackend, type RawFrame, seededNoise } from '../src/index.js';
 import { SpyBackend } from './helpers/spy-backend.js';
 import { writeTinyBundle } from './helpers/tiny-bundle.js';
 import { referenceRun } from './helpers/tiny-reference.js';
@@ -205,6 +206,34 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
         /encoder.*(cuda|CUDA|shared library)/i,
       );
       expect((await p.inspect(frame(1))).provider).toBe('cpu');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('falls back when a provider loads but fails its warm-up run', async () => {
+    const inner = new OrtBackend();
+    const flaky: InferenceBackend = {
+      async createSession(file, config) {
+        const s = await inner.createSession(file, { ...config, provider: 'cpu' });
+        if (config.provider !== 'cuda') return s;
+        return {
+          inputs: s.inputs,
+          outputs: s.outputs,
+          run: () => Promise.reject(new Error('CUDA out of memory')),
+          release: () => s.release(),
+        };
+      },
+    };
+    const warns: object[] = [];
+    const p = await DiadPipeline.create(dynDir, {
+      providers: ['cuda', 'cpu'],
+      backend: flaky,
+      logger: { info() {}, warn: (o: object) => warns.push(o) },
+    });
+    try {
+      expect(p.provider).toBe('cpu');
+      expect(warns).toEqual([{ provider: 'cuda', reason: 'warm-up failed: CUDA out of memory' }]);
     } finally {
       await p.close();
     }
