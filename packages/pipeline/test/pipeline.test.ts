@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,6 +207,27 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
         /encoder.*(cuda|CUDA|shared library)/i,
       );
       expect((await p.inspect(frame(1))).provider).toBe('cpu');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('keys the TensorRT engine cache by bundle and device, says what Node cannot set, then falls back', async () => {
+    const warns: { o: object; msg?: string }[] = [];
+    const cache = join(root, 'engines');
+    const p = await DiadPipeline.create(dynDir, {
+      providers: ['tensorrt', 'cpu'],
+      tensorrtFp16: true,
+      engineCacheDir: cache,
+      cudaDeviceId: 1,
+      logger: { info() {}, warn: (o, msg) => warns.push({ o, msg }) },
+    });
+    try {
+      expect(p.provider).toBe('cpu');
+      expect(existsSync(join(cache, p.bundleSha256, 'cuda1'))).toBe(true);
+      expect(warns[0].msg).toMatch(/only deviceId/);
+      expect(warns[0].o).toMatchObject({ fp16: true, engineCacheDir: join(cache, p.bundleSha256, 'cuda1') });
+      expect(warns[1].o).toMatchObject({ provider: 'tensorrt' });
     } finally {
       await p.close();
     }
