@@ -24,6 +24,8 @@ export interface OpcuaServerOptions {
   autoAcceptCertificates: boolean;
   resultBufferSize: number;
   samplingIntervalMs: number;
+  /** How often the trust-list folders are re-read (0 = only on reloadTrustList()). */
+  trustListReloadMs?: number;
   stations: string[];
   /** Runs one triggered inspection; resolves with the stored result. */
   trigger: (station: string, partId: string) => Promise<InspectionResult>;
@@ -60,6 +62,8 @@ type VarName = keyof typeof VARS;
  */
 export class AgentOpcuaServer {
   private server: OPCUAServer | null = null;
+  private certificates: OPCUACertificateManager | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
   readonly handshakes = new Map<string, StationHandshake>();
   private readonly vars = new Map<string, Map<VarName, UAVariable>>();
   private timers = new Set<NodeJS.Timeout>();
@@ -78,6 +82,7 @@ export class AgentOpcuaServer {
       automaticallyAcceptUnknownCertificate: o.autoAcceptCertificates,
     });
     await serverCertificateManager.initialize();
+    this.certificates = serverCertificateManager;
     const users = new Map(o.users.map((u) => [u.username, u.password]));
     const server = new OPCUAServer({
       port: o.port,
@@ -96,6 +101,10 @@ export class AgentOpcuaServer {
     for (const station of o.stations) this.addStation(ns, root, station);
     await server.start();
     this.server = server;
+    if (o.trustListReloadMs && o.trustListReloadMs > 0) {
+      this.reloadTimer = setInterval(() => void this.reloadTrustList().catch(() => {}), o.trustListReloadMs);
+      this.reloadTimer.unref();
+    }
     o.logger.info({ endpoint: server.getEndpointUrl(), modes: o.securityModes }, 'OPC UA server listening');
   }
 
@@ -109,7 +118,13 @@ export class AgentOpcuaServer {
     for (const h of this.handshakes.values()) h.refresh();
   }
 
+  /** Re-reads the trusted/, rejected/ and issuers/ folders (an admin moved a certificate). */
+  async reloadTrustList(): Promise<void> {
+    await this.certificates?.reloadCertificates();
+  }
+
   async stop(): Promise<void> {
+    if (this.reloadTimer) clearInterval(this.reloadTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.server?.shutdown(0);
