@@ -97,7 +97,7 @@ describe('HTTP server', () => {
 describe('ffmpeg camera', () => {
   it('builds input arguments per camera kind', () => {
     expect(ffmpegArgs({ url: 'rtsp://cam/1', input: 'rtsp', width: 4, height: 2 })).toEqual(expect.arrayContaining(['-rtsp_transport', 'tcp', '-i', 'rtsp://cam/1', 'scale=4:2']));
-    expect(ffmpegArgs({ url: '/dev/video0', input: 'v4l2', width: 4, height: 2 }).slice(5, 9)).toEqual(['-f', 'v4l2', '-i', '/dev/video0']);
+    expect(ffmpegArgs({ url: '/dev/video0', input: 'v4l2', width: 4, height: 2 }).slice(4, 8)).toEqual(['-f', 'v4l2', '-i', '/dev/video0']);
   });
 
   it.runIf(hasFfmpeg)('reads raw frames from an ffmpeg lavfi test source and inspects them', async () => {
