@@ -79,7 +79,8 @@ export class Agent {
       deps.factory ??
       (config.model.kind === 'standin'
         ? (p, sha) => StandInInspector.load(p, sha)
-        : (p, sha) => DiadInspector.load(p, sha, { providers: config.model.providers, threads: config.model.threads }));
+        : (p, sha) =>
+            DiadInspector.load(p, sha, { providers: config.model.providers, threads: config.model.threads }));
     this.outbox = new SqliteOutbox(join(config.dataDir, 'outbox.db'), {
       capacityBytes: Math.floor(config.outbox.capacityMb * 1024 * 1024),
       synchronous: config.outbox.synchronous,
@@ -97,7 +98,12 @@ export class Agent {
       seed: config.model.seed,
     });
     if (config.thresholds) {
-      this.inspection.setThresholds({ version: 0, image: config.thresholds.image, pixel: config.thresholds.pixel, categoryThresholds: {} });
+      this.inspection.setThresholds({
+        version: 0,
+        image: config.thresholds.image,
+        pixel: config.thresholds.pixel,
+        categoryThresholds: {},
+      });
     }
   }
 
@@ -135,12 +141,24 @@ export class Agent {
 
     if (c.opcua.enabled) await this.startOpcua();
     for (const h of c.sources.hotFolders) {
-      const src = new HotFolderSource({ ...h, site: c.site, line: c.line, submit: this.submit, logger: this.logger });
+      const src = new HotFolderSource({
+        ...h,
+        site: c.site,
+        line: c.line,
+        submit: this.submit,
+        logger: this.logger,
+      });
       src.start();
       this.hotFolders.push(src);
     }
     for (const cam of c.sources.cameras) {
-      const camera = new FfmpegCamera({ ...cam, site: c.site, line: c.line, submit: this.submit, logger: this.logger });
+      const camera = new FfmpegCamera({
+        ...cam,
+        site: c.site,
+        line: c.line,
+        submit: this.submit,
+        logger: this.logger,
+      });
       camera.start();
       this.cameras.set(cam.id, camera);
     }
@@ -164,7 +182,10 @@ export class Agent {
     sweep();
     this.every(c.images.sweepMs, sweep);
     this.every(30_000, () => void this.publishStatus());
-    this.logger.info({ deviceId: this.deviceId, stations: c.stations.map((s) => s.id), model: this.models.activeModel }, 'agent started');
+    this.logger.info(
+      { deviceId: this.deviceId, stations: c.stations.map((s) => s.id), model: this.models.activeModel },
+      'agent started',
+    );
   }
 
   private async loadInitialModels() {
@@ -209,7 +230,14 @@ export class Agent {
       url = `mqtt://${m.embeddedBroker.host === '0.0.0.0' ? '127.0.0.1' : m.embeddedBroker.host}:${this.broker.port}`;
       this.logger.info({ url }, 'embedded MQTT broker started');
     }
-    const connection = { url, username: m.username, password: m.password, tls: m.tls, keepaliveS: m.keepaliveS, backoff: m.backoff };
+    const connection = {
+      url,
+      username: m.username,
+      password: m.password,
+      tls: m.tls,
+      keepaliveS: m.keepaliveS,
+      backoff: m.backoff,
+    };
     for (const s of c.stations) {
       const pub = new StationPublisher({
         address: { site: c.site, line: c.line, station: s.id },
@@ -230,6 +258,8 @@ export class Agent {
         onAcked: (n, ms) => {
           this.metrics.published.inc(n);
           this.metrics.stageSeconds.observe({ stage: 'publish' }, ms / 1000);
+        },
+        onDeleted: () => {
           this.inspection.refreshOutboxGauges();
           if (this.inspection.outboxFull === false) this.opcua?.refresh();
         },
@@ -272,14 +302,24 @@ export class Agent {
         const capturedAt = this.clock.now();
         if (!camera) image = new Uint8Array(0);
         else image = await camera.grab().catch(() => new Uint8Array(0));
-        return this.inspection.submit({ site: c.site, line: c.line, station, camera: spec.triggerCamera ?? 'none', partId, capturedAt, image, category: spec.category });
+        return this.inspection.submit({
+          site: c.site,
+          line: c.line,
+          station,
+          camera: spec.triggerCamera ?? 'none',
+          partId,
+          capturedAt,
+          image,
+          category: spec.category,
+        });
       },
     });
     await this.opcua.start();
   }
 
   private startSync(cp: NonNullable<AgentConfig['controlPlane']>) {
-    const token = cp.enrolToken ?? (cp.enrolTokenFile ? readFileSync(cp.enrolTokenFile, 'utf8').trim() : undefined);
+    const token =
+      cp.enrolToken ?? (cp.enrolTokenFile ? readFileSync(cp.enrolTokenFile, 'utf8').trim() : undefined);
     this.sync = new SyncService({
       client: new ControlPlaneClient(cp.url),
       state: this.state,

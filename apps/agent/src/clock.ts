@@ -16,8 +16,14 @@ export const systemClock: Clock = {
 };
 
 /** Exponential backoff with full jitter: a random delay in [base/2, min(max, base * 2^attempt)]. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random) {
-  if (!Number.isInteger(attempt) || attempt < 0) throw new RangeError('backoffDelay: attempt: expected an integer >= 0');
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+) {
+  if (!Number.isInteger(attempt) || attempt < 0)
+    throw new RangeError('backoffDelay: attempt: expected an integer >= 0');
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
   const floor = Math.min(baseMs / 2, ceiling);
   return Math.round(floor + random() * (ceiling - floor));

@@ -4,10 +4,16 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
-const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected letters, digits, "_", "." or "-" (max 64)');
+const id = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected letters, digits, "_", "." or "-" (max 64)');
 const port = z.number().int().min(0).max(65535);
 const backoff = z
-  .object({ initialMs: z.number().int().positive().default(500), maxMs: z.number().int().positive().default(30_000) }).prefault({});
+  .object({
+    initialMs: z.number().int().positive().default(500),
+    maxMs: z.number().int().positive().default(30_000),
+  })
+  .prefault({});
 
 const Station = z.object({
   id,
@@ -94,9 +100,16 @@ export const AgentConfigSchema = z.object({
   mqtt: z
     .object({
       enabled: z.boolean().default(true),
-      url: z.string().regex(/^(mqtts?|wss?|tcp|tls):\/\//, 'expected an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
+      url: z
+        .string()
+        .regex(/^(mqtts?|wss?|tcp|tls):\/\//, 'expected an mqtt://, mqtts://, ws:// or wss:// URL')
+        .default('mqtt://127.0.0.1:1883'),
       embeddedBroker: z
-        .object({ enabled: z.boolean().default(false), host: z.string().default('127.0.0.1'), port: port.default(1883) })
+        .object({
+          enabled: z.boolean().default(false),
+          host: z.string().default('127.0.0.1'),
+          port: port.default(1883),
+        })
         .prefault({}),
       clientId: z.string().min(1).optional(),
       username: z.string().optional(),
@@ -105,7 +118,11 @@ export const AgentConfigSchema = z.object({
       keepaliveS: z.number().int().min(1).default(30),
       backoff,
       sparkplug: z
-        .object({ enabled: z.boolean().default(false), groupId: id.default('diad'), edgeNodeId: id.optional() })
+        .object({
+          enabled: z.boolean().default(false),
+          groupId: id.default('diad'),
+          edgeNodeId: id.optional(),
+        })
         .prefault({}),
     })
     .prefault({}),
@@ -114,8 +131,14 @@ export const AgentConfigSchema = z.object({
       enabled: z.boolean().default(true),
       port: port.default(4840),
       /** Allowed message security modes; "None" only when listed here. */
-      securityModes: z.array(z.enum(['None', 'Sign', 'SignAndEncrypt'])).min(1).default(['Sign', 'SignAndEncrypt']),
-      securityPolicies: z.array(z.enum(['Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'])).min(1).default(['Basic256Sha256']),
+      securityModes: z
+        .array(z.enum(['None', 'Sign', 'SignAndEncrypt']))
+        .min(1)
+        .default(['Sign', 'SignAndEncrypt']),
+      securityPolicies: z
+        .array(z.enum(['Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss']))
+        .min(1)
+        .default(['Basic256Sha256']),
       allowAnonymous: z.boolean().default(false),
       users: z.array(z.object({ username: z.string().min(1), password: z.string().min(1) })).default([]),
       /** Certificate store: own/, trusted/, rejected/, issuers/ (created on first start). */
@@ -127,7 +150,11 @@ export const AgentConfigSchema = z.object({
     })
     .prefault({}),
   http: z
-    .object({ host: z.string().default('0.0.0.0'), port: port.default(8080), maxBodyMb: z.number().positive().default(32) })
+    .object({
+      host: z.string().default('0.0.0.0'),
+      port: port.default(8080),
+      maxBodyMb: z.number().positive().default(32),
+    })
     .prefault({}),
   controlPlane: z
     .object({
@@ -158,20 +185,28 @@ export function parseConfig(input: unknown, source = 'config'): AgentConfig {
   }
   const c = r.data;
   const stations = new Set(c.stations.map((s) => s.id));
-  if (stations.size !== c.stations.length) throw new ConfigError(`${source}: stations: station ids must be unique`);
+  if (stations.size !== c.stations.length)
+    throw new ConfigError(`${source}: stations: station ids must be unique`);
   const check = (key: string, station: string) => {
     if (!stations.has(station)) throw new ConfigError(`${source}: ${key}: unknown station "${station}"`);
   };
-  c.sources.hotFolders.forEach((h, i) => check(`sources.hotFolders.${i}.station`, h.station));
-  c.sources.cameras.forEach((cam, i) => check(`sources.cameras.${i}.station`, cam.station));
+  for (const [i, h] of c.sources.hotFolders.entries()) check(`sources.hotFolders.${i}.station`, h.station);
+  for (const [i, cam] of c.sources.cameras.entries()) check(`sources.cameras.${i}.station`, cam.station);
   const cameras = new Set(c.sources.cameras.map((cam) => cam.id));
   c.stations.forEach((s, i) => {
     if (s.triggerCamera && !cameras.has(s.triggerCamera)) {
       throw new ConfigError(`${source}: stations.${i}.triggerCamera: unknown camera "${s.triggerCamera}"`);
     }
   });
-  if (c.opcua.securityModes.includes('None') && c.opcua.securityModes.length === 1 && !c.opcua.allowAnonymous && c.opcua.users.length === 0) {
-    throw new ConfigError(`${source}: opcua.users: with securityModes [None] and allowAnonymous false nobody can log in`);
+  if (
+    c.opcua.securityModes.includes('None') &&
+    c.opcua.securityModes.length === 1 &&
+    !c.opcua.allowAnonymous &&
+    c.opcua.users.length === 0
+  ) {
+    throw new ConfigError(
+      `${source}: opcua.users: with securityModes [None] and allowAnonymous false nobody can log in`,
+    );
   }
   if (c.controlPlane && !c.controlPlane.enrolToken && !c.controlPlane.enrolTokenFile) {
     // Allowed: the credential may already be stored in dataDir from an earlier enrolment.

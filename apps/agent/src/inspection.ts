@@ -48,7 +48,10 @@ interface Pending {
  * The inspection loop: one bounded queue and one worker per station. submit() resolves once the result is
  * stored in the outbox, which is the only point at which a source may acknowledge the frame.
  */
-export class InspectionService extends EventEmitter<{ result: [InspectionResult]; alarm: [string, boolean] }> {
+export class InspectionService extends EventEmitter<{
+  result: [InspectionResult];
+  alarm: [string, boolean];
+}> {
   private readonly queues = new Map<string, Pending[]>();
   private readonly busy = new Set<string>();
   private readonly specs = new Map<string, StationSpec>();
@@ -104,7 +107,10 @@ export class InspectionService extends EventEmitter<{ result: [InspectionResult]
     if (q.length >= spec.queueSize) {
       try {
         return Promise.resolve(
-          this.store(frame, { state: 'overrun', error: { code: 'OVERRUN', message: `station queue full (${spec.queueSize})` } }),
+          this.store(frame, {
+            state: 'overrun',
+            error: { code: 'OVERRUN', message: `station queue full (${spec.queueSize})` },
+          }),
         );
       } catch (e) {
         return Promise.reject(e);
@@ -136,7 +142,11 @@ export class InspectionService extends EventEmitter<{ result: [InspectionResult]
     if (this.full === full) return;
     this.full = full;
     this.d.metrics.outboxFull.set(full ? 1 : 0);
-    if (full) this.d.logger.error({ used: this.d.outbox.usedBytes(), capacity: this.d.outbox.capacityBytes }, 'outbox full: refusing new frames until results are delivered');
+    if (full)
+      this.d.logger.error(
+        { used: this.d.outbox.usedBytes(), capacity: this.d.outbox.capacityBytes },
+        'outbox full: refusing new frames until results are delivered',
+      );
     else this.d.logger.warn('outbox below 90%: accepting frames again');
     this.emit('alarm', 'outbox_full', full);
   }
@@ -165,27 +175,44 @@ export class InspectionService extends EventEmitter<{ result: [InspectionResult]
     const lease = this.d.models.lease();
     try {
       const model = lease.active;
-      if (!model) return this.store(frame, { state: 'error', error: { code: 'NO_MODEL', message: 'no model loaded' } });
+      if (!model)
+        return this.store(frame, { state: 'error', error: { code: 'NO_MODEL', message: 'no model loaded' } });
       const thresholds = this.activeThresholds(frame, model.calibration);
-      const opts = { seed: this.d.seed ?? 0, thresholds: { image: thresholds.image, pixel: thresholds.pixel } };
+      const opts = {
+        seed: this.d.seed ?? 0,
+        thresholds: { image: thresholds.image, pixel: thresholds.pixel },
+      };
       const t0 = performance.now();
       let out: InspectionOutput;
       try {
         out = await model.inspect(frame.image, opts);
       } catch (e) {
         const code = e instanceof FrameDecodeError ? 'IMAGE_DECODE' : 'INSPECTION_FAILED';
-        this.d.logger.warn({ station: frame.station, partId: frame.partId, err: (e as Error).message }, 'inspection failed');
-        return this.store(frame, { state: 'error', error: { code, message: (e as Error).message }, model: model.model, thresholds, provider: model.provider });
+        this.d.logger.warn(
+          { station: frame.station, partId: frame.partId, err: (e as Error).message },
+          'inspection failed',
+        );
+        return this.store(frame, {
+          state: 'error',
+          error: { code, message: (e as Error).message },
+          model: model.model,
+          thresholds,
+          provider: model.provider,
+        });
       }
       this.d.metrics.stageSeconds.observe({ stage: 'inspect' }, (performance.now() - t0) / 1000);
-      for (const [stage, ms] of Object.entries(out.timingsMs)) this.d.metrics.modelSeconds.observe({ stage }, ms / 1000);
+      for (const [stage, ms] of Object.entries(out.timingsMs))
+        this.d.metrics.modelSeconds.observe({ stage }, ms / 1000);
       let shadow: InspectionResult['shadow'] = null;
       if (lease.shadow) {
         try {
           const s = await lease.shadow.inspect(frame.image, { seed: opts.seed });
           shadow = { model: lease.shadow.model, score: s.score, verdict: s.verdict };
         } catch (e) {
-          this.d.logger.warn({ err: (e as Error).message, model: lease.shadow.model }, 'shadow model failed on a frame');
+          this.d.logger.warn(
+            { err: (e as Error).message, model: lease.shadow.model },
+            'shadow model failed on a frame',
+          );
         }
       }
       const resultId = uuidv7(this.d.clock.now());
@@ -220,7 +247,12 @@ export class InspectionService extends EventEmitter<{ result: [InspectionResult]
     };
   }
 
-  private async saveImages(key: string, frame: Frame, out: InspectionOutput, model: { heatmapPng?: (f: FrameInput, o: InspectionOutput) => Promise<Buffer> }) {
+  private async saveImages(
+    key: string,
+    frame: Frame,
+    out: InspectionOutput,
+    model: { heatmapPng?: (f: FrameInput, o: InspectionOutput) => Promise<Buffer> },
+  ) {
     const policy = this.d.saveImages ?? 'none';
     const store = this.d.images;
     const refs = { imageRef: null as string | null, heatmapRef: null as string | null };
@@ -228,14 +260,21 @@ export class InspectionService extends EventEmitter<{ result: [InspectionResult]
     try {
       const { bytes, ext } = await imageBytes(frame.image);
       refs.imageRef = store.save(key, 'image', ext, bytes);
-      if (model.heatmapPng) refs.heatmapRef = store.save(key, 'heatmap', '.png', await model.heatmapPng(frame.image, out));
+      if (model.heatmapPng)
+        refs.heatmapRef = store.save(key, 'heatmap', '.png', await model.heatmapPng(frame.image, out));
     } catch (e) {
-      this.d.logger.warn({ err: (e as Error).message }, 'could not save defect image; result kept without it');
+      this.d.logger.warn(
+        { err: (e as Error).message },
+        'could not save defect image; result kept without it',
+      );
     }
     return refs;
   }
 
-  private store(frame: Frame, fields: Partial<InspectionResult> & Pick<InspectionResult, 'state'>): InspectionResult {
+  private store(
+    frame: Frame,
+    fields: Partial<InspectionResult> & Pick<InspectionResult, 'state'>,
+  ): InspectionResult {
     const t0 = performance.now();
     const now = this.d.clock.now();
     const result = InspectionResult.parse({
@@ -283,7 +322,10 @@ async function imageBytes(image: FrameInput): Promise<{ bytes: Uint8Array; ext: 
   const c = channels === 1 ? 1 : 3;
   const px = Buffer.alloc(width * height * c);
   for (let p = 0; p < width * height; p++) for (let k = 0; k < c; k++) px[p * c + k] = data[p * channels + k];
-  return { bytes: Buffer.concat([Buffer.from(`P${c === 1 ? 5 : 6}\n${width} ${height}\n255\n`), px]), ext: c === 1 ? '.pgm' : '.ppm' };
+  return {
+    bytes: Buffer.concat([Buffer.from(`P${c === 1 ? 5 : 6}\n${width} ${height}\n255\n`), px]),
+    ext: c === 1 ? '.pgm' : '.ppm',
+  };
 }
 
 function extOf(b: Uint8Array): string {

@@ -29,10 +29,26 @@ export class AgentMetrics {
     labelNames: ['station'] as const,
     registers: [this.registry],
   });
-  readonly outboxDepth = new Gauge({ name: 'diad_agent_outbox_depth', help: 'Undelivered results', registers: [this.registry] });
-  readonly outboxBytes = new Gauge({ name: 'diad_agent_outbox_bytes', help: 'Bytes of undelivered results', registers: [this.registry] });
-  readonly outboxFull = new Gauge({ name: 'diad_agent_outbox_full', help: '1 while the outbox is full (alarm)', registers: [this.registry] });
-  readonly published = new Counter({ name: 'diad_agent_published_total', help: 'Results acknowledged by the broker', registers: [this.registry] });
+  readonly outboxDepth = new Gauge({
+    name: 'diad_agent_outbox_depth',
+    help: 'Undelivered results',
+    registers: [this.registry],
+  });
+  readonly outboxBytes = new Gauge({
+    name: 'diad_agent_outbox_bytes',
+    help: 'Bytes of undelivered results',
+    registers: [this.registry],
+  });
+  readonly outboxFull = new Gauge({
+    name: 'diad_agent_outbox_full',
+    help: '1 while the outbox is full (alarm)',
+    registers: [this.registry],
+  });
+  readonly published = new Counter({
+    name: 'diad_agent_published_total',
+    help: 'Results acknowledged by the broker',
+    registers: [this.registry],
+  });
   readonly publishFailures = new Counter({
     name: 'diad_agent_publish_failures_total',
     help: 'Failed publish attempts and lost broker connections',

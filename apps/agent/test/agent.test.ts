@@ -35,7 +35,9 @@ describe('Agent end to end (embedded broker, HTTP source, Sparkplug B)', () => {
     base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
     spbClient = mqtt.connect(url);
     spbClient.on('message', (topic, payload) => spb.push({ topic, payload: decodePayload(payload) }));
-    await new Promise<void>((r) => spbClient.on('connect', () => spbClient.subscribe('spBv1.0/#', { qos: 1 }, () => r())));
+    await new Promise<void>((r) =>
+      spbClient.on('connect', () => spbClient.subscribe('spBv1.0/#', { qos: 1 }, () => r())),
+    );
   });
   afterAll(async () => {
     await spbClient?.endAsync();
@@ -45,20 +47,33 @@ describe('Agent end to end (embedded broker, HTTP source, Sparkplug B)', () => {
   it('inspects a POSTed frame and publishes the result on the station topic', async () => {
     const down = new Downstream(url);
     await waitFor(() => down.ready);
-    const res = await fetch(`${base}/api/v1/frames?station=st2&partId=P-77`, { method: 'POST', body: makePpm(16, 16, 250), headers: { 'content-type': 'application/octet-stream' } });
+    const res = await fetch(`${base}/api/v1/frames?station=st2&partId=P-77`, {
+      method: 'POST',
+      body: makePpm(16, 16, 250),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     const r = (await res.json()) as InspectionResult;
     expect(r).toMatchObject({ state: 'nok', deviceId: 'edge-1', station: 'st2' });
     await waitFor(() => down.ids.has(r.resultId), 5000, 'result on MQTT');
     expect(down.byStation.get('st2')).toEqual(['P-77']);
     await waitFor(() => agent.outbox.depth() === 0);
     const status = down.retained.get('diad/site1/line1/st2/status') as Record<string, unknown>;
-    expect(status).toMatchObject({ schema: 'diad.status/v1', state: 'online', deviceId: 'edge-1', model: { name: 'standin' } });
+    expect(status).toMatchObject({
+      schema: 'diad.status/v1',
+      state: 'online',
+      deviceId: 'edge-1',
+      model: { name: 'standin' },
+    });
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     await down.close();
   });
 
   it('speaks Sparkplug B: DDATA with increasing seq after the births', async () => {
-    await fetch(`${base}/api/v1/frames?station=st1&partId=S-1`, { method: 'POST', body: makePpm(8, 8, 10), headers: { 'content-type': 'application/octet-stream' } });
+    await fetch(`${base}/api/v1/frames?station=st1&partId=S-1`, {
+      method: 'POST',
+      body: makePpm(8, 8, 10),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     await waitFor(() => spb.some((m) => m.topic === 'spBv1.0/plant/DDATA/edge-1/st1'), 5000, 'DDATA');
     const d = spb.find((m) => m.topic === 'spBv1.0/plant/DDATA/edge-1/st1')!.payload;
     expect(d.metrics.find((m) => m.name === 'Result/PartId')?.value).toBe('S-1');
@@ -81,13 +96,25 @@ describe('Agent end to end (embedded broker, HTTP source, Sparkplug B)', () => {
   });
 
   it('encodes Sparkplug payloads that decode back (protobuf wire format)', () => {
-    const p = { timestamp: 1764331200000, seq: 255, metrics: [{ name: 'bdSeq', type: 'UInt64' as const, value: 7 }, { name: 'x', type: 'Double' as const, value: 0.25 }, { name: 'b', type: 'Boolean' as const, value: true }, { name: 's', type: 'String' as const, value: 'é' }, { name: 'n', type: 'Double' as const, value: null }] };
+    const p = {
+      timestamp: 1764331200000,
+      seq: 255,
+      metrics: [
+        { name: 'bdSeq', type: 'UInt64' as const, value: 7 },
+        { name: 'x', type: 'Double' as const, value: 0.25 },
+        { name: 'b', type: 'Boolean' as const, value: true },
+        { name: 's', type: 'String' as const, value: 'é' },
+        { name: 'n', type: 'Double' as const, value: null },
+      ],
+    };
     const bytes = encodePayload(p);
     // field 1 (timestamp), varint: key 0x08.
     expect(bytes[0]).toBe(0x08);
     const back = decodePayload(bytes);
     expect(back.timestamp).toBe(p.timestamp);
     expect(back.seq).toBe(255);
-    expect(back.metrics.map((m) => [m.name, m.type, m.value])).toEqual(p.metrics.map((m) => [m.name, m.type, m.value]));
+    expect(back.metrics.map((m) => [m.name, m.type, m.value])).toEqual(
+      p.metrics.map((m) => [m.name, m.type, m.value]),
+    );
   });
 });

@@ -4,7 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../src/config.js';
 import { tmp } from './helpers.js';
 
-const base = () => ({ site: 'plant1', line: 'line1', dataDir: '/tmp/x', model: { kind: 'standin', bundle: '/b.json' }, stations: [{ id: 'st1' }] });
+const base = () => ({
+  site: 'plant1',
+  line: 'line1',
+  dataDir: '/tmp/x',
+  model: { kind: 'standin', bundle: '/b.json' },
+  stations: [{ id: 'st1' }],
+});
 
 describe('config', () => {
   it('fills documented defaults', () => {
@@ -13,7 +19,12 @@ describe('config', () => {
     expect(c.opcua.securityModes).toEqual(['Sign', 'SignAndEncrypt']);
     expect(c.opcua.securityPolicies).toEqual(['Basic256Sha256']);
     expect(c.opcua.pkiDir).toBe('/tmp/x/pki');
-    expect(c.mqtt).toMatchObject({ enabled: true, url: 'mqtt://127.0.0.1:1883', backoff: { initialMs: 500, maxMs: 30000 }, sparkplug: { enabled: false } });
+    expect(c.mqtt).toMatchObject({
+      enabled: true,
+      url: 'mqtt://127.0.0.1:1883',
+      backoff: { initialMs: 500, maxMs: 30000 },
+      sparkplug: { enabled: false },
+    });
     expect(c.outbox).toEqual({ capacityMb: 256, synchronous: 'full', inflight: 64 });
     expect(c.images).toMatchObject({ save: 'nok', retentionDays: 7 });
   });
@@ -24,7 +35,10 @@ describe('config', () => {
     [{ stations: [] }, /stations: /],
     [{ stations: [{ id: 'a', queueSize: 0 }] }, /stations\.0\.queueSize/],
     [{ opcua: { securityModes: ['Fast'] } }, /opcua\.securityModes\.0/],
-    [{ sources: { hotFolders: [{ path: '/in', station: 'zz' }] } }, /sources\.hotFolders\.0\.station: unknown station "zz"/],
+    [
+      { sources: { hotFolders: [{ path: '/in', station: 'zz' }] } },
+      /sources\.hotFolders\.0\.station: unknown station "zz"/,
+    ],
     [{ stations: [{ id: 'a', triggerCamera: 'cam9' }] }, /stations\.0\.triggerCamera: unknown camera/],
     [{ model: { kind: 'standin' } }, /model\.bundle: required/],
     [{ controlPlane: { url: 'not a url' } }, /controlPlane\.url/],
@@ -36,7 +50,10 @@ describe('config', () => {
   it('loads YAML and reports unreadable or malformed files with the path', () => {
     const dir = tmp();
     const p = join(dir, 'agent.yaml');
-    writeFileSync(p, 'site: plant1\nline: line1\ndataDir: ./data\nmodel: { kind: standin, bundle: m.json }\nstations:\n  - id: st1\n');
+    writeFileSync(
+      p,
+      'site: plant1\nline: line1\ndataDir: ./data\nmodel: { kind: standin, bundle: m.json }\nstations:\n  - id: st1\n',
+    );
     expect(loadConfig(p).site).toBe('plant1');
     writeFileSync(p, 'site: [');
     expect(() => loadConfig(p)).toThrow(/agent.yaml: not valid YAML/);
@@ -46,5 +63,18 @@ describe('config', () => {
   it('accepts the committed example config', () => {
     const c = loadConfig(join(__dirname, '../../../deploy/agent.example.yaml'));
     expect(c.stations.length).toBeGreaterThan(0);
+  });
+});
+
+describe('published MQTT JSON Schemas', () => {
+  it('docs/mqtt/*.schema.json match the zod contracts (regenerate with apps/agent/scripts/gen-mqtt-schemas.ts)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { mqttJsonSchemas } = await import('../src/mqtt/json-schemas.js');
+    for (const [name, schema] of Object.entries(mqttJsonSchemas())) {
+      const committed = JSON.parse(
+        readFileSync(join(__dirname, `../../../docs/mqtt/${name}.schema.json`), 'utf8'),
+      );
+      expect(committed).toEqual(JSON.parse(JSON.stringify(schema)));
+    }
   });
 });

@@ -8,7 +8,16 @@ export class FakeControlPlane {
   readonly tokens = new Set<string>(['one-time-token-0123456789']);
   readonly credential = 'c'.repeat(40);
   readonly bundles = new Map<string, Buffer>();
-  desired: DesiredState = { schema: 'diad.desired/v1', deviceId: 'dev-1', revision: 0, model: null, shadowModel: null, rolloutId: null, thresholds: null, categoryThresholds: {} };
+  desired: DesiredState = {
+    schema: 'diad.desired/v1',
+    deviceId: 'dev-1',
+    revision: 0,
+    model: null,
+    shadowModel: null,
+    rolloutId: null,
+    thresholds: null,
+    categoryThresholds: {},
+  };
   enrolments = 0;
   downloads = 0;
   private server!: Server;
@@ -29,7 +38,13 @@ export class FakeControlPlane {
         if (!r.success) return send(400, { error: 'bad request' });
         if (!this.tokens.delete(r.data.token)) return send(401, { error: 'token unknown or used' });
         this.enrolments++;
-        return send(201, { deviceId: 'dev-1', credential: this.credential, site: 'site1', line: 'line1', station: 'st1' });
+        return send(201, {
+          deviceId: 'dev-1',
+          credential: this.credential,
+          site: 'site1',
+          line: 'line1',
+          station: 'st1',
+        });
       }
       if (!authed) return send(401, { error: 'unauthorised' });
       if (req.method === 'POST' && req.url === agentApi.heartbeat) {
@@ -53,10 +68,22 @@ export class FakeControlPlane {
   }
 
   /** Offers `bytes` as a bundle; `served` lets a test serve different (corrupt) bytes under the same sha. */
-  offer(bytes: Buffer, name: string, version: string, opts: { served?: Buffer; signature?: string | null } = {}) {
+  offer(
+    bytes: Buffer,
+    name: string,
+    version: string,
+    opts: { served?: Buffer; signature?: string | null } = {},
+  ) {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     this.bundles.set(sha256, opts.served ?? bytes);
-    return { name, version, sha256, url: `/api/v1/bundles/${sha256}`, bytes: bytes.length, signature: opts.signature ?? null };
+    return {
+      name,
+      version,
+      sha256,
+      url: `/api/v1/bundles/${sha256}`,
+      bytes: bytes.length,
+      signature: opts.signature ?? null,
+    };
   }
 
   close() {

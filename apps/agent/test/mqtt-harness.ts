@@ -11,7 +11,11 @@ export class Downstream {
   private subscribed = false;
 
   constructor(url: string, topic = 'diad/+/+/+/#') {
-    this.client = mqtt.connect(url, { reconnectPeriod: 50, clean: true, clientId: `downstream-${Math.random().toString(36).slice(2)}` });
+    this.client = mqtt.connect(url, {
+      reconnectPeriod: 50,
+      clean: true,
+      clientId: `downstream-${Math.random().toString(36).slice(2)}`,
+    });
     this.client.on('connect', () => {
       this.subscribed = false;
       this.client.subscribe(topic, { qos: 1 }, () => {

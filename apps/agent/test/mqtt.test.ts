@@ -21,13 +21,26 @@ const status = (station: string) => () => ({
 function wire(url: string, station: string, outbox: SqliteOutbox, clock: FakeClock) {
   const pub = new StationPublisher({
     address: { site: 'site1', line: 'line1', station },
-    connection: { url, backoff: { initialMs: 500, maxMs: 8000 }, random: () => 1, clientId: `agent-${station}-${Math.random().toString(36).slice(2, 6)}` },
+    connection: {
+      url,
+      backoff: { initialMs: 500, maxMs: 8000 },
+      random: () => 1,
+      clientId: `agent-${station}-${Math.random().toString(36).slice(2, 6)}`,
+    },
     deviceId: 'dev1',
     status: status(station),
     clock,
     logger: silent,
   });
-  const drainer = new OutboxDrainer({ outbox, station, sink: pub, clock, backoff: { initialMs: 200, maxMs: 5000 }, inflight: 64, logger: silent });
+  const drainer = new OutboxDrainer({
+    outbox,
+    station,
+    sink: pub,
+    clock,
+    backoff: { initialMs: 200, maxMs: 5000 },
+    inflight: 64,
+    logger: silent,
+  });
   return { pub, drainer };
 }
 
@@ -76,7 +89,9 @@ describe('MQTT publishing against the embedded aedes broker', () => {
     const { pub } = wire(url, 'bad', new SqliteOutbox(':memory:', { capacityBytes: 1 << 20 }), clock);
     pub.start();
     await waitFor(() => pub.connected);
-    await expect(pub.publishResult({ ...fakeResult('bad', 1), resultId: 'not-a-uuid' })).rejects.toThrow(TypeError);
+    await expect(pub.publishResult({ ...fakeResult('bad', 1), resultId: 'not-a-uuid' })).rejects.toThrow(
+      TypeError,
+    );
     await pub.close();
   });
 
@@ -86,9 +101,17 @@ describe('MQTT publishing against the embedded aedes broker', () => {
     await waitFor(() => down.ready);
     const { pub } = wire(url, 'willst', new SqliteOutbox(':memory:', { capacityBytes: 1 << 20 }), clock);
     pub.start();
-    await waitFor(() => (down.retained.get(pub.statusTopic) as { state?: string })?.state === 'online', 5000, 'birth');
+    await waitFor(
+      () => (down.retained.get(pub.statusTopic) as { state?: string })?.state === 'online',
+      5000,
+      'birth',
+    );
     pub.link.kill();
-    await waitFor(() => (down.retained.get(pub.statusTopic) as { state?: string })?.state === 'offline', 5000, 'will');
+    await waitFor(
+      () => (down.retained.get(pub.statusTopic) as { state?: string })?.state === 'offline',
+      5000,
+      'will',
+    );
     await pub.link.close();
     await down.close();
   });

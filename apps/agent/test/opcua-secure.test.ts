@@ -1,6 +1,13 @@
 import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { AttributeIds, MessageSecurityMode, OPCUACertificateManager, OPCUAClient, SecurityPolicy, UserTokenType } from 'node-opcua';
+import {
+  AttributeIds,
+  MessageSecurityMode,
+  OPCUACertificateManager,
+  OPCUAClient,
+  SecurityPolicy,
+  UserTokenType,
+} from 'node-opcua';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentOpcuaServer } from '../src/opcua/server.js';
 import { silent, tmp } from './helpers.js';
@@ -18,7 +25,10 @@ describe('OPC UA server: SignAndEncrypt / Basic256Sha256, user/password, trust l
       securityMode: MessageSecurityMode.SignAndEncrypt,
       securityPolicy: SecurityPolicy.Basic256Sha256,
       connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200 },
-      clientCertificateManager: new OPCUACertificateManager({ rootFolder: clientPki, automaticallyAcceptUnknownCertificate: true }),
+      clientCertificateManager: new OPCUACertificateManager({
+        rootFolder: clientPki,
+        automaticallyAcceptUnknownCertificate: true,
+      }),
     });
 
   beforeAll(async () => {
@@ -60,9 +70,15 @@ describe('OPC UA server: SignAndEncrypt / Basic256Sha256, user/password, trust l
 
     const c2 = mk();
     await c2.connect(server.endpointUrl);
-    await expect(c2.createSession({ type: UserTokenType.UserName, userName: 'plc', password: 'wrong' })).rejects.toThrow();
+    await expect(
+      c2.createSession({ type: UserTokenType.UserName, userName: 'plc', password: 'wrong' }),
+    ).rejects.toThrow();
     await expect(c2.createSession()).rejects.toThrow();
-    const session = await c2.createSession({ type: UserTokenType.UserName, userName: 'plc', password: 'line-1-secret' });
+    const session = await c2.createSession({
+      type: UserTokenType.UserName,
+      userName: 'plc',
+      password: 'line-1-secret',
+    });
     const ns = server.namespaceIndex;
     const dv = await session.read({ nodeId: `ns=${ns};s=st1.TriggerReady`, attributeId: AttributeIds.Value });
     expect(dv.value.value).toBe(true);

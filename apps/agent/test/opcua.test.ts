@@ -1,4 +1,12 @@
-import { AttributeIds, DataType, MessageSecurityMode, OPCUAClient, type ClientSession, SecurityPolicy, StatusCodes } from 'node-opcua';
+import {
+  AttributeIds,
+  type ClientSession,
+  DataType,
+  MessageSecurityMode,
+  OPCUAClient,
+  SecurityPolicy,
+  StatusCodes,
+} from 'node-opcua';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentOpcuaServer } from '../src/opcua/server.js';
 import { silent, tmp, waitFor } from './helpers.js';
@@ -13,13 +21,20 @@ describe('OPC UA server: trigger and PLC handshake (SecurityMode None)', () => {
   let ns: number;
   let stack: Awaited<ReturnType<typeof inspectionStack>>;
   const id = (station: string, name: string) => `ns=${ns};s=${station}.${name}`;
-  const read = async (station: string, name: string) => (await session.read({ nodeId: id(station, name), attributeId: AttributeIds.Value })).value.value;
+  const read = async (station: string, name: string) =>
+    (await session.read({ nodeId: id(station, name), attributeId: AttributeIds.Value })).value.value;
   const call = (station: string, method: string, args: { dataType: DataType; value: unknown }[] = []) =>
     session.call({ objectId: `ns=${ns};s=${station}`, methodId: id(station, method), inputArguments: args });
-  const trigger = (station: string, partId: string) => call(station, 'Trigger', [{ dataType: DataType.String, value: partId }]);
+  const trigger = (station: string, partId: string) =>
+    call(station, 'Trigger', [{ dataType: DataType.String, value: partId }]);
 
   beforeAll(async () => {
-    stack = await inspectionStack({ stations: [{ id: 'st1', queueSize: 4 }, { id: 'st2', queueSize: 4 }] });
+    stack = await inspectionStack({
+      stations: [
+        { id: 'st1', queueSize: 4 },
+        { id: 'st2', queueSize: 4 },
+      ],
+    });
     server = new AgentOpcuaServer({
       port: PORT,
       securityModes: ['None'],
@@ -32,13 +47,21 @@ describe('OPC UA server: trigger and PLC handshake (SecurityMode None)', () => {
       samplingIntervalMs: 20,
       stations: ['st1', 'st2'],
       // partId encodes the test image: "grey-<level>" or "garbage".
-      trigger: (station, partId) => stack.service.submit(frame(station, partId, partId.startsWith('garbage') ? -1 : Number(partId.split('-')[1] ?? 10))),
+      trigger: (station, partId) =>
+        stack.service.submit(
+          frame(station, partId, partId.startsWith('garbage') ? -1 : Number(partId.split('-')[1] ?? 10)),
+        ),
       canAccept: (s) => stack.service.canAccept(s),
       logger: silent,
     });
     await server.start();
     ns = server.namespaceIndex;
-    client = OPCUAClient.create({ endpointMustExist: false, securityMode: MessageSecurityMode.None, securityPolicy: SecurityPolicy.None, connectionStrategy: { maxRetry: 1 } });
+    client = OPCUAClient.create({
+      endpointMustExist: false,
+      securityMode: MessageSecurityMode.None,
+      securityPolicy: SecurityPolicy.None,
+      connectionStrategy: { maxRetry: 1 },
+    });
     await client.connect(server.endpointUrl);
     session = await client.createSession();
   });
@@ -50,7 +73,10 @@ describe('OPC UA server: trigger and PLC handshake (SecurityMode None)', () => {
 
   it('publishes stable node ids with a minimum sampling interval', async () => {
     expect(ns).toBeGreaterThan(0);
-    const dv = await session.read({ nodeId: id('st1', 'Score'), attributeId: AttributeIds.MinimumSamplingInterval });
+    const dv = await session.read({
+      nodeId: id('st1', 'Score'),
+      attributeId: AttributeIds.MinimumSamplingInterval,
+    });
     expect(dv.statusCode).toBe(StatusCodes.Good);
     expect(dv.value.value).toBe(20);
     expect(await read('st1', 'TriggerReady')).toBe(true);
@@ -75,7 +101,8 @@ describe('OPC UA server: trigger and PLC handshake (SecurityMode None)', () => {
   });
 
   it('buffers results so a slow PLC reads each part in order, and refuses triggers when the buffer is full', async () => {
-    for (const p of ['grey-10', 'grey-20', 'grey-30']) expect((await trigger('st2', p)).statusCode).toBe(StatusCodes.Good);
+    for (const p of ['grey-10', 'grey-20', 'grey-30'])
+      expect((await trigger('st2', p)).statusCode).toBe(StatusCodes.Good);
     await waitFor(() => server.handshakes.get('st2')!.view().bufferedResults === 3);
     expect(await read('st2', 'TriggerReady')).toBe(false);
     expect((await trigger('st2', 'grey-40')).statusCode).toBe(StatusCodes.BadResourceUnavailable);
@@ -85,9 +112,17 @@ describe('OPC UA server: trigger and PLC handshake (SecurityMode None)', () => {
       seen.push(String(await read('st2', 'PartId')));
       expect(await read('st2', 'Verdict')).toBe('OK');
       // Acknowledge by writing the Ack variable, as PLCs without method calls do.
-      const w = await session.write({ nodeId: id('st2', 'Ack'), attributeId: AttributeIds.Value, value: { value: { dataType: DataType.Boolean, value: true } } });
+      const w = await session.write({
+        nodeId: id('st2', 'Ack'),
+        attributeId: AttributeIds.Value,
+        value: { value: { dataType: DataType.Boolean, value: true } },
+      });
       expect(w).toBe(StatusCodes.Good);
-      await waitFor(() => !server.handshakes.get('st2')!.view().resultReady || server.handshakes.get('st2')!.view().bufferedResults < 3 - i);
+      await waitFor(
+        () =>
+          !server.handshakes.get('st2')!.view().resultReady ||
+          server.handshakes.get('st2')!.view().bufferedResults < 3 - i,
+      );
     }
     expect(seen).toEqual(['grey-10', 'grey-20', 'grey-30']);
     await waitFor(() => server.handshakes.get('st2')!.view().triggerReady);

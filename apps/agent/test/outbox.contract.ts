@@ -4,7 +4,10 @@ import { OutboxFullError } from '../src/outbox/types.js';
 import { fakeResult } from './helpers.js';
 
 /** The outbox contract; every Outbox implementation runs it (see outbox.test.ts). */
-export function outboxContract(name: string, make: (capacityBytes: number) => { outbox: Outbox; reopen?: () => Outbox }) {
+export function outboxContract(
+  name: string,
+  make: (capacityBytes: number) => { outbox: Outbox; reopen?: () => Outbox },
+) {
   describe(`Outbox contract: ${name}`, () => {
     it('returns entries oldest first and removes only acknowledged ones', () => {
       const { outbox } = make(1 << 20);
@@ -40,7 +43,10 @@ export function outboxContract(name: string, make: (capacityBytes: number) => { 
 
     it('round-trips the result exactly', () => {
       const { outbox } = make(1 << 20);
-      const r = { ...fakeResult('a', 7), shadow: { model: fakeResult('a', 1).model!, score: 0.25, verdict: 'OK' as const } };
+      const r = {
+        ...fakeResult('a', 7),
+        shadow: { model: fakeResult('a', 1).model!, score: 0.25, verdict: 'OK' as const },
+      };
       outbox.append(r);
       expect(outbox.peek(1)[0].result).toEqual(r);
       outbox.close();

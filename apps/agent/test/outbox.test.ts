@@ -9,7 +9,10 @@ import { outboxContract } from './outbox.contract.js';
 outboxContract('memory', (cap) => ({ outbox: new MemoryOutbox(cap) }));
 outboxContract('sqlite', (cap) => {
   const path = join(tmp(), 'outbox.db');
-  return { outbox: new SqliteOutbox(path, { capacityBytes: cap }), reopen: () => new SqliteOutbox(path, { capacityBytes: cap }) };
+  return {
+    outbox: new SqliteOutbox(path, { capacityBytes: cap }),
+    reopen: () => new SqliteOutbox(path, { capacityBytes: cap }),
+  };
 });
 
 describe('SqliteOutbox durability', () => {

@@ -3,8 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { InspectionResult } from '@diad/protocol';
-import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { makePpm } from '../src/inspector/pnm.js';
 import { EmbeddedBroker } from '../src/mqtt/broker.js';
 import { standInBundle, tmp, waitFor } from './helpers.js';
@@ -22,10 +22,14 @@ async function freePort(): Promise<number> {
 }
 
 function startAgent(config: string): ChildProcess {
-  const child = spawn(process.execPath, ['--conditions=@diad/source', '--import', 'tsx', CLI, 'run', '--config', config], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@diad/source', '--import', 'tsx', CLI, 'run', '--config', config],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   child.stderr!.on('data', () => {});
   return child;
 }
@@ -58,7 +62,10 @@ describe('fault: agent killed with SIGKILL mid-run, then restarted', () => {
         dataDir: join(dir, 'data'),
         log: { level: 'warn' },
         model: { kind: 'standin', bundle: standInBundle(dir) },
-        stations: [{ id: 'st1', queueSize: 64 }, { id: 'st2', queueSize: 64 }],
+        stations: [
+          { id: 'st1', queueSize: 64 },
+          { id: 'st2', queueSize: 64 },
+        ],
         mqtt: { url, backoff: { initialMs: 50, maxMs: 500 } },
         opcua: { enabled: false },
         http: { host: '127.0.0.1', port: httpPort },
@@ -74,7 +81,11 @@ describe('fault: agent killed with SIGKILL mid-run, then restarted', () => {
     const loops = [0, 1, 2, 3].map(async (k) => {
       for (let i = 0; !stop; i++) {
         try {
-          const res = await fetch(`${base}/api/v1/frames?station=st${(k % 2) + 1}&partId=k${k}-${i}`, { method: 'POST', body: makePpm(16, 16, (i * 7) % 255), headers: { 'content-type': 'application/octet-stream' } });
+          const res = await fetch(`${base}/api/v1/frames?station=st${(k % 2) + 1}&partId=k${k}-${i}`, {
+            method: 'POST',
+            body: makePpm(16, 16, (i * 7) % 255),
+            headers: { 'content-type': 'application/octet-stream' },
+          });
           if (res.ok) acked.push((await res.json()) as InspectionResult);
         } catch {
           return; // the agent is gone
@@ -88,7 +99,9 @@ describe('fault: agent killed with SIGKILL mid-run, then restarted', () => {
     agent.kill('SIGKILL');
     stop = true;
     await Promise.all(loops);
-    await new Promise<void>((r) => (agent.exitCode !== null || agent.signalCode ? r() : agent.once('exit', () => r())));
+    await new Promise<void>((r) =>
+      agent.exitCode !== null || agent.signalCode ? r() : agent.once('exit', () => r()),
+    );
     const beforeRestart = down.ids.size;
     expect(beforeRestart).toBeLessThan(acked.length);
     broker = await EmbeddedBroker.start('127.0.0.1', brokerPort);
@@ -96,12 +109,18 @@ describe('fault: agent killed with SIGKILL mid-run, then restarted', () => {
 
     agent = startAgent(configPath);
     await waitHealthy(base);
-    await waitFor(() => acked.every((r) => down.ids.has(r.resultId)), 30_000, 'every acknowledged result downstream');
+    await waitFor(
+      () => acked.every((r) => down.ids.has(r.resultId)),
+      30_000,
+      'every acknowledged result downstream',
+    );
     agent.kill('SIGTERM');
     await new Promise<void>((r) => agent.once('exit', () => r()));
 
     const missing = acked.filter((r) => !down.ids.has(r.resultId));
-    console.log(`sigkill: acknowledged=${acked.length} delivered-before-kill=${beforeRestart} delivered-total=${down.ids.size} duplicates=${down.duplicates} missing=${missing.length}`);
+    console.log(
+      `sigkill: acknowledged=${acked.length} delivered-before-kill=${beforeRestart} delivered-total=${down.ids.size} duplicates=${down.duplicates} missing=${missing.length}`,
+    );
     expect(missing).toEqual([]);
     // At-least-once: a result published but not yet deleted when the process died is sent again, at most one window.
     expect(down.duplicates).toBeLessThanOrEqual(64 * 2);

@@ -19,7 +19,19 @@ describe('hot folder', () => {
     const { service, outbox } = await inspectionStack();
     const dir = tmp();
     let now = Date.now() + 10_000;
-    const src = new HotFolderSource({ path: dir, site: 'site1', line: 'line1', station: 'st1', camera: 'cam1', pollMs: 1000, settleMs: 500, extensions: ['.ppm'], submit: (f) => service.submit(f), logger: silent, now: () => now });
+    const src = new HotFolderSource({
+      path: dir,
+      site: 'site1',
+      line: 'line1',
+      station: 'st1',
+      camera: 'cam1',
+      pollMs: 1000,
+      settleMs: 500,
+      extensions: ['.ppm'],
+      submit: (f) => service.submit(f),
+      logger: silent,
+      now: () => now,
+    });
     src.start();
     const full = Buffer.from(makePpm(16, 16, 30));
     writeFileSync(join(dir, 'part-1.ppm'), full.subarray(0, 100));
@@ -36,12 +48,29 @@ describe('hot folder', () => {
     expect(readdirSync(join(dir, 'failed'))).toEqual(['garbage-2.ppm']);
     expect(existsSync(join(dir, 'ignored.txt'))).toBe(true);
     const results = outbox.peek(10).map((e) => e.result);
-    expect(results.map((r) => [r.partId, r.state])).toEqual([['garbage-2', 'error'], ['part-1', 'ok']]);
+    expect(results.map((r) => [r.partId, r.state])).toEqual([
+      ['garbage-2', 'error'],
+      ['part-1', 'ok'],
+    ]);
   });
 
   it('leaves the file in place when the outbox is full', async () => {
     const dir = tmp();
-    const src = new HotFolderSource({ path: dir, site: 's', line: 'l', station: 'st1', camera: 'c', pollMs: 1000, settleMs: 0, extensions: ['.ppm'], submit: async () => { throw new OutboxFullError(1, 1); }, logger: silent, now: () => Date.now() + 1000 });
+    const src = new HotFolderSource({
+      path: dir,
+      site: 's',
+      line: 'l',
+      station: 'st1',
+      camera: 'c',
+      pollMs: 1000,
+      settleMs: 0,
+      extensions: ['.ppm'],
+      submit: async () => {
+        throw new OutboxFullError(1, 1);
+      },
+      logger: silent,
+      now: () => Date.now() + 1000,
+    });
     src.start();
     writeFileSync(join(dir, 'a.ppm'), makePpm(4, 4, 1));
     await src.pollOnce();
@@ -58,18 +87,31 @@ describe('HTTP server', () => {
     let reasons: string[] = [];
     let full = false;
     const app = await createHttpServer({
-      host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, site: 'site1', line: 'line1', registry: metrics.registry,
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 1 << 20,
+      site: 'site1',
+      line: 'line1',
+      registry: metrics.registry,
       readiness: () => reasons,
       submit: (f: Frame) => (full ? Promise.reject(new OutboxFullError(1, 1)) : service.submit(f)),
     });
     const addr = app.server.address();
     const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    const post = (q: string, body: Uint8Array | string, type = 'image/x-portable-pixmap') => fetch(`${base}${FRAMES_PATH}?${q}`, { method: 'POST', body, headers: { 'content-type': type } });
+    const post = (q: string, body: Uint8Array | string, type = 'image/x-portable-pixmap') =>
+      fetch(`${base}${FRAMES_PATH}?${q}`, { method: 'POST', body, headers: { 'content-type': type } });
 
     const res = await post('station=st1&partId=A-1&camera=cam9', makePpm(8, 8, 240));
     expect(res.status).toBe(200);
     const r = (await res.json()) as InspectionResult;
-    expect(r).toMatchObject({ partId: 'A-1', camera: 'cam9', station: 'st1', site: 'site1', state: 'nok', verdict: 'NOK' });
+    expect(r).toMatchObject({
+      partId: 'A-1',
+      camera: 'cam9',
+      station: 'st1',
+      site: 'site1',
+      state: 'nok',
+      verdict: 'NOK',
+    });
     const bad = await post('station=st1&partId=B', 'garbage', 'application/octet-stream');
     expect(bad.status).toBe(200);
     expect(((await bad.json()) as InspectionResult).state).toBe('error');
@@ -96,13 +138,35 @@ describe('HTTP server', () => {
 
 describe('ffmpeg camera', () => {
   it('builds input arguments per camera kind', () => {
-    expect(ffmpegArgs({ url: 'rtsp://cam/1', input: 'rtsp', width: 4, height: 2 })).toEqual(expect.arrayContaining(['-rtsp_transport', 'tcp', '-i', 'rtsp://cam/1', 'scale=4:2']));
-    expect(ffmpegArgs({ url: '/dev/video0', input: 'v4l2', width: 4, height: 2 }).slice(4, 8)).toEqual(['-f', 'v4l2', '-i', '/dev/video0']);
+    expect(ffmpegArgs({ url: 'rtsp://cam/1', input: 'rtsp', width: 4, height: 2 })).toEqual(
+      expect.arrayContaining(['-rtsp_transport', 'tcp', '-i', 'rtsp://cam/1', 'scale=4:2']),
+    );
+    expect(ffmpegArgs({ url: '/dev/video0', input: 'v4l2', width: 4, height: 2 }).slice(4, 8)).toEqual([
+      '-f',
+      'v4l2',
+      '-i',
+      '/dev/video0',
+    ]);
   });
 
   it.runIf(hasFfmpeg)('reads raw frames from an ffmpeg lavfi test source and inspects them', async () => {
     const { service, outbox } = await inspectionStack();
-    const cam = new FfmpegCamera({ id: 'cam1', site: 'site1', line: 'line1', station: 'st1', url: 'testsrc=size=64x48:rate=20', input: 'lavfi', width: 32, height: 24, mode: 'continuous', intervalMs: 50, ffmpegPath: 'ffmpeg', restartMs: 500, submit: (f) => service.submit(f), logger: silent });
+    const cam = new FfmpegCamera({
+      id: 'cam1',
+      site: 'site1',
+      line: 'line1',
+      station: 'st1',
+      url: 'testsrc=size=64x48:rate=20',
+      input: 'lavfi',
+      width: 32,
+      height: 24,
+      mode: 'continuous',
+      intervalMs: 50,
+      ffmpegPath: 'ffmpeg',
+      restartMs: 500,
+      submit: (f) => service.submit(f),
+      logger: silent,
+    });
     cam.start();
     const f = await cam.grab(10_000);
     expect(f).toMatchObject({ width: 32, height: 24, channels: 3 });

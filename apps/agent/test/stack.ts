@@ -1,15 +1,17 @@
-import { MemoryOutbox } from '../src/outbox/memory.js';
+import { systemClock } from '../src/clock.js';
+import type { Frame } from '../src/frame.js';
 import { InspectionService } from '../src/inspection.js';
 import { ModelManager } from '../src/inspector/model-manager.js';
 import { makePpm } from '../src/inspector/pnm.js';
 import { StandInInspector } from '../src/inspector/standin.js';
 import { AgentMetrics } from '../src/metrics.js';
-import type { Frame } from '../src/frame.js';
+import { MemoryOutbox } from '../src/outbox/memory.js';
 import { FakeClock, silent, standInBundle, tmp } from './helpers.js';
-import { systemClock } from '../src/clock.js';
 
 /** An inspection stack on the stand-in model and an in-memory outbox. */
-export async function inspectionStack(opts: { stations?: { id: string; queueSize: number }[]; delayMs?: number; fake?: boolean } = {}) {
+export async function inspectionStack(
+  opts: { stations?: { id: string; queueSize: number }[]; delayMs?: number; fake?: boolean } = {},
+) {
   const dir = tmp();
   const model = await StandInInspector.load(standInBundle(dir, '1.0.0', { delayMs: opts.delayMs ?? 0 }));
   const models = new ModelManager(model);

@@ -10,7 +10,8 @@ import { FakeControlPlane } from './fake-control-plane.js';
 import { FakeClock, silent, standInBundle, tmp } from './helpers.js';
 import { frame, inspectionStack } from './stack.js';
 
-const bundleBytes = (version: string, extra: Record<string, unknown> = {}) => readFileSync(standInBundle(tmp(), version, extra));
+const bundleBytes = (version: string, extra: Record<string, unknown> = {}) =>
+  readFileSync(standInBundle(tmp(), version, extra));
 
 describe('control-plane sync (fake control plane over HTTP)', () => {
   const cp = new FakeControlPlane();
@@ -52,11 +53,20 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
     const file = join(dataDir, 'state.json');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(file, 'utf8')).enrolment.credential).toBe(cp.credential);
-    const again = new SyncService({ ...(sync as unknown as { o: ConstructorParameters<typeof SyncService>[0] }).o, state: new StateStore(file), enrolToken: undefined });
+    const again = new SyncService({
+      ...(sync as unknown as { o: ConstructorParameters<typeof SyncService>[0] }).o,
+      state: new StateStore(file),
+      enrolToken: undefined,
+    });
     await again.syncOnce();
     expect(cp.enrolments).toBe(n);
     const hb = cp.heartbeats.at(-1)!;
-    expect(hb).toMatchObject({ schema: 'diad.heartbeat/v1', health: 'ok', provider: 'cpu', activeModel: { name: 'standin', version: '1.0.0' } });
+    expect(hb).toMatchObject({
+      schema: 'diad.heartbeat/v1',
+      health: 'ok',
+      provider: 'cpu',
+      activeModel: { name: 'standin', version: '1.0.0' },
+    });
     expect(stack.models.activeModel?.version).toBe('1.0.0');
   });
 
@@ -69,7 +79,13 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
     cp.tokens.add('one-time-token-0123456789');
     const { sync, stack } = await setup();
     const v2 = cp.offer(bundleBytes('2.0.0'), 'standin', '2.0.0');
-    cp.desired = { ...cp.desired, revision: 1, model: v2, thresholds: { version: 7, image: 0.3, pixel: 0.2 }, rolloutId: 'r1' };
+    cp.desired = {
+      ...cp.desired,
+      revision: 1,
+      model: v2,
+      thresholds: { version: 7, image: 0.3, pixel: 0.2 },
+      rolloutId: 'r1',
+    };
     await sync.syncOnce();
     expect(stack.models.activeModel).toEqual({ name: 'standin', version: '2.0.0', sha256: v2.sha256 });
     const r = await stack.service.submit(frame('st1', 'p1', 100));
@@ -77,7 +93,14 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
     expect(r.thresholds).toEqual({ version: 7, image: 0.3, pixel: 0.2 });
     expect(r.verdict).toBe('NOK'); // 100/255 = 0.39 >= 0.3
     await sync.syncOnce();
-    expect(cp.heartbeats.at(-1)!.modelReports).toEqual([{ model: { name: 'standin', version: '2.0.0', sha256: v2.sha256 }, state: 'active', error: null, rolloutId: 'r1' }]);
+    expect(cp.heartbeats.at(-1)!.modelReports).toEqual([
+      {
+        model: { name: 'standin', version: '2.0.0', sha256: v2.sha256 },
+        state: 'active',
+        error: null,
+        rolloutId: 'r1',
+      },
+    ]);
     expect(cp.heartbeats.at(-1)!.activeModel?.version).toBe('2.0.0');
   });
 
@@ -116,8 +139,14 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     const bytes = bundleBytes('5.0.0');
     const unsigned = cp.offer(bytes, 'standin', '5.0.0');
-    const bad = { ...unsigned, signature: sign(null, Buffer.from('0'.repeat(64)), privateKey).toString('base64') };
-    const good = { ...unsigned, signature: sign(null, Buffer.from(unsigned.sha256), privateKey).toString('base64') };
+    const bad = {
+      ...unsigned,
+      signature: sign(null, Buffer.from('0'.repeat(64)), privateKey).toString('base64'),
+    };
+    const good = {
+      ...unsigned,
+      signature: sign(null, Buffer.from(unsigned.sha256), privateKey).toString('base64'),
+    };
 
     cp.tokens.add('one-time-token-0123456789');
     const a = await setup({ publicKey });
@@ -139,14 +168,22 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
     cp.tokens.add('one-time-token-0123456789');
     const { sync, stack } = await setup();
     // The shadow's calibration flags everything brighter than 0.1; the active one 0.5.
-    const shadow = cp.offer(bundleBytes('9.0.0', { calibration: { imageThreshold: 0.1, pixelThreshold: 0.1 } }), 'standin', '9.0.0');
+    const shadow = cp.offer(
+      bundleBytes('9.0.0', { calibration: { imageThreshold: 0.1, pixelThreshold: 0.1 } }),
+      'standin',
+      '9.0.0',
+    );
     cp.desired = { ...cp.desired, revision: 20, model: null, shadowModel: shadow, thresholds: null };
     await sync.syncOnce();
     expect(stack.models.shadowModel?.version).toBe('9.0.0');
     const r = await stack.service.submit(frame('st1', 'p3', 60));
     expect(r.verdict).toBe('OK');
     expect(r.model?.version).toBe('1.0.0');
-    expect(r.shadow).toEqual({ model: { name: 'standin', version: '9.0.0', sha256: shadow.sha256 }, score: r.score, verdict: 'NOK' });
+    expect(r.shadow).toEqual({
+      model: { name: 'standin', version: '9.0.0', sha256: shadow.sha256 },
+      score: r.score,
+      verdict: 'NOK',
+    });
     expect(sync.pendingReports.at(-1)).toMatchObject({ state: 'shadow' });
   });
 });

@@ -22,7 +22,19 @@ export const FRAMES_PATH = '/api/v1/frames';
 /** /healthz (process up), /readyz (model loaded, outbox accepting), /metrics, and the HTTP frame source. */
 export async function createHttpServer(o: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: o.maxBodyBytes });
-  app.addContentTypeParser(['application/octet-stream', 'image/png', 'image/jpeg', 'image/bmp', 'image/tiff', 'image/x-portable-pixmap', 'image/x-portable-graymap'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(
+    [
+      'application/octet-stream',
+      'image/png',
+      'image/jpeg',
+      'image/bmp',
+      'image/tiff',
+      'image/x-portable-pixmap',
+      'image/x-portable-graymap',
+    ],
+    { parseAs: 'buffer' },
+    (_req, body, done) => done(null, body),
+  );
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -41,10 +53,13 @@ export async function createHttpServer(o: HttpServerOptions): Promise<FastifyIns
       if (!q.station) return reply.code(400).send({ error: 'query station: required' });
       if (!q.partId) return reply.code(400).send({ error: 'query partId: required' });
       if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
-        return reply.code(400).send({ error: 'body: expected image bytes (Content-Type image/* or application/octet-stream)' });
+        return reply
+          .code(400)
+          .send({ error: 'body: expected image bytes (Content-Type image/* or application/octet-stream)' });
       }
       const capturedAt = q.capturedAt ? Date.parse(q.capturedAt) : Date.now();
-      if (Number.isNaN(capturedAt)) return reply.code(400).send({ error: 'query capturedAt: expected an ISO 8601 time' });
+      if (Number.isNaN(capturedAt))
+        return reply.code(400).send({ error: 'query capturedAt: expected an ISO 8601 time' });
       try {
         const result = await submit({
           site: o.site,
@@ -58,8 +73,10 @@ export async function createHttpServer(o: HttpServerOptions): Promise<FastifyIns
         });
         return reply.code(200).send(result);
       } catch (e) {
-        if (e instanceof OutboxFullError) return reply.code(503).header('retry-after', '30').send({ error: e.message });
-        if (e instanceof TypeError || e instanceof RangeError) return reply.code(400).send({ error: e.message });
+        if (e instanceof OutboxFullError)
+          return reply.code(503).header('retry-after', '30').send({ error: e.message });
+        if (e instanceof TypeError || e instanceof RangeError)
+          return reply.code(400).send({ error: e.message });
         throw e;
       }
     });

@@ -3,20 +3,30 @@ import { FrameDecodeError, type InspectionOutput, type InspectOptions, type Insp
 
 /** The shape of @diad/pipeline we use, copied from PIPELINE_API.md so the agent builds without the package. */
 interface PipelineLike {
-  readonly manifest: { model: { name: string; version: string }; calibration: { imageThreshold: number; pixelThreshold: number } };
+  readonly manifest: {
+    model: { name: string; version: string };
+    calibration: { imageThreshold: number; pixelThreshold: number };
+  };
   readonly provider: string;
   inspect(frame: FrameInput, opts?: InspectOptions): Promise<InspectionOutput>;
   heatmapPng(frame: FrameInput, out: InspectionOutput): Promise<Buffer>;
   close(): Promise<void>;
 }
 interface PipelineModule {
-  DiadPipeline: { create(bundle: string, opts?: { providers?: string[]; threads?: number; warmup?: boolean }): Promise<PipelineLike> };
+  DiadPipeline: {
+    create(
+      bundle: string,
+      opts?: { providers?: string[]; threads?: number; warmup?: boolean },
+    ): Promise<PipelineLike>;
+  };
   ImageDecodeError: new (...args: unknown[]) => Error;
 }
 
 export interface DiadOptions {
   providers?: string[];
   threads?: number;
+  /** Module to import instead of @diad/pipeline (checks against an unmerged pipeline checkout). */
+  pipelineModule?: string;
 }
 
 /** Adapter from @diad/pipeline to the agent's Inspector; imported lazily so the agent runs without ONNX Runtime. */
@@ -39,13 +49,17 @@ export class DiadInspector implements Inspector {
   }
 
   static async load(bundlePath: string, sha256: string, opts: DiadOptions = {}): Promise<DiadInspector> {
-    const specifier = '@diad/pipeline';
+    const specifier = opts.pipelineModule ?? '@diad/pipeline';
     const mod = (await import(specifier)) as PipelineModule;
     if (typeof mod.DiadPipeline?.create !== 'function') {
       throw new Error('@diad/pipeline: DiadPipeline.create is not available in this build');
     }
     // create() warms the sessions up (warmup defaults to true), so a model that fails there never goes live.
-    const pipeline = await mod.DiadPipeline.create(bundlePath, { providers: opts.providers, threads: opts.threads, warmup: true });
+    const pipeline = await mod.DiadPipeline.create(bundlePath, {
+      providers: opts.providers,
+      threads: opts.threads,
+      warmup: true,
+    });
     return new DiadInspector(pipeline, mod.ImageDecodeError ?? FrameDecodeError, sha256);
   }
 

@@ -16,7 +16,11 @@ export function decodePnm(bytes: Uint8Array): Gray {
   const fields: number[] = [];
   let i = 2;
   while (fields.length < 3) {
-    while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+    while (
+      i < bytes.length &&
+      (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)
+    )
+      i++;
     if (bytes[i] === 0x23) {
       while (i < bytes.length && bytes[i] !== 0x0a) i++;
       continue;
@@ -28,22 +32,32 @@ export function decodePnm(bytes: Uint8Array): Gray {
   }
   i++;
   const [width, height, maxval] = fields;
-  if (width < 1 || height < 1 || maxval !== 255) throw new FrameDecodeError('image: expected 8-bit PNM with size >= 1x1');
+  if (width < 1 || height < 1 || maxval !== 255)
+    throw new FrameDecodeError('image: expected 8-bit PNM with size >= 1x1');
   const n = width * height;
-  if (bytes.length - i < n * channels) throw new FrameDecodeError(`image: truncated, expected ${n * channels} pixel bytes`);
+  if (bytes.length - i < n * channels)
+    throw new FrameDecodeError(`image: truncated, expected ${n * channels} pixel bytes`);
   const luma = new Uint8Array(n);
   if (channels === 1) luma.set(bytes.subarray(i, i + n));
-  else for (let p = 0; p < n; p++) luma[p] = (bytes[i + 3 * p] + bytes[i + 3 * p + 1] + bytes[i + 3 * p + 2]) / 3;
+  else
+    for (let p = 0, j = i; p < n; p++, j += 3)
+      luma[p] = ((bytes[j] + bytes[j + 1] + bytes[j + 2]) * 21846) >>> 16;
   return { width, height, luma };
 }
 
 /** Encodes an 8-bit PPM (P6) of a uniform grey level, with an optional bright square: a test/bench fixture. */
-export function makePpm(width: number, height: number, grey: number, spot?: { x: number; y: number; size: number; level: number }) {
+export function makePpm(
+  width: number,
+  height: number,
+  grey: number,
+  spot?: { x: number; y: number; size: number; level: number },
+) {
   const header = Buffer.from(`P6\n${width} ${height}\n255\n`, 'ascii');
   const px = Buffer.alloc(width * height * 3, grey);
   if (spot) {
     for (let y = spot.y; y < Math.min(height, spot.y + spot.size); y++)
-      for (let x = spot.x; x < Math.min(width, spot.x + spot.size); x++) px.fill(spot.level, (y * width + x) * 3, (y * width + x) * 3 + 3);
+      for (let x = spot.x; x < Math.min(width, spot.x + spot.size); x++)
+        px.fill(spot.level, (y * width + x) * 3, (y * width + x) * 3 + 3);
   }
   return new Uint8Array(Buffer.concat([header, px]));
 }

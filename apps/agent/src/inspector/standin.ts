@@ -49,8 +49,12 @@ export class StandInInspector implements Inspector {
       const i = parsed.error.issues[0];
       throw new TypeError(`stand-in bundle ${path}: ${i.path.join('.')}: ${i.message}`);
     }
-    const inspector = new StandInInspector(parsed.data, sha256 ?? createHash('sha256').update(bytes).digest('hex'));
-    if (parsed.data.failWarmup) throw new Error(`stand-in bundle ${path}: warm-up failed (failWarmup is set)`);
+    const inspector = new StandInInspector(
+      parsed.data,
+      sha256 ?? createHash('sha256').update(bytes).digest('hex'),
+    );
+    if (parsed.data.failWarmup)
+      throw new Error(`stand-in bundle ${path}: warm-up failed (failWarmup is set)`);
     return inspector;
   }
 
@@ -69,7 +73,12 @@ export class StandInInspector implements Inspector {
       mask[i] = map[i] >= thresholds.pixel ? 1 : 0;
       defectAreaPx += mask[i];
     }
-    const normalizedScore = thresholds.image > 0 ? Math.min(1, Math.max(0, score / (2 * thresholds.image))) : score >= thresholds.image ? 1 : 0;
+    const normalizedScore =
+      thresholds.image > 0
+        ? Math.min(1, Math.max(0, score / (2 * thresholds.image)))
+        : score >= thresholds.image
+          ? 1
+          : 0;
     const t2 = performance.now();
     return {
       score,
@@ -103,7 +112,9 @@ async function toGray(frame: FrameInput): Promise<Gray> {
   if (!isRawFrame(frame)) return decodePnm(frame);
   const { data, width, height, channels } = frame;
   if (data.length !== width * height * channels || width < 1 || height < 1) {
-    throw new FrameDecodeError(`image: raw frame: expected ${width}x${height}x${channels} bytes, got ${data.length}`);
+    throw new FrameDecodeError(
+      `image: raw frame: expected ${width}x${height}x${channels} bytes, got ${data.length}`,
+    );
   }
   const luma = new Uint8Array(width * height);
   for (let p = 0; p < luma.length; p++) {
@@ -118,11 +129,14 @@ async function toGray(frame: FrameInput): Promise<Gray> {
 function blockMeans({ width, height, luma }: Gray): Float32Array {
   const sum = new Float64Array(GRID * GRID);
   const count = new Uint32Array(GRID * GRID);
+  const colBlock = new Uint8Array(width);
+  for (let x = 0; x < width; x++) colBlock[x] = Math.min(GRID - 1, Math.floor((x * GRID) / width));
   for (let y = 0; y < height; y++) {
-    const by = Math.min(GRID - 1, Math.floor((y * GRID) / height));
+    const row = Math.min(GRID - 1, Math.floor((y * GRID) / height)) * GRID;
+    const off = y * width;
     for (let x = 0; x < width; x++) {
-      const b = by * GRID + Math.min(GRID - 1, Math.floor((x * GRID) / width));
-      sum[b] += luma[y * width + x];
+      const b = row + colBlock[x];
+      sum[b] += luma[off + x];
       count[b]++;
     }
   }

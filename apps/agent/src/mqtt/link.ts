@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { backoffDelay, type Clock } from '../clock.js';
@@ -59,7 +59,9 @@ export class MqttLink extends EventEmitter<{ up: []; down: [] }> {
     const c = this.client;
     if (!c || !this.connected) return Promise.reject(new Error('mqtt: not connected'));
     return new Promise((resolve, reject) => {
-      c.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (err) => (err ? reject(err) : resolve()));
+      c.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (err) =>
+        err ? reject(err) : resolve(),
+      );
     });
   }
 
@@ -98,7 +100,13 @@ export class MqttLink extends EventEmitter<{ up: []; down: [] }> {
       opts.rejectUnauthorized = o.tls.rejectUnauthorized;
     }
     const will = o.will?.();
-    if (will) opts.will = { topic: will.topic, payload: Buffer.from(will.payload), retain: will.retain, qos: will.qos };
+    if (will)
+      opts.will = {
+        topic: will.topic,
+        payload: Buffer.from(will.payload),
+        retain: will.retain,
+        qos: will.qos,
+      };
     const c = mqtt.connect(o.url, opts);
     this.client = c;
     let failed = false;
@@ -139,7 +147,9 @@ export class MqttLink extends EventEmitter<{ up: []; down: [] }> {
     const view = Object.create(this) as MqttLink;
     view.publish = (topic, payload, opts) =>
       new Promise((resolve, reject) =>
-        c.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (err) => (err ? reject(err) : resolve())),
+        c.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (err) =>
+          err ? reject(err) : resolve(),
+        ),
       );
     return view;
   }

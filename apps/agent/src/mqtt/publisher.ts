@@ -5,11 +5,15 @@ import type { Clock } from '../clock.js';
 import type { ResultSink } from '../outbox/drainer.js';
 import { MqttLink, type MqttLinkOptions } from './link.js';
 
-export type StatusSource = () => Omit<AgentStatus, 'schema' | 'state' | 'at'> & { state: 'online' | 'degraded' };
+export type StatusSource = () => Omit<AgentStatus, 'schema' | 'state' | 'at'> & {
+  state: 'online' | 'degraded';
+};
 
 export interface StationPublisherOptions {
   address: StationAddress;
-  connection: Omit<MqttLinkOptions, 'clientId' | 'will' | 'onConnect' | 'clock' | 'logger'> & { clientId?: string };
+  connection: Omit<MqttLinkOptions, 'clientId' | 'will' | 'onConnect' | 'clock' | 'logger'> & {
+    clientId?: string;
+  };
   deviceId: string;
   status: StatusSource;
   clock: Clock;
@@ -34,8 +38,14 @@ export class StationPublisher extends EventEmitter<{ up: []; down: [] }> impleme
       clientId: o.connection.clientId ?? `diad-${o.deviceId}-${o.address.station}`.slice(0, 64),
       clock: o.clock,
       logger: o.logger,
-      will: () => ({ topic: this.statusTopic, payload: JSON.stringify(this.statusPayload('offline')), retain: true, qos: 1 }),
-      onConnect: (link) => link.publish(this.statusTopic, JSON.stringify(this.statusPayload()), { qos: 1, retain: true }),
+      will: () => ({
+        topic: this.statusTopic,
+        payload: JSON.stringify(this.statusPayload('offline')),
+        retain: true,
+        qos: 1,
+      }),
+      onConnect: (link) =>
+        link.publish(this.statusTopic, JSON.stringify(this.statusPayload()), { qos: 1, retain: true }),
     });
     this.link.on('up', () => this.emit('up'));
     this.link.on('down', () => this.emit('down'));
@@ -51,7 +61,8 @@ export class StationPublisher extends EventEmitter<{ up: []; down: [] }> impleme
 
   publishResult(result: InspectionResult): Promise<void> {
     const parsed = InspectionResult.safeParse(result);
-    if (!parsed.success) return Promise.reject(new TypeError(`result ${result.resultId}: ${parsed.error.issues[0].message}`));
+    if (!parsed.success)
+      return Promise.reject(new TypeError(`result ${result.resultId}: ${parsed.error.issues[0].message}`));
     return this.link.publish(this.resultTopic, JSON.stringify(parsed.data), { qos: 1 });
   }
 
@@ -73,6 +84,11 @@ export class StationPublisher extends EventEmitter<{ up: []; down: [] }> impleme
 
   private statusPayload(state?: 'offline'): AgentStatus {
     const s = this.o.status();
-    return AgentStatus.parse({ ...s, schema: 'diad.status/v1', state: state ?? s.state, at: new Date(this.o.clock.now()).toISOString() });
+    return AgentStatus.parse({
+      ...s,
+      schema: 'diad.status/v1',
+      state: state ?? s.state,
+      at: new Date(this.o.clock.now()).toISOString(),
+    });
   }
 }

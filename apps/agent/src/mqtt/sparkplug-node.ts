@@ -48,7 +48,12 @@ export class SparkplugNode {
         try {
           writeFileSync(this.seqFile, String(this.bdSeq));
         } catch {}
-        return { topic: this.topic('NDEATH'), payload: Buffer.from(this.deathPayload()), retain: false, qos: 1 };
+        return {
+          topic: this.topic('NDEATH'),
+          payload: Buffer.from(this.deathPayload()),
+          retain: false,
+          qos: 1,
+        };
       },
       onConnect: async (link) => {
         this.seq = 0;
@@ -68,7 +73,17 @@ export class SparkplugNode {
           { qos: 0 },
         );
         for (const s of o.stations) {
-          await link.publish(this.topic('DBIRTH', s), Buffer.from(encodePayload({ timestamp: now, seq: this.nextSeq(), metrics: this.metrics(this.last.get(s) ?? null) })), { qos: 0 });
+          await link.publish(
+            this.topic('DBIRTH', s),
+            Buffer.from(
+              encodePayload({
+                timestamp: now,
+                seq: this.nextSeq(),
+                metrics: this.metrics(this.last.get(s) ?? null),
+              }),
+            ),
+            { qos: 0 },
+          );
         }
       },
     });
@@ -85,17 +100,27 @@ export class SparkplugNode {
   publishResult(r: InspectionResult) {
     this.last.set(r.station, r);
     if (!this.link.connected) return;
-    const payload = encodePayload({ timestamp: this.o.clock.now(), seq: this.nextSeq(), metrics: this.metrics(r) });
+    const payload = encodePayload({
+      timestamp: this.o.clock.now(),
+      seq: this.nextSeq(),
+      metrics: this.metrics(r),
+    });
     this.link.publish(this.topic('DDATA', r.station), Buffer.from(payload), { qos: 0 }).catch(() => {});
   }
 
   async close() {
-    if (this.link.connected) await this.link.publish(this.topic('NDEATH'), Buffer.from(this.deathPayload()), { qos: 1 }).catch(() => {});
+    if (this.link.connected)
+      await this.link
+        .publish(this.topic('NDEATH'), Buffer.from(this.deathPayload()), { qos: 1 })
+        .catch(() => {});
     await this.link.close();
   }
 
   private deathPayload() {
-    return encodePayload({ timestamp: this.o.clock.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] });
+    return encodePayload({
+      timestamp: this.o.clock.now(),
+      metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }],
+    });
   }
 
   private nextSeq() {

@@ -25,7 +25,8 @@ export interface SpPayload {
 class Writer {
   private parts: number[] = [];
   varint(v: number) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`sparkplug: varint: expected a safe non-negative integer, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new RangeError(`sparkplug: varint: expected a safe non-negative integer, got ${v}`);
     while (v > 0x7f) {
       this.parts.push((v % 128) | 0x80);
       v = Math.floor(v / 128);
@@ -115,7 +116,8 @@ function decodeMetric(buf: Uint8Array): SpMetric {
   for (const f of readFields(buf)) {
     if (f.field === 1) m.name = Buffer.from(f.value as Uint8Array).toString('utf8');
     else if (f.field === 3) m.timestamp = f.value as number;
-    else if (f.field === 4) m.type = (Object.entries(SpDataType).find(([, v]) => v === f.value)?.[0] ?? 'String') as SpDataTypeName;
+    else if (f.field === 4)
+      m.type = (Object.entries(SpDataType).find(([, v]) => v === f.value)?.[0] ?? 'String') as SpDataTypeName;
     else if (f.field === 11) m.value = f.value as number;
     else if (f.field === 13) m.value = f.value as number;
     else if (f.field === 14) m.value = f.value === 1;

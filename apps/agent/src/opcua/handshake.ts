@@ -50,7 +50,8 @@ export class StationHandshake {
 
   /** A trigger was accepted; returns false (and changes nothing) when the station is not ready. */
   beginTrigger(): void {
-    if (!this.view().triggerReady) throw new HandshakeError('NOT_READY', `station ${this.station}: not ready for a trigger`);
+    if (!this.view().triggerReady)
+      throw new HandshakeError('NOT_READY', `station ${this.station}: not ready for a trigger`);
     this.pendingTriggers++;
     this.changed();
   }
@@ -70,7 +71,8 @@ export class StationHandshake {
   }
 
   ack(): InspectionResult {
-    if (!this.presented) throw new HandshakeError('NO_RESULT', `station ${this.station}: no result to acknowledge`);
+    if (!this.presented)
+      throw new HandshakeError('NO_RESULT', `station ${this.station}: no result to acknowledge`);
     const done = this.buffer.shift()!;
     this.presented = false;
     this.changed();

@@ -91,7 +91,11 @@ export class AgentOpcuaServer {
       securityPolicies: o.securityPolicies.map((p) => SecurityPolicy[p]),
       allowAnonymous: o.allowAnonymous,
       userManager: { isValidUser: (u: string, p: string) => users.has(u) && users.get(u) === p },
-      serverInfo: { applicationUri: 'urn:diad-edge:agent:server', productUri: 'urn:diad-edge:agent', applicationName: { text: 'DiAD Edge agent' } },
+      serverInfo: {
+        applicationUri: 'urn:diad-edge:agent:server',
+        productUri: 'urn:diad-edge:agent',
+        applicationName: { text: 'DiAD Edge agent' },
+      },
       buildInfo: { productName: 'DiAD Edge agent', manufacturerName: 'DiAD Edge' },
     });
     await server.initialize();
@@ -156,10 +160,13 @@ export class AgentOpcuaServer {
       () => o.canAccept(station),
       (view) => this.publishView(station, view),
       (fn) => {
-        const t = setTimeout(() => {
-          this.timers.delete(t);
-          fn();
-        }, Math.max(o.samplingIntervalMs * 2, 50));
+        const t = setTimeout(
+          () => {
+            this.timers.delete(t);
+            fn();
+          },
+          Math.max(o.samplingIntervalMs * 2, 50),
+        );
         this.timers.add(t);
       },
     );
@@ -173,13 +180,21 @@ export class AgentOpcuaServer {
       } catch (e) {
         o.logger.warn({ station, err: (e as Error).message }, 'Ack written with no result presented');
       }
-      setImmediate(() => vars.get('Ack')!.setValueFromSource(new Variant({ dataType: DataType.Boolean, value: false })));
+      setImmediate(() =>
+        vars.get('Ack')!.setValueFromSource(new Variant({ dataType: DataType.Boolean, value: false })),
+      );
     });
 
     const trigger = ns.addMethod(obj, {
       browseName: 'Trigger',
       nodeId: `s=${station}.Trigger`,
-      inputArguments: [{ name: 'PartId', description: { text: 'Part identifier (1..128 characters)' }, dataType: DataType.String }],
+      inputArguments: [
+        {
+          name: 'PartId',
+          description: { text: 'Part identifier (1..128 characters)' },
+          dataType: DataType.String,
+        },
+      ],
       outputArguments: [],
     });
     trigger.bindMethod(async (args: Variant[], _context: unknown) => {
@@ -201,7 +216,12 @@ export class AgentOpcuaServer {
       return { statusCode: StatusCodes.Good, outputArguments: [] };
     });
 
-    const ack = ns.addMethod(obj, { browseName: 'Acknowledge', nodeId: `s=${station}.Acknowledge`, inputArguments: [], outputArguments: [] });
+    const ack = ns.addMethod(obj, {
+      browseName: 'Acknowledge',
+      nodeId: `s=${station}.Acknowledge`,
+      inputArguments: [],
+      outputArguments: [],
+    });
     ack.bindMethod(async (_args: Variant[], _context: unknown) => {
       try {
         hs.ack();

@@ -14,7 +14,8 @@ export class MemoryOutbox implements Outbox {
 
   append(result: InspectionResult): number {
     if (this.ids.has(result.resultId)) {
-      for (const { entry } of this.entries.values()) if (entry.result.resultId === result.resultId) return entry.seq;
+      for (const { entry } of this.entries.values())
+        if (entry.result.resultId === result.resultId) return entry.seq;
     }
     const bytes = Buffer.byteLength(encodeResult(result));
     if (this.used + bytes > this.capacityBytes) throw new OutboxFullError(this.used, this.capacityBytes);
@@ -29,7 +30,8 @@ export class MemoryOutbox implements Outbox {
     const out: OutboxEntry[] = [];
     for (const { entry } of this.entries.values()) {
       if (out.length >= limit) break;
-      if (entry.seq > afterSeq && (station === undefined || entry.result.station === station)) out.push({ seq: entry.seq, result: structuredClone(entry.result) });
+      if (entry.seq > afterSeq && (station === undefined || entry.result.station === station))
+        out.push({ seq: entry.seq, result: structuredClone(entry.result) });
     }
     return out;
   }

@@ -37,12 +37,18 @@ export class SqliteOutbox implements Outbox {
       bytes INTEGER NOT NULL
     );
     CREATE INDEX IF NOT EXISTS outbox_station_seq ON outbox (station, seq);`);
-    this.insert = this.db.prepare('INSERT INTO outbox (result_id, station, payload, bytes) VALUES (?, ?, ?, ?)');
+    this.insert = this.db.prepare(
+      'INSERT INTO outbox (result_id, station, payload, bytes) VALUES (?, ?, ?, ?)',
+    );
     this.findId = this.db.prepare('SELECT seq FROM outbox WHERE result_id = ?').pluck();
     this.select = this.db.prepare('SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
-    this.selectStation = this.db.prepare('SELECT seq, payload FROM outbox WHERE station = ? AND seq > ? ORDER BY seq LIMIT ?');
+    this.selectStation = this.db.prepare(
+      'SELECT seq, payload FROM outbox WHERE station = ? AND seq > ? ORDER BY seq LIMIT ?',
+    );
     this.del = this.db.prepare('DELETE FROM outbox WHERE seq = ?');
-    const totals = this.db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM outbox').get() as {
+    const totals = this.db
+      .prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM outbox')
+      .get() as {
       n: number;
       b: number;
     };
@@ -64,7 +70,9 @@ export class SqliteOutbox implements Outbox {
 
   peek(limit: number, afterSeq = 0, station?: string): OutboxEntry[] {
     const rows = (
-      station === undefined ? this.select.all(afterSeq, limit) : this.selectStation.all(station, afterSeq, limit)
+      station === undefined
+        ? this.select.all(afterSeq, limit)
+        : this.selectStation.all(station, afterSeq, limit)
     ) as { seq: number; payload: string }[];
     return rows.map((r) => ({ seq: r.seq, result: JSON.parse(r.payload) as InspectionResult }));
   }

@@ -23,8 +23,26 @@ export interface CameraOptions {
 /** ffmpeg arguments that decode a camera stream to raw RGB frames of width x height on stdout. */
 export function ffmpegArgs(o: Pick<CameraOptions, 'url' | 'input' | 'width' | 'height'>): string[] {
   const input =
-    o.input === 'rtsp' ? ['-rtsp_transport', 'tcp', '-i', o.url] : o.input === 'v4l2' ? ['-f', 'v4l2', '-i', o.url] : ['-f', 'lavfi', '-i', o.url];
-  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...input, '-an', '-vf', `scale=${o.width}:${o.height}`, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'];
+    o.input === 'rtsp'
+      ? ['-rtsp_transport', 'tcp', '-i', o.url]
+      : o.input === 'v4l2'
+        ? ['-f', 'v4l2', '-i', o.url]
+        : ['-f', 'lavfi', '-i', o.url];
+  return [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    ...input,
+    '-an',
+    '-vf',
+    `scale=${o.width}:${o.height}`,
+    '-pix_fmt',
+    'rgb24',
+    '-f',
+    'rawvideo',
+    'pipe:1',
+  ];
 }
 
 /**
@@ -102,10 +120,15 @@ export class FfmpegCamera {
     child.stderr!.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-2000);
     });
-    child.on('error', (e) => this.o.logger.error({ camera: this.o.id, err: e.message }, 'ffmpeg could not start'));
+    child.on('error', (e) =>
+      this.o.logger.error({ camera: this.o.id, err: e.message }, 'ffmpeg could not start'),
+    );
     child.on('exit', (code, signal) => {
       if (this.stopped) return;
-      this.o.logger.warn({ camera: this.o.id, code, signal, stderr: stderr.trim() }, 'ffmpeg exited; restarting');
+      this.o.logger.warn(
+        { camera: this.o.id, code, signal, stderr: stderr.trim() },
+        'ffmpeg exited; restarting',
+      );
       this.restart = setTimeout(() => this.spawn(), this.o.restartMs);
       this.restart.unref();
     });

@@ -74,7 +74,8 @@ export class HotFolderSource {
       if (!st?.isFile()) continue;
       const prev = this.seen.get(name);
       this.seen.set(name, { size: st.size, mtimeMs: st.mtimeMs });
-      const stable = prev && prev.size === st.size && prev.mtimeMs === st.mtimeMs && now - st.mtimeMs >= this.o.settleMs;
+      const stable =
+        prev && prev.size === st.size && prev.mtimeMs === st.mtimeMs && now - st.mtimeMs >= this.o.settleMs;
       if (!stable) continue;
       this.inFlight.add(name);
       taken.push(name);

@@ -40,7 +40,12 @@ export class ControlPlaneClient {
   }
 
   /** Streams a bundle to `dest` (via a temp file), returning its sha256 and size. */
-  async download(credential: string, path: string, dest: string, maxBytes: number): Promise<{ sha256: string; bytes: number }> {
+  async download(
+    credential: string,
+    path: string,
+    dest: string,
+    maxBytes: number,
+  ): Promise<{ sha256: string; bytes: number }> {
     const res = await this.request(path, { method: 'GET', credential, timeoutMs: 10 * 60_000 });
     if (!res.body) throw new ControlPlaneError(`GET ${path}: empty body`);
     const hash = createHash('sha256');
@@ -49,13 +54,18 @@ export class ControlPlaneClient {
     const meter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         bytes += chunk.length;
-        if (bytes > maxBytes) return cb(new ControlPlaneError(`GET ${path}: bundle larger than announced (${maxBytes} bytes)`));
+        if (bytes > maxBytes)
+          return cb(new ControlPlaneError(`GET ${path}: bundle larger than announced (${maxBytes} bytes)`));
         hash.update(chunk);
         cb(null, chunk);
       },
     });
     try {
-      await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream), meter, createWriteStream(tmp));
+      await pipeline(
+        Readable.fromWeb(res.body as unknown as WebReadableStream),
+        meter,
+        createWriteStream(tmp),
+      );
       await rename(tmp, dest);
     } catch (e) {
       await rm(tmp, { force: true });
@@ -95,7 +105,10 @@ export class ControlPlaneClient {
     }
     if (!res.ok) {
       const text = await res.text().catch(() => '');
-      throw new ControlPlaneError(`${opts.method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`, res.status);
+      throw new ControlPlaneError(
+        `${opts.method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`,
+        res.status,
+      );
     }
     return res;
   }

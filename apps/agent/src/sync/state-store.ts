@@ -9,7 +9,12 @@ const Persisted = z.object({
   shadowBundle: z.object({ path: z.string(), model: ModelRef }).nullable().default(null),
   appliedRevision: z.number().int().nonnegative().nullable().default(null),
   thresholds: z
-    .object({ version: z.number(), image: z.number().nullable(), pixel: z.number().nullable(), categoryThresholds: z.record(z.string(), z.number()) })
+    .object({
+      version: z.number(),
+      image: z.number().nullable(),
+      pixel: z.number().nullable(),
+      categoryThresholds: z.record(z.string(), z.number()),
+    })
     .nullable()
     .default(null),
 });
@@ -24,10 +29,12 @@ export class StateStore {
     try {
       raw = JSON.parse(readFileSync(path, 'utf8'));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new TypeError(`${path}: unreadable agent state: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new TypeError(`${path}: unreadable agent state: ${(e as Error).message}`);
     }
     const r = Persisted.safeParse(raw);
-    if (!r.success) throw new TypeError(`${path}: ${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`);
+    if (!r.success)
+      throw new TypeError(`${path}: ${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`);
     this.state = r.data;
   }
 

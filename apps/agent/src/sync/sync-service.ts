@@ -1,6 +1,6 @@
+import type { KeyObject } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyObject } from 'node:crypto';
 import type { BundleRef, DesiredState, Heartbeat, ModelActivation, ModelRef } from '@diad/protocol';
 import type { Logger } from 'pino';
 import { backoffDelay, type Clock } from '../clock.js';
@@ -106,7 +106,8 @@ export class SyncService {
   private async ensureEnrolled(): Promise<string> {
     const existing = this.o.state.get().enrolment;
     if (existing) return existing.credential;
-    if (!this.o.enrolToken) throw new Error('controlPlane.enrolToken: needed to enrol (no stored credential)');
+    if (!this.o.enrolToken)
+      throw new Error('controlPlane.enrolToken: needed to enrol (no stored credential)');
     const res = await this.o.client.enrol({
       token: this.o.enrolToken,
       hostname: this.o.hostname,
@@ -114,7 +115,10 @@ export class SyncService {
       providers: this.o.providers,
     });
     this.o.state.update({ enrolment: res });
-    this.o.logger.info({ deviceId: res.deviceId, site: res.site, line: res.line, station: res.station }, 'enrolled');
+    this.o.logger.info(
+      { deviceId: res.deviceId, site: res.site, line: res.line, station: res.station },
+      'enrolled',
+    );
     return res.credential;
   }
 
@@ -160,7 +164,8 @@ export class SyncService {
 
   private async install(cred: string, ref: BundleRef, role: 'active' | 'shadow', rolloutId: string | null) {
     const model: ModelRef = { name: ref.name, version: ref.version, sha256: ref.sha256 };
-    const report = (state: ModelActivation, error: string | null = null) => this.reports.push({ model, state, error, rolloutId });
+    const report = (state: ModelActivation, error: string | null = null) =>
+      this.reports.push({ model, state, error, rolloutId });
     const path = join(this.o.bundlesDir, `${ref.sha256}.tar`);
     try {
       const got = await this.o.client.download(cred, ref.url, path, ref.bytes);
