@@ -1,5 +1,6 @@
 // Agent throughput and latency. Run from the repo root:
-//   npx tsx --conditions=@diad/source bench/agent.ts [--frames 5000] [--results 20000]
+//   npx tsx --conditions=@diad/source bench/agent.ts [--frames 5000] [--results 20000] [--ref-frames 20]
+// Environment: DIAD_BUNDLE=<bundle dir or .tar>, DIAD_PIPELINE_MODULE=<path to @diad/pipeline's index.ts>.
 // Prints: end-to-end frames/s (stand-in model, SQLite outbox, embedded aedes broker, MQTT subscriber),
 // publish throughput (outbox drain to PUBACK), outbox write latency p50/p99, and the reference bundle's
 // frames/s when a bundle is found at /work/data/bundles/diad-synth-tiny or models/diad-synth-tiny.
@@ -237,17 +238,23 @@ async function main() {
   await endToEnd(broker, standin, FRAMES, () => ppm, 'stand-in model, 256x256 PPM', 'normal');
 
   const ref = [
+    process.env.DIAD_BUNDLE,
     '/work/data/bundles/diad-synth-tiny',
     'models/diad-synth-tiny',
     'models/diad-synth-tiny.tar',
-  ].find((p) => existsSync(p));
+    'packages/pipeline/test/fixtures/micro-random',
+  ].find((p): p is string => !!p && existsSync(p));
   if (!ref)
     console.log(
-      'reference bundle: not found (/work/data/bundles/diad-synth-tiny, models/diad-synth-tiny): skipped',
+      'DiAD bundle: none found (DIAD_BUNDLE, /work/data/bundles/diad-synth-tiny, models/diad-synth-tiny): skipped',
     );
   else {
     try {
-      const model = await DiadInspector.load(ref, bundleSha256(ref), { providers: ['cpu'] });
+      const model = await DiadInspector.load(ref, bundleSha256(ref), {
+        providers: ['cpu'],
+        // DIAD_PIPELINE_MODULE points at an unmerged @diad/pipeline checkout (e.g. .../packages/pipeline/src/index.ts).
+        pipelineModule: process.env.DIAD_PIPELINE_MODULE,
+      });
       const raw = {
         data: new Uint8Array(256 * 256 * 3).fill(120),
         width: 256,
@@ -257,13 +264,13 @@ async function main() {
       await endToEnd(
         broker,
         model,
-        arg('ref-frames', 40),
+        arg('ref-frames', 20),
         () => raw,
-        `reference bundle ${ref}, provider ${model.provider}`,
+        `DiAD bundle ${ref} (${model.model.name} ${model.model.version}), provider ${model.provider}`,
       );
       await model.close();
     } catch (e) {
-      console.log(`reference bundle ${ref}: skipped: ${(e as Error).message}`);
+      console.log(`DiAD bundle ${ref}: skipped: ${(e as Error).message}`);
     }
   }
   await broker.close();
