@@ -19,7 +19,7 @@ import { AgentMetrics } from './metrics.js';
 import { EmbeddedBroker } from './mqtt/broker.js';
 import { StationPublisher } from './mqtt/publisher.js';
 import { SparkplugNode } from './mqtt/sparkplug-node.js';
-import { AgentOpcuaServer } from './opcua/server.js';
+import type { AgentOpcuaServer } from './opcua/server.js';
 import { OutboxDrainer } from './outbox/drainer.js';
 import { SqliteOutbox } from './outbox/sqlite.js';
 import { FfmpegCamera } from './sources/ffmpeg-camera.js';
@@ -64,7 +64,7 @@ export class Agent {
   private readonly clock: Clock;
   private readonly factory: InspectorFactory;
   private readonly timers: NodeJS.Timeout[] = [];
-  readonly deviceId: string;
+  deviceId: string;
 
   private constructor(
     readonly config: AgentConfig,
@@ -288,6 +288,8 @@ export class Agent {
 
   private async startOpcua() {
     const c = this.config;
+    // node-opcua is large; installs without OPC UA never load it.
+    const { AgentOpcuaServer } = await import('./opcua/server.js');
     this.opcua = new AgentOpcuaServer({
       ...c.opcua,
       pkiDir: c.opcua.pkiDir!,
@@ -338,6 +340,10 @@ export class Agent {
       clock: this.clock,
       logger: this.logger,
       metrics: this.metrics,
+      onEnrolled: (id) => {
+        this.deviceId = id;
+        this.inspection.setDeviceId(id);
+      },
       onChange: () => {
         void this.publishStatus();
         this.opcua?.refresh();

@@ -69,6 +69,13 @@ export class InspectionService extends EventEmitter<{
     this.refreshOutboxGauges();
   }
 
+  /** The control plane assigns the device id at enrolment; later results carry it. */
+  setDeviceId(id: string) {
+    if (typeof id !== 'string' || id.length === 0)
+      throw new TypeError('deviceId: expected a non-empty string');
+    this.d.deviceId = id;
+  }
+
   setThresholds(t: ThresholdPolicy) {
     this.thresholds = { ...t, categoryThresholds: { ...t.categoryThresholds } };
   }

@@ -34,6 +34,7 @@ export interface SyncOptions {
   metrics: AgentMetrics;
   /** Called after the active model or thresholds changed (status publishing, OPC UA). */
   onChange?: () => void;
+  onEnrolled?: (deviceId: string) => void;
 }
 
 /**
@@ -115,6 +116,7 @@ export class SyncService {
       providers: this.o.providers,
     });
     this.o.state.update({ enrolment: res });
+    this.o.onEnrolled?.(res.deviceId);
     this.o.logger.info(
       { deviceId: res.deviceId, site: res.site, line: res.line, station: res.station },
       'enrolled',
