@@ -299,21 +299,29 @@ export class Agent {
       logger: this.logger,
       trigger: async (station, partId) => {
         const spec = c.stations.find((s) => s.id === station)!;
-        const camera = spec.triggerCamera ? this.cameras.get(spec.triggerCamera) : undefined;
-        let image: FrameInput;
-        const capturedAt = this.clock.now();
-        if (!camera) image = new Uint8Array(0);
-        else image = await camera.grab().catch(() => new Uint8Array(0));
-        return this.inspection.submit({
+        const meta = {
           site: c.site,
           line: c.line,
           station,
           camera: spec.triggerCamera ?? 'none',
           partId,
-          capturedAt,
-          image,
+          capturedAt: this.clock.now(),
           category: spec.category,
-        });
+        };
+        const camera = spec.triggerCamera ? this.cameras.get(spec.triggerCamera) : undefined;
+        if (!camera)
+          return this.inspection.recordCaptureFailure(
+            meta,
+            'NO_CAMERA',
+            `station ${station} has no triggerCamera`,
+          );
+        let image: FrameInput;
+        try {
+          image = await camera.grab();
+        } catch (e) {
+          return this.inspection.recordCaptureFailure(meta, 'NO_FRAME', (e as Error).message);
+        }
+        return this.inspection.submit({ ...meta, image });
       },
     });
     await this.opcua.start();

@@ -130,6 +130,16 @@ export class InspectionService extends EventEmitter<{
     });
   }
 
+  /**
+   * Stores an error result for a frame that could not be captured (e.g. the trigger camera gave no image), so
+   * the failure reaches MQTT and the PLC like any other result.
+   */
+  recordCaptureFailure(frame: Omit<Frame, 'image'>, code: string, message: string): InspectionResult {
+    if (!this.specs.has(frame.station))
+      throw new RangeError(`frame.station: unknown station "${frame.station}"`);
+    return this.store({ ...frame, image: new Uint8Array(0) }, { state: 'error', error: { code, message } });
+  }
+
   /** Stops taking frames and waits until queued ones are stored. */
   async stop(): Promise<void> {
     this.stopped = true;

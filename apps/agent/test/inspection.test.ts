@@ -182,3 +182,14 @@ describe('backoff', () => {
     expect(() => backoffDelay(-1, 1, 1)).toThrow(RangeError);
   });
 });
+
+describe('capture failures', () => {
+  it('records a frame that could not be captured as an error result', async () => {
+    const { service, outbox } = await inspectionStack();
+    const { image: _img, ...meta } = frame('st1', 'SN-9', 1);
+    const r = service.recordCaptureFailure(meta, 'NO_FRAME', 'camera cam1: no frame within 5000 ms');
+    expect(r).toMatchObject({ state: 'error', partId: 'SN-9', error: { code: 'NO_FRAME' } });
+    expect(outbox.peek(10).map((e) => e.result.resultId)).toEqual([r.resultId]);
+    expect(() => service.recordCaptureFailure({ ...meta, station: 'zz' }, 'X', 'y')).toThrow(RangeError);
+  });
+});
