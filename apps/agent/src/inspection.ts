@@ -6,9 +6,11 @@ import type { Clock } from './clock.js';
 import { type Frame, type FrameInput, isRawFrame } from './frame.js';
 import type { ImageStore } from './images.js';
 import type { ModelManager } from './inspector/model-manager.js';
+import { decodePnmPixels } from './inspector/pnm.js';
 import { FrameDecodeError, type InspectionOutput } from './inspector/types.js';
 import type { AgentMetrics } from './metrics.js';
 import { type Outbox, OutboxFullError } from './outbox/types.js';
+import { encodePng } from './png.js';
 
 export interface StationSpec {
   id: string;
@@ -329,20 +331,16 @@ export class InspectionService extends EventEmitter<{
   }
 }
 
+/** The frame as a file to keep: encoded images as they came, raw frames and PGM/PPM as PNG. */
 async function imageBytes(image: FrameInput): Promise<{ bytes: Uint8Array; ext: string }> {
-  if (typeof image === 'string') {
-    const bytes = await readFile(image);
-    return { bytes, ext: extOf(bytes) };
+  if (isRawFrame(image)) return { bytes: encodePng(image.width, image.height, image.channels, image.data), ext: '.png' };
+  const bytes = typeof image === 'string' ? await readFile(image) : image;
+  const ext = extOf(bytes);
+  if (ext === '.ppm' || ext === '.pgm') {
+    const p = decodePnmPixels(bytes);
+    return { bytes: encodePng(p.width, p.height, p.channels, p.data), ext: '.png' };
   }
-  if (!isRawFrame(image)) return { bytes: image, ext: extOf(image) };
-  const { data, width, height, channels } = image;
-  const c = channels === 1 ? 1 : 3;
-  const px = Buffer.alloc(width * height * c);
-  for (let p = 0; p < width * height; p++) for (let k = 0; k < c; k++) px[p * c + k] = data[p * channels + k];
-  return {
-    bytes: Buffer.concat([Buffer.from(`P${c === 1 ? 5 : 6}\n${width} ${height}\n255\n`), px]),
-    ext: c === 1 ? '.pgm' : '.ppm',
-  };
+  return { bytes, ext };
 }
 
 function extOf(b: Uint8Array): string {

@@ -138,7 +138,7 @@ describe('inspection loop', () => {
     const ok = await service.submit(frame('st1', 'ok', 10));
     const nok = await service.submit(frame('st1', 'nok', 250));
     expect(ok.imageRef).toBeNull();
-    expect(nok.imageRef).toBe(`2026-11-28/${nok.resultId}-image.ppm`);
+    expect(nok.imageRef).toBe(`2026-11-28/${nok.resultId}-image.png`);
     expect(existsSync(join(root, nok.imageRef!))).toBe(true);
     clock.advance(86_400_000 * 2);
     expect(images.sweep()).toEqual([]);

@@ -9,10 +9,20 @@ export interface Gray {
 
 /** Decodes binary PGM (P5) / PPM (P6), 8 bit, to luma. Enough for the stand-in model and test fixtures. */
 export function decodePnm(bytes: Uint8Array): Gray {
+  const { width, height, channels, data } = decodePnmPixels(bytes);
+  const n = width * height;
+  const luma = new Uint8Array(n);
+  if (channels === 1) luma.set(data);
+  else for (let p = 0, j = 0; p < n; p++, j += 3) luma[p] = ((data[j] + data[j + 1] + data[j + 2]) * 21846) >>> 16;
+  return { width, height, luma };
+}
+
+/** The pixels of a binary PGM/PPM as stored (1 or 3 channels). */
+export function decodePnmPixels(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array } {
   if (bytes.length < 8 || bytes[0] !== 0x50 || (bytes[1] !== 0x35 && bytes[1] !== 0x36)) {
     throw new FrameDecodeError('image: expected a binary PGM (P5) or PPM (P6) file');
   }
-  const channels = bytes[1] === 0x35 ? 1 : 3;
+  const channels: 1 | 3 = bytes[1] === 0x35 ? 1 : 3;
   const fields: number[] = [];
   let i = 2;
   while (fields.length < 3) {
@@ -37,12 +47,7 @@ export function decodePnm(bytes: Uint8Array): Gray {
   const n = width * height;
   if (bytes.length - i < n * channels)
     throw new FrameDecodeError(`image: truncated, expected ${n * channels} pixel bytes`);
-  const luma = new Uint8Array(n);
-  if (channels === 1) luma.set(bytes.subarray(i, i + n));
-  else
-    for (let p = 0, j = i; p < n; p++, j += 3)
-      luma[p] = ((bytes[j] + bytes[j + 1] + bytes[j + 2]) * 21846) >>> 16;
-  return { width, height, luma };
+  return { width, height, channels, data: bytes.subarray(i, i + n * channels) };
 }
 
 /** Encodes an 8-bit PPM (P6) of a uniform grey level, with an optional bright square: a test/bench fixture. */
