@@ -24,6 +24,7 @@ import { OutboxDrainer } from './outbox/drainer.js';
 import { SqliteOutbox } from './outbox/sqlite.js';
 import { FfmpegCamera } from './sources/ffmpeg-camera.js';
 import { HotFolderSource } from './sources/hot-folder.js';
+import { ArtifactUploader } from './sync/artifact-uploader.js';
 import { loadPublicKey } from './sync/bundle-verify.js';
 import { ControlPlaneClient } from './sync/client.js';
 import { StateStore } from './sync/state-store.js';
@@ -61,6 +62,7 @@ export class Agent {
   http: FastifyInstance | null = null;
   sync: SyncService | null = null;
   sparkplug: SparkplugNode | null = null;
+  uploader: ArtifactUploader | null = null;
   private readonly clock: Clock;
   private readonly factory: InspectorFactory;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -328,10 +330,29 @@ export class Agent {
   }
 
   private startSync(cp: NonNullable<AgentConfig['controlPlane']>) {
+    const client = new ControlPlaneClient(cp.url);
+    if (this.config.images.upload && this.config.images.save !== 'none') {
+      const uploader = new ArtifactUploader({
+        dbPath: join(this.config.dataDir, 'artifacts.db'),
+        imagesRoot: join(this.config.dataDir, 'images'),
+        client,
+        credential: () => this.state.get().enrolment?.credential ?? null,
+        clock: this.clock,
+        backoff: cp.backoff,
+        logger: this.logger,
+      });
+      this.inspection.on('result', (r) => {
+        if (r.imageRef) uploader.enqueue(r.resultId, 'image', r.imageRef);
+        if (r.heatmapRef) uploader.enqueue(r.resultId, 'heatmap', r.heatmapRef);
+      });
+      uploader.start();
+      this.every(60_000, () => uploader.poke());
+      this.uploader = uploader;
+    }
     const token =
       cp.enrolToken ?? (cp.enrolTokenFile ? readFileSync(cp.enrolTokenFile, 'utf8').trim() : undefined);
     this.sync = new SyncService({
-      client: new ControlPlaneClient(cp.url),
+      client,
       state: this.state,
       models: this.models,
       factory: this.factory,
@@ -351,6 +372,7 @@ export class Agent {
       onEnrolled: (id) => {
         this.deviceId = id;
         this.inspection.setDeviceId(id);
+        this.uploader?.poke();
       },
       onChange: () => {
         void this.publishStatus();
@@ -373,6 +395,7 @@ export class Agent {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     await this.sync?.stop();
+    await this.uploader?.stop();
     for (const h of this.hotFolders) await h.stop();
     for (const cam of this.cameras.values()) await cam.stop();
     await this.http?.close();

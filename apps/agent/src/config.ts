@@ -94,6 +94,8 @@ export const AgentConfigSchema = z.object({
     .object({
       save: z.enum(['none', 'nok', 'all']).default('nok'),
       retentionDays: z.number().positive().default(7),
+      /** Upload saved images/heatmaps to the control plane (when controlPlane is set). */
+      upload: z.boolean().default(true),
       sweepMs: z.number().int().positive().default(3_600_000),
     })
     .prefault({}),

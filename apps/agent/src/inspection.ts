@@ -333,7 +333,8 @@ export class InspectionService extends EventEmitter<{
 
 /** The frame as a file to keep: encoded images as they came, raw frames and PGM/PPM as PNG. */
 async function imageBytes(image: FrameInput): Promise<{ bytes: Uint8Array; ext: string }> {
-  if (isRawFrame(image)) return { bytes: encodePng(image.width, image.height, image.channels, image.data), ext: '.png' };
+  if (isRawFrame(image))
+    return { bytes: encodePng(image.width, image.height, image.channels, image.data), ext: '.png' };
   const bytes = typeof image === 'string' ? await readFile(image) : image;
   const ext = extOf(bytes);
   if (ext === '.ppm' || ext === '.pgm') {

@@ -47,6 +47,7 @@ describe.runIf(hasFfmpeg)(
             ],
           },
           mqtt: { enabled: false },
+          images: { save: 'all' },
           opcua: {
             port: OPC_PORT,
             securityModes: ['None'],
@@ -99,7 +100,15 @@ describe.runIf(hasFfmpeg)(
       expect(['OK', 'NOK']).toContain(await read('Verdict'));
       expect(await read('Error')).toBe(false);
       const stored = agent.outbox.peek(10).map((e) => e.result);
-      expect(stored.find((r) => r.partId === 'SN-0001')).toMatchObject({ camera: 'cam1', deviceId: 'dev-1' });
+      const r = stored.find((x) => x.partId === 'SN-0001')!;
+      expect(r).toMatchObject({
+        camera: 'cam1',
+        deviceId: 'dev-1',
+        imageRef: expect.stringMatching(/\.png$/),
+      });
+      // The camera frame, saved as PNG, follows the result to the control plane.
+      await waitFor(() => cp.artifacts.has(`${r.resultId}/image`), 10_000, 'image uploaded');
+      expect(cp.artifacts.get(`${r.resultId}/image`)!.bytes.subarray(1, 4).toString()).toBe('PNG');
       await session.close();
       await client.disconnect();
     });

@@ -18,6 +18,9 @@ export class FakeControlPlane {
     thresholds: null,
     categoryThresholds: {},
   };
+  readonly artifacts = new Map<string, { type: string; bytes: Buffer }>();
+  /** Status to answer artifact uploads with (simulate outages). */
+  artifactStatus = 200;
   enrolments = 0;
   downloads = 0;
   private server!: Server;
@@ -27,7 +30,9 @@ export class FakeControlPlane {
     this.server = createServer(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
-      const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
+      const rawBody = Buffer.concat(chunks);
+      const isJson = (req.headers['content-type'] ?? '').startsWith('application/json');
+      const body = chunks.length && isJson ? JSON.parse(rawBody.toString()) : undefined;
       const send = (status: number, obj?: unknown) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(obj === undefined ? '' : JSON.stringify(obj));
@@ -54,6 +59,14 @@ export class FakeControlPlane {
         return send(204);
       }
       if (req.method === 'GET' && req.url === agentApi.desiredState) return send(200, this.desired);
+      const a = req.url?.match(/^\/api\/v1\/agent\/results\/([0-9a-f-]{36})\/(image|heatmap)$/);
+      if (req.method === 'PUT' && a) {
+        if (this.artifactStatus !== 200) return send(this.artifactStatus, { error: 'simulated' });
+        const type = req.headers['content-type'] ?? '';
+        if (!['image/png', 'image/jpeg', 'image/webp'].includes(type)) return send(415, { error: 'type' });
+        this.artifacts.set(`${a[1]}/${a[2]}`, { type, bytes: rawBody });
+        return send(200, { resultId: a[1], kind: a[2], bytes: rawBody.length });
+      }
       const m = req.url?.match(/^\/api\/v1\/bundles\/([0-9a-f]{64})$/);
       if (req.method === 'GET' && m && this.bundles.has(m[1])) {
         this.downloads++;

@@ -13,12 +13,19 @@ export function decodePnm(bytes: Uint8Array): Gray {
   const n = width * height;
   const luma = new Uint8Array(n);
   if (channels === 1) luma.set(data);
-  else for (let p = 0, j = 0; p < n; p++, j += 3) luma[p] = ((data[j] + data[j + 1] + data[j + 2]) * 21846) >>> 16;
+  else
+    for (let p = 0, j = 0; p < n; p++, j += 3)
+      luma[p] = ((data[j] + data[j + 1] + data[j + 2]) * 21846) >>> 16;
   return { width, height, luma };
 }
 
 /** The pixels of a binary PGM/PPM as stored (1 or 3 channels). */
-export function decodePnmPixels(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array } {
+export function decodePnmPixels(bytes: Uint8Array): {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  data: Uint8Array;
+} {
   if (bytes.length < 8 || bytes[0] !== 0x50 || (bytes[1] !== 0x35 && bytes[1] !== 0x36)) {
     throw new FrameDecodeError('image: expected a binary PGM (P5) or PPM (P6) file');
   }

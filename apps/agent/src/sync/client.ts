@@ -39,6 +39,21 @@ export class ControlPlaneClient {
     return this.json(agentApi.desiredState, { method: 'GET', credential }, DesiredState);
   }
 
+  /** Uploads a result's image or heatmap (control plane: PUT /api/v1/agent/results/:resultId/:kind). */
+  async putArtifact(
+    credential: string,
+    resultId: string,
+    kind: 'image' | 'heatmap',
+    bytes: Uint8Array,
+    contentType: string,
+  ) {
+    await this.request(`${agentApi.results}/${encodeURIComponent(resultId)}/${kind}`, {
+      method: 'PUT',
+      credential,
+      raw: { body: bytes, contentType },
+    });
+  }
+
   /** Streams a bundle to `dest` (via a temp file), returning its sha256 and size. */
   async download(
     credential: string,
@@ -92,12 +107,13 @@ export class ControlPlaneClient {
     const headers: Record<string, string> = {};
     if (opts.credential) headers.authorization = `Bearer ${opts.credential}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    if (opts.raw) headers['content-type'] = opts.raw.contentType;
     let res: Response;
     try {
       res = await fetch(url, {
         method: opts.method,
         headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        body: opts.raw ? opts.raw.body : opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
       });
     } catch (e) {
@@ -115,7 +131,8 @@ export class ControlPlaneClient {
 }
 
 interface RequestOpts {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
+  raw?: { body: Uint8Array; contentType: string };
   body?: unknown;
   credential?: string;
   timeoutMs?: number;
