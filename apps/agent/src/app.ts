@@ -27,6 +27,7 @@ import { HotFolderSource } from './sources/hot-folder.js';
 import { ArtifactUploader } from './sync/artifact-uploader.js';
 import { loadPublicKey } from './sync/bundle-verify.js';
 import { ControlPlaneClient } from './sync/client.js';
+import { HttpResultSink } from './sync/http-result-sink.js';
 import { StateStore } from './sync/state-store.js';
 import { SyncService } from './sync/sync-service.js';
 
@@ -63,6 +64,7 @@ export class Agent {
   sync: SyncService | null = null;
   sparkplug: SparkplugNode | null = null;
   uploader: ArtifactUploader | null = null;
+  httpSink: HttpResultSink | null = null;
   private readonly clock: Clock;
   private readonly factory: InspectorFactory;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -373,6 +375,7 @@ export class Agent {
         this.deviceId = id;
         this.inspection.setDeviceId(id);
         this.uploader?.poke();
+        this.httpSink?.enrolled();
       },
       onChange: () => {
         void this.publishStatus();
@@ -380,6 +383,34 @@ export class Agent {
       },
     });
     this.sync.start();
+  }
+
+  /** Without MQTT, results go to the control plane over HTTP, drained per station like the MQTT path. */
+  private startHttpDelivery(client: ControlPlaneClient, backoff: { initialMs: number; maxMs: number }) {
+    const sink = new HttpResultSink(client, () => this.state.get().enrolment?.credential ?? null);
+    this.httpSink = sink;
+    for (const s of this.config.stations) {
+      const drainer = new OutboxDrainer({
+        outbox: this.outbox,
+        station: s.id,
+        sink,
+        clock: this.clock,
+        backoff,
+        inflight: this.config.outbox.inflight,
+        logger: this.logger,
+        onAcked: (n, ms) => {
+          this.metrics.published.inc(n);
+          this.metrics.stageSeconds.observe({ stage: 'publish' }, ms / 1000);
+        },
+        onDeleted: () => {
+          this.inspection.refreshOutboxGauges();
+          this.opcua?.refresh();
+        },
+        onFailure: () => this.metrics.publishFailures.inc(),
+      });
+      this.drainers.set(s.id, drainer);
+      drainer.start();
+    }
   }
 
   private async publishStatus() {

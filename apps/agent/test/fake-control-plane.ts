@@ -1,10 +1,18 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { agentApi, type DesiredState, EnrolRequest, Heartbeat } from '@diad/protocol';
+import {
+  agentApi,
+  type DesiredState,
+  EnrolRequest,
+  Heartbeat,
+  type InspectionResult,
+  ResultBatch,
+} from '@diad/protocol';
 
 /** A small control plane over real HTTP that follows @diad/protocol's agentApi (test double). */
 export class FakeControlPlane {
   readonly heartbeats: Heartbeat[] = [];
+  readonly results: InspectionResult[] = [];
   readonly tokens = new Set<string>(['one-time-token-0123456789']);
   readonly credential = 'c'.repeat(40);
   readonly bundles = new Map<string, Buffer>();
@@ -21,6 +29,9 @@ export class FakeControlPlane {
   readonly artifacts = new Map<string, { type: string; bytes: Buffer }>();
   /** Status to answer artifact uploads with (simulate outages). */
   artifactStatus = 200;
+  /** Status to answer result batches with (simulate outages). */
+  resultsStatus = 200;
+  resultBatches = 0;
   enrolments = 0;
   downloads = 0;
   private server!: Server;
@@ -59,6 +70,16 @@ export class FakeControlPlane {
         return send(204);
       }
       if (req.method === 'GET' && req.url === agentApi.desiredState) return send(200, this.desired);
+      if (req.method === 'POST' && req.url === agentApi.results) {
+        if (this.resultsStatus !== 200) return send(this.resultsStatus, { error: 'simulated' });
+        this.resultBatches++;
+        const r = ResultBatch.safeParse(body);
+        if (!r.success) return send(400, { error: r.error.issues[0].message });
+        const known = new Set(this.results.map((x) => x.resultId));
+        const fresh = r.data.results.filter((x) => !known.has(x.resultId));
+        this.results.push(...fresh);
+        return send(200, { accepted: fresh.length, duplicates: r.data.results.length - fresh.length });
+      }
       const a = req.url?.match(/^\/api\/v1\/agent\/results\/([0-9a-f-]{36})\/(image|heatmap)$/);
       if (req.method === 'PUT' && a) {
         if (this.artifactStatus !== 200) return send(this.artifactStatus, { error: 'simulated' });

@@ -4,7 +4,15 @@ import { rename, rm } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { agentApi, DesiredState, EnrolRequest, EnrolResponse, type Heartbeat } from '@diad/protocol';
+import {
+  agentApi,
+  DesiredState,
+  EnrolRequest,
+  EnrolResponse,
+  type Heartbeat,
+  type InspectionResult,
+  ResultBatch,
+} from '@diad/protocol';
 import type { z } from 'zod';
 
 export class ControlPlaneError extends Error {
@@ -37,6 +45,15 @@ export class ControlPlaneClient {
 
   async desiredState(credential: string): Promise<DesiredState> {
     return this.json(agentApi.desiredState, { method: 'GET', credential }, DesiredState);
+  }
+
+  /** Posts a batch of results (idempotent on resultId at the control plane). */
+  async postResults(credential: string, results: InspectionResult[]): Promise<void> {
+    await this.request(agentApi.results, {
+      method: 'POST',
+      credential,
+      body: ResultBatch.parse({ results }),
+    });
   }
 
   /** Uploads a result's image or heatmap (control plane: PUT /api/v1/agent/results/:resultId/:kind). */
