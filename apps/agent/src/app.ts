@@ -351,6 +351,7 @@ export class Agent {
       this.every(60_000, () => uploader.poke());
       this.uploader = uploader;
     }
+    if (!this.config.mqtt.enabled) this.startHttpDelivery(client, cp.backoff);
     const token =
       cp.enrolToken ?? (cp.enrolTokenFile ? readFileSync(cp.enrolTokenFile, 'utf8').trim() : undefined);
     this.sync = new SyncService({

@@ -99,8 +99,9 @@ describe.runIf(hasFfmpeg)(
       expect(await read('PartId')).toBe('SN-0001');
       expect(['OK', 'NOK']).toContain(await read('Verdict'));
       expect(await read('Error')).toBe(false);
-      const stored = agent.outbox.peek(10).map((e) => e.result);
-      const r = stored.find((x) => x.partId === 'SN-0001')!;
+      // Without MQTT, results reach the control plane over HTTP (POST /api/v1/agent/results).
+      await waitFor(() => cp.results.some((x) => x.partId === 'SN-0001'), 10_000, 'result posted');
+      const r = cp.results.find((x) => x.partId === 'SN-0001')!;
       expect(r).toMatchObject({
         camera: 'cam1',
         deviceId: 'dev-1',
@@ -109,6 +110,7 @@ describe.runIf(hasFfmpeg)(
       // The camera frame, saved as PNG, follows the result to the control plane.
       await waitFor(() => cp.artifacts.has(`${r.resultId}/image`), 10_000, 'image uploaded');
       expect(cp.artifacts.get(`${r.resultId}/image`)!.bytes.subarray(1, 4).toString()).toBe('PNG');
+      await waitFor(() => agent.outbox.depth() === 0, 5000, 'outbox drained');
       await session.close();
       await client.disconnect();
     });

@@ -62,6 +62,7 @@ type VarName = keyof typeof VARS;
  */
 export class AgentOpcuaServer {
   private server: OPCUAServer | null = null;
+  private stopped = false;
   private certificates: OPCUACertificateManager | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
   readonly handshakes = new Map<string, StationHandshake>();
@@ -128,6 +129,7 @@ export class AgentOpcuaServer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.reloadTimer) clearInterval(this.reloadTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -235,7 +237,8 @@ export class AgentOpcuaServer {
 
   private publishView(station: string, v: HandshakeView) {
     const vars = this.vars.get(station);
-    if (!vars) return;
+    // After shutdown the address space is disposed; late outbox or model events must not touch it.
+    if (!vars || this.stopped) return;
     const set = (name: VarName, value: unknown) => {
       const variable = vars.get(name)!;
       const current = variable.readValue().value.value;
