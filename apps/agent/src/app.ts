@@ -88,6 +88,11 @@ export class Agent {
     this.outbox = new SqliteOutbox(join(config.dataDir, 'outbox.db'), {
       capacityBytes: Math.floor(config.outbox.capacityMb * 1024 * 1024),
       synchronous: config.outbox.synchronous,
+      onQuarantine: (to, err) =>
+        this.logger.error(
+          { movedTo: to, err: err.message },
+          'outbox database unreadable: moved aside, started a new one',
+        ),
     });
     this.inspection = new InspectionService({
       deviceId: this.deviceId,

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { InspectionResult } from '@diad/protocol';
 import Database from 'better-sqlite3';
@@ -8,6 +8,10 @@ export interface SqliteOutboxOptions {
   capacityBytes: number;
   /** "full" survives power loss; "normal" survives a process crash only (WAL), and is faster. */
   synchronous?: 'full' | 'normal';
+  /** Hard cap on the database file in pages (PRAGMA max_page_count); tests use it to simulate a full disk. */
+  maxPages?: number;
+  /** Called when an unreadable database file was moved aside (kept for forensics) and a new one started. */
+  onQuarantine?: (movedTo: string, err: Error) => void;
 }
 
 /** The durable outbox: one SQLite file in WAL mode; a result is committed before append() returns. */
@@ -26,9 +30,19 @@ export class SqliteOutbox implements Outbox {
     checkCapacity(opts.capacityBytes);
     this.capacityBytes = opts.capacityBytes;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${(opts.synchronous ?? 'full').toUpperCase()}`);
+    let db: Database.Database;
+    try {
+      db = openDb(path, opts);
+    } catch (e) {
+      if (path === ':memory:' || !isCorruption(e)) throw e;
+      // A damaged file must not stop the line: keep it aside for recovery and start a new outbox.
+      const aside = `${path}.corrupt-${Date.now()}`;
+      renameSync(path, aside);
+      for (const ext of ['-wal', '-shm']) if (existsSync(path + ext)) renameSync(path + ext, aside + ext);
+      opts.onQuarantine?.(aside, e as Error);
+      db = openDb(path, opts);
+    }
+    this.db = db;
     this.db.exec(`CREATE TABLE IF NOT EXISTS outbox (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       result_id TEXT NOT NULL UNIQUE,
@@ -62,7 +76,15 @@ export class SqliteOutbox implements Outbox {
     const payload = encodeResult(result);
     const bytes = Buffer.byteLength(payload);
     if (this.used + bytes > this.capacityBytes) throw new OutboxFullError(this.used, this.capacityBytes);
-    const info = this.insert.run(result.resultId, result.station, payload, bytes);
+    let info: Database.RunResult;
+    try {
+      info = this.insert.run(result.resultId, result.station, payload, bytes);
+    } catch (e) {
+      // SQLITE_FULL: the disk (or max_page_count) is full. Same policy as the byte bound: refuse, keep the rest.
+      if ((e as { code?: string }).code === 'SQLITE_FULL')
+        throw new OutboxFullError(this.used, this.capacityBytes, 'disk full');
+      throw e;
+    }
     this.used += bytes;
     this.count++;
     return Number(info.lastInsertRowid);
@@ -103,4 +125,23 @@ export class SqliteOutbox implements Outbox {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+function openDb(path: string, opts: SqliteOutboxOptions): Database.Database {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${(opts.synchronous ?? 'full').toUpperCase()}`);
+    if (opts.maxPages) db.pragma(`max_page_count = ${Math.floor(opts.maxPages)}`);
+    db.prepare('SELECT COUNT(*) FROM sqlite_master').get();
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+function isCorruption(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT');
 }

@@ -31,8 +31,13 @@ export class OutboxFullError extends Error {
   constructor(
     readonly usedBytes: number,
     readonly capacityBytes: number,
+    readonly reason: 'capacity' | 'disk full' = 'capacity',
   ) {
-    super(`outbox full: ${usedBytes} of ${capacityBytes} bytes used by undelivered results`);
+    super(
+      reason === 'disk full'
+        ? `outbox full: the disk is full (${usedBytes} bytes of undelivered results stored)`
+        : `outbox full: ${usedBytes} of ${capacityBytes} bytes used by undelivered results`,
+    );
   }
 }
 
