@@ -180,6 +180,7 @@ export class Agent {
       registry: this.metrics.registry,
       readiness: () => this.readiness(),
       submit: c.sources.http ? this.submit : undefined,
+      frameToken: c.http.frameToken,
     });
     if (c.controlPlane) this.startSync(c.controlPlane);
 
@@ -235,7 +236,12 @@ export class Agent {
     const m = c.mqtt;
     let url = m.url;
     if (m.embeddedBroker.enabled) {
-      this.broker = await EmbeddedBroker.start(m.embeddedBroker.host, m.embeddedBroker.port);
+      const eb = m.embeddedBroker;
+      this.broker = await EmbeddedBroker.start(
+        eb.host,
+        eb.port,
+        eb.username && eb.password ? { username: eb.username, password: eb.password } : undefined,
+      );
       url = `mqtt://${m.embeddedBroker.host === '0.0.0.0' ? '127.0.0.1' : m.embeddedBroker.host}:${this.broker.port}`;
       this.logger.info({ url }, 'embedded MQTT broker started');
     }

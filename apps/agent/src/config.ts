@@ -111,6 +111,9 @@ export const AgentConfigSchema = z.object({
           enabled: z.boolean().default(false),
           host: z.string().default('127.0.0.1'),
           port: port.default(1883),
+          /** Require this login on the embedded broker (the agent uses mqtt.username/password). */
+          username: z.string().min(1).optional(),
+          password: z.string().min(1).optional(),
         })
         .prefault({}),
       clientId: z.string().min(1).optional(),
@@ -153,6 +156,8 @@ export const AgentConfigSchema = z.object({
     .prefault({}),
   http: z
     .object({
+      /** When set, POST /api/v1/frames requires `Authorization: Bearer <frameToken>`. */
+      frameToken: z.string().min(16).optional(),
       host: z.string().default('0.0.0.0'),
       port: port.default(8080),
       maxBodyMb: z.number().positive().default(32),
@@ -212,6 +217,10 @@ export function parseConfig(input: unknown, source = 'config'): AgentConfig {
   }
   if (c.controlPlane && !c.controlPlane.enrolToken && !c.controlPlane.enrolTokenFile) {
     // Allowed: the credential may already be stored in dataDir from an earlier enrolment.
+  }
+  const eb = c.mqtt.embeddedBroker;
+  if (!!eb.username !== !!eb.password) {
+    throw new ConfigError(`${source}: mqtt.embeddedBroker.password: username and password go together`);
   }
   if (!c.model.bundle && !c.controlPlane) {
     throw new ConfigError(`${source}: model.bundle: required when controlPlane is not configured`);

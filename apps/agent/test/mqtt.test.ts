@@ -71,12 +71,21 @@ async function roundTrip(url: string) {
   outbox.close();
 }
 
-describe('MQTT publishing against the embedded aedes broker', () => {
-  let broker: EmbeddedBroker;
+const BROKERS = [
+  { name: 'the embedded aedes broker', url: null as string | null },
+  ...(process.env.MQTT_URL ? [{ name: 'Mosquitto (MQTT_URL)', url: process.env.MQTT_URL }] : []),
+];
+
+describe.each(BROKERS)('MQTT publishing against $name', ({ url: external }) => {
+  let broker: EmbeddedBroker | null = null;
   let url: string;
+  const sid = () => `st-${Math.random().toString(36).slice(2, 8)}`;
   beforeAll(async () => {
-    broker = await EmbeddedBroker.start('127.0.0.1', 0);
-    url = `mqtt://127.0.0.1:${broker.port}`;
+    if (external) url = external;
+    else {
+      broker = await EmbeddedBroker.start('127.0.0.1', 0);
+      url = `mqtt://127.0.0.1:${broker.port}`;
+    }
   });
   afterAll(async () => {
     await broker?.close();
@@ -86,10 +95,10 @@ describe('MQTT publishing against the embedded aedes broker', () => {
 
   it('rejects an invalid result before publishing it', async () => {
     const clock = new FakeClock();
-    const { pub } = wire(url, 'bad', new SqliteOutbox(':memory:', { capacityBytes: 1 << 20 }), clock);
+    const { pub } = wire(url, sid(), new SqliteOutbox(':memory:', { capacityBytes: 1 << 20 }), clock);
     pub.start();
     await waitFor(() => pub.connected);
-    await expect(pub.publishResult({ ...fakeResult('bad', 1), resultId: 'not-a-uuid' })).rejects.toThrow(
+    await expect(pub.publishResult({ ...fakeResult('x', 1), resultId: 'not-a-uuid' })).rejects.toThrow(
       TypeError,
     );
     await pub.close();
@@ -99,7 +108,7 @@ describe('MQTT publishing against the embedded aedes broker', () => {
     const clock = new FakeClock();
     const down = new Downstream(url);
     await waitFor(() => down.ready);
-    const { pub } = wire(url, 'willst', new SqliteOutbox(':memory:', { capacityBytes: 1 << 20 }), clock);
+    const { pub } = wire(url, sid(), new SqliteOutbox(':memory:', { capacityBytes: 1 << 20 }), clock);
     pub.start();
     await waitFor(
       () => (down.retained.get(pub.statusTopic) as { state?: string })?.state === 'online',
@@ -176,6 +185,29 @@ describe('fault: broker down while 1,000 results are produced, then back', () =>
   });
 });
 
-describe.runIf(process.env.MQTT_URL)('MQTT publishing against Mosquitto (MQTT_URL)', () => {
-  it('delivers results in order with a retained birth status', () => roundTrip(process.env.MQTT_URL!));
+describe('embedded broker with a login', () => {
+  it('refuses clients without the configured user name and password', async () => {
+    const broker = await EmbeddedBroker.start('127.0.0.1', 0, { username: 'diad', password: 'pw-embedded' });
+    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const clock = new FakeClock();
+    const mk = (password?: string) =>
+      new StationPublisher({
+        address: { site: 'site1', line: 'line1', station: 'auth' },
+        connection: { url, username: 'diad', password, backoff: { initialMs: 500, maxMs: 500 } },
+        deviceId: 'dev1',
+        status: status('auth'),
+        clock,
+        logger: silent,
+      });
+    const bad = mk('wrong');
+    bad.start();
+    await waitFor(() => clock.pending === 1, 5000, 'refused and retry scheduled');
+    expect(bad.connected).toBe(false);
+    await bad.link.close();
+    const good = mk('pw-embedded');
+    good.start();
+    await waitFor(() => good.connected, 5000, 'accepted');
+    await good.close();
+    await broker.close();
+  });
 });

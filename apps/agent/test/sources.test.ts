@@ -178,3 +178,33 @@ describe('ffmpeg camera', () => {
     expect(r.partId).toMatch(/^cam1-\d+-\d+$/);
   });
 });
+
+describe('HTTP frame source with a token', () => {
+  it('requires Authorization: Bearer <http.frameToken>', async () => {
+    const { service, metrics } = await inspectionStack();
+    const app = await createHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 1 << 20,
+      site: 's',
+      line: 'l',
+      registry: metrics.registry,
+      readiness: () => [],
+      submit: (f) => service.submit(f),
+      frameToken: 'line-4-camera-token',
+    });
+    const addr = app.server.address();
+    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}${FRAMES_PATH}?station=st1&partId=T1`;
+    const post = (auth?: string) =>
+      fetch(url, {
+        method: 'POST',
+        body: makePpm(4, 4, 1),
+        headers: { 'content-type': 'application/octet-stream', ...(auth ? { authorization: auth } : {}) },
+      });
+    expect((await post()).status).toBe(401);
+    expect((await post('Bearer nope')).status).toBe(401);
+    expect((await post('Bearer line-4-camera-token')).status).toBe(200);
+    expect((await fetch(url.replace(FRAMES_PATH, '/healthz').split('?')[0])).status).toBe(200);
+    await app.close();
+  });
+});

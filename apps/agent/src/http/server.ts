@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { InspectionResult } from '@diad/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -13,6 +14,8 @@ export interface HttpServerOptions {
   registry: Registry;
   /** null = ready; otherwise the reasons the agent is not ready. */
   readiness: () => string[];
+  /** When set, POST /api/v1/frames requires `Authorization: Bearer <frameToken>`. */
+  frameToken?: string;
   /** Enables POST /api/v1/frames. */
   submit?: (frame: Frame) => Promise<InspectionResult>;
 }
@@ -49,6 +52,9 @@ export async function createHttpServer(o: HttpServerOptions): Promise<FastifyIns
   if (o.submit) {
     const submit = o.submit;
     app.post(FRAMES_PATH, async (req, reply) => {
+      if (o.frameToken && !tokenMatches(req.headers.authorization, o.frameToken)) {
+        return reply.code(401).send({ error: 'authorization: expected Bearer <http.frameToken>' });
+      }
       const q = req.query as Record<string, string | undefined>;
       if (!q.station) return reply.code(400).send({ error: 'query station: required' });
       if (!q.partId) return reply.code(400).send({ error: 'query partId: required' });
@@ -83,4 +89,10 @@ export async function createHttpServer(o: HttpServerOptions): Promise<FastifyIns
   }
   await app.listen({ host: o.host, port: o.port });
   return app;
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const got = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
+  const want = Buffer.from(token);
+  return got.length === want.length && timingSafeEqual(got, want);
 }

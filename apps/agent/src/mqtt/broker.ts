@@ -9,8 +9,20 @@ export class EmbeddedBroker {
     readonly port: number,
   ) {}
 
-  static async start(host: string, port: number): Promise<EmbeddedBroker> {
-    const aedes = await Aedes.createBroker();
+  /** With `auth`, clients must log in with that user name and password. */
+  static async start(
+    host: string,
+    port: number,
+    auth?: { username: string; password: string },
+  ): Promise<EmbeddedBroker> {
+    const aedes = await Aedes.createBroker(
+      auth
+        ? {
+            authenticate: (_client, username, password, done) =>
+              done(null, username === auth.username && password?.toString('utf8') === auth.password),
+          }
+        : {},
+    );
     const server = createServer(aedes.handle);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
