@@ -34,7 +34,13 @@ describe('Agent end to end (embedded broker, HTTP source, Sparkplug B)', () => {
     const a = agent.http!.server.address();
     base = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
     spbClient = mqtt.connect(url);
-    spbClient.on('message', (topic, payload) => spb.push({ topic, payload: decodePayload(payload) }));
+    spbClient.on('message', (topic, payload) => {
+      try {
+        spb.push({ topic, payload: decodePayload(payload) });
+      } catch {
+        // the malformed NCMD sent by a test
+      }
+    });
     await new Promise<void>((r) =>
       spbClient.on('connect', () => spbClient.subscribe('spBv1.0/#', { qos: 1 }, () => r())),
     );
@@ -83,16 +89,36 @@ describe('Agent end to end (embedded broker, HTTP source, Sparkplug B)', () => {
 
   it('sends NDEATH (last will) with the session bdSeq, then NBIRTH with the next bdSeq and seq 0', async () => {
     const node = agent.sparkplug!;
+    await waitFor(() => node.link.connected, 5000, 'sparkplug node connected');
     const bd = node.currentBdSeq;
+    const from = spb.length;
+    const after = () => spb.slice(from);
     node.link.kill();
-    await waitFor(() => spb.some((m) => m.topic === 'spBv1.0/plant/NDEATH/edge-1'), 5000, 'NDEATH');
-    await waitFor(() => spb.some((m) => m.topic === 'spBv1.0/plant/NBIRTH/edge-1'), 10_000, 'NBIRTH');
-    const death = spb.find((m) => m.topic === 'spBv1.0/plant/NDEATH/edge-1')!.payload;
-    const birth = spb.find((m) => m.topic === 'spBv1.0/plant/NBIRTH/edge-1')!.payload;
+    await waitFor(() => after().some((m) => m.topic === 'spBv1.0/plant/NDEATH/edge-1'), 5000, 'NDEATH');
+    await waitFor(() => after().some((m) => m.topic === 'spBv1.0/plant/NBIRTH/edge-1'), 10_000, 'NBIRTH');
+    const death = after().find((m) => m.topic === 'spBv1.0/plant/NDEATH/edge-1')!.payload;
+    const birth = after().find((m) => m.topic === 'spBv1.0/plant/NBIRTH/edge-1')!.payload;
     expect(death.metrics).toEqual([{ name: 'bdSeq', type: 'UInt64', value: bd }]);
     expect(birth.seq).toBe(0);
     expect(birth.metrics.find((m) => m.name === 'bdSeq')?.value).toBe((bd + 1) % 256);
     await waitFor(() => spb.some((m) => m.topic === 'spBv1.0/plant/DBIRTH/edge-1/st2'), 5000, 'DBIRTH');
+  });
+
+  it('answers an NCMD Node Control/Rebirth with a new NBIRTH (seq 0) and DBIRTHs', async () => {
+    const before = spb.filter((m) => m.topic === 'spBv1.0/plant/NBIRTH/edge-1').length;
+    const cmd = encodePayload({
+      timestamp: Date.now(),
+      metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }],
+    });
+    await spbClient.publishAsync('spBv1.0/plant/NCMD/edge-1', Buffer.from(cmd), { qos: 1 });
+    await waitFor(
+      () => spb.filter((m) => m.topic === 'spBv1.0/plant/NBIRTH/edge-1').length > before,
+      5000,
+      'rebirth',
+    );
+    const birth = spb.filter((m) => m.topic === 'spBv1.0/plant/NBIRTH/edge-1').at(-1)!.payload;
+    expect(birth.seq).toBe(0);
+    await spbClient.publishAsync('spBv1.0/plant/NCMD/edge-1', Buffer.from([0xff, 0xff, 0xff]), { qos: 1 });
   });
 
   it('encodes Sparkplug payloads that decode back (protobuf wire format)', () => {

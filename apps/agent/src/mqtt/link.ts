@@ -16,6 +16,9 @@ export interface MqttLinkOptions {
   will?: () => { topic: string; payload: Buffer | string; retain: boolean; qos: 0 | 1 };
   /** Called after each successful connect, before publishing resumes (birth messages). */
   onConnect?: (link: MqttLink) => Promise<void> | void;
+  /** Topics subscribed (QoS 1) on every connect, before onConnect runs. */
+  subscribe?: string[];
+  onMessage?: (topic: string, payload: Buffer) => void;
   clock: Clock;
   logger: Logger;
   random?: () => number;
@@ -125,8 +128,10 @@ export class MqttLink extends EventEmitter<{ up: []; down: [] }> {
       o.logger.warn({ clientId: o.clientId, why, retryInMs: delay }, 'mqtt connection lost or refused');
       this.timer = o.clock.setTimeout(() => this.connectOnce(), delay);
     };
+    if (o.onMessage) c.on('message', (topic, payload) => o.onMessage?.(topic, payload));
     c.on('connect', async () => {
       try {
+        if (o.subscribe?.length) await c.subscribeAsync(o.subscribe, { qos: 1 });
         await o.onConnect?.(this.asConnecting(c));
       } catch (e) {
         o.logger.warn({ err: (e as Error).message }, 'mqtt birth publish failed');

@@ -4,7 +4,7 @@ import type { InspectionResult } from '@diad/protocol';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { MqttLink, type MqttLinkOptions } from './link.js';
-import { encodePayload, type SpMetric } from './sparkplug.js';
+import { decodePayload, encodePayload, type SpMetric } from './sparkplug.js';
 
 export interface SparkplugOptions {
   connection: Omit<MqttLinkOptions, 'will' | 'onConnect' | 'clock' | 'logger'>;
@@ -55,38 +55,52 @@ export class SparkplugNode {
           qos: 1,
         };
       },
-      onConnect: async (link) => {
-        this.seq = 0;
-        const now = o.clock.now();
-        await link.publish(
-          this.topic('NBIRTH'),
-          Buffer.from(
-            encodePayload({
-              timestamp: now,
-              seq: this.nextSeq(),
-              metrics: [
-                { name: 'bdSeq', type: 'UInt64', value: this.bdSeq },
-                { name: 'Node Control/Rebirth', type: 'Boolean', value: false },
-              ],
-            }),
-          ),
-          { qos: 0 },
-        );
-        for (const s of o.stations) {
-          await link.publish(
-            this.topic('DBIRTH', s),
-            Buffer.from(
-              encodePayload({
-                timestamp: now,
-                seq: this.nextSeq(),
-                metrics: this.metrics(this.last.get(s) ?? null),
-              }),
-            ),
-            { qos: 0 },
-          );
-        }
-      },
+      // Sparkplug: subscribe to NCMD before NBIRTH, so a host can ask for a rebirth at any time.
+      subscribe: [this.topic('NCMD')],
+      onMessage: (topic, payload) => this.onCommand(topic, payload),
+      onConnect: (link) => this.births(link),
     });
+  }
+
+  /** NBIRTH (seq restarts at 0) then one DBIRTH per station with the last known values. */
+  private async births(link: MqttLink) {
+    this.seq = 0;
+    const now = this.o.clock.now();
+    const nbirth = encodePayload({
+      timestamp: now,
+      seq: this.nextSeq(),
+      metrics: [
+        { name: 'bdSeq', type: 'UInt64', value: this.bdSeq },
+        { name: 'Node Control/Rebirth', type: 'Boolean', value: false },
+      ],
+    });
+    await link.publish(this.topic('NBIRTH'), Buffer.from(nbirth), { qos: 0 });
+    for (const s of this.o.stations) {
+      const dbirth = encodePayload({
+        timestamp: now,
+        seq: this.nextSeq(),
+        metrics: this.metrics(this.last.get(s) ?? null),
+      });
+      await link.publish(this.topic('DBIRTH', s), Buffer.from(dbirth), { qos: 0 });
+    }
+  }
+
+  private onCommand(topic: string, payload: Buffer) {
+    if (topic !== this.topic('NCMD')) return;
+    let rebirth = false;
+    try {
+      rebirth = decodePayload(payload).metrics.some(
+        (m) => m.name === 'Node Control/Rebirth' && m.value === true,
+      );
+    } catch (e) {
+      this.o.logger.warn({ err: (e as Error).message }, 'sparkplug: undecodable NCMD ignored');
+    }
+    if (rebirth && this.link.connected) {
+      this.o.logger.info('sparkplug: rebirth requested');
+      this.births(this.link).catch((e) =>
+        this.o.logger.warn({ err: (e as Error).message }, 'sparkplug: rebirth failed'),
+      );
+    }
   }
 
   get currentBdSeq() {
