@@ -311,6 +311,13 @@ export class Agent {
       trustListReloadMs: 10_000,
       stations: c.stations.map((s) => s.id),
       canAccept: (s) => this.inspection.canAccept(s) && !!this.models.activeModel,
+      agentStatus: () => ({
+        ready: this.readiness().length === 0,
+        modelName: this.models.activeModel?.name ?? '',
+        modelVersion: this.models.activeModel?.version ?? '',
+        outboxDepth: this.outbox.depth(),
+        outboxFull: this.inspection.outboxFull,
+      }),
       logger: this.logger,
       trigger: async (station, partId) => {
         const spec = c.stations.find((s) => s.id === station)!;

@@ -97,6 +97,12 @@ describe.runIf(hasFfmpeg)(
       expect(res.statusCode).toBe(StatusCodes.Good);
       await waitFor(() => agent.opcua!.handshakes.get('st1')!.view().resultReady, 10_000, 'result');
       expect(await read('PartId')).toBe('SN-0001');
+      const agentVar = async (n: string) =>
+        (await session.read({ nodeId: `ns=${ns};s=Agent.${n}`, attributeId: AttributeIds.Value })).value
+          .value;
+      expect(await agentVar('Ready')).toBe(true);
+      expect(await agentVar('ModelName')).toBe('standin');
+      expect(await agentVar('OutboxFull')).toBe(false);
       expect(['OK', 'NOK']).toContain(await read('Verdict'));
       expect(await read('Error')).toBe(false);
       // Without MQTT, results reach the control plane over HTTP (POST /api/v1/agent/results).

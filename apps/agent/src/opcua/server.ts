@@ -30,8 +30,26 @@ export interface OpcuaServerOptions {
   /** Runs one triggered inspection; resolves with the stored result. */
   trigger: (station: string, partId: string) => Promise<InspectionResult>;
   canAccept: (station: string) => boolean;
+  /** Agent-wide state shown under DiAD/Agent (refreshed on refresh() and every second). */
+  agentStatus?: () => AgentView;
   logger: Logger;
 }
+
+export interface AgentView {
+  ready: boolean;
+  modelName: string;
+  modelVersion: string;
+  outboxDepth: number;
+  outboxFull: boolean;
+}
+
+const AGENT_VARS = {
+  Ready: DataType.Boolean,
+  ModelName: DataType.String,
+  ModelVersion: DataType.String,
+  OutboxDepth: DataType.UInt32,
+  OutboxFull: DataType.Boolean,
+} as const;
 
 /** Namespace URI of the agent's nodes; node ids are `ns=<index of this URI>;s=<station>.<Name>` (docs/opcua.md). */
 export const DIAD_NAMESPACE_URI = 'urn:diad-edge:agent';
@@ -104,6 +122,7 @@ export class AgentOpcuaServer {
     const ns = addressSpace.registerNamespace(DIAD_NAMESPACE_URI);
     const root = ns.addFolder(addressSpace.rootFolder.objects, { browseName: 'DiAD', nodeId: 's=DiAD' });
     for (const station of o.stations) this.addStation(ns, root, station);
+    this.addAgentObject(ns, root);
     await server.start();
     this.server = server;
     if (o.trustListReloadMs && o.trustListReloadMs > 0) {
@@ -121,6 +140,45 @@ export class AgentOpcuaServer {
   /** Re-evaluates TriggerReady on every station (queue, outbox or model state changed). */
   refresh() {
     for (const h of this.handshakes.values()) h.refresh();
+    this.refreshAgent();
+  }
+
+  private readonly agentVars = new Map<keyof typeof AGENT_VARS, UAVariable>();
+
+  // biome-ignore lint/suspicious/noExplicitAny: node-opcua's Namespace/UAFolder types are wide; kept local.
+  private addAgentObject(ns: any, root: any) {
+    const obj: UAObject = ns.addObject({ organizedBy: root, browseName: 'Agent', nodeId: 's=Agent' });
+    for (const [name, dataType] of Object.entries(AGENT_VARS) as [keyof typeof AGENT_VARS, DataType][]) {
+      const v: UAVariable = ns.addVariable({
+        componentOf: obj,
+        browseName: name,
+        nodeId: `s=Agent.${name}`,
+        dataType,
+        minimumSamplingInterval: this.o.samplingIntervalMs,
+      });
+      v.setValueFromSource(new Variant({ dataType, value: initial(dataType) }));
+      this.agentVars.set(name, v);
+    }
+    this.refreshAgent();
+    const t = setInterval(() => this.refreshAgent(), 1000);
+    t.unref();
+    this.timers.add(t as unknown as NodeJS.Timeout);
+  }
+
+  private refreshAgent() {
+    if (this.stopped || !this.o.agentStatus || this.agentVars.size === 0) return;
+    const a = this.o.agentStatus();
+    const values: Record<keyof typeof AGENT_VARS, unknown> = {
+      Ready: a.ready,
+      ModelName: a.modelName,
+      ModelVersion: a.modelVersion,
+      OutboxDepth: a.outboxDepth,
+      OutboxFull: a.outboxFull,
+    };
+    for (const [name, v] of this.agentVars) {
+      if (v.readValue().value.value !== values[name])
+        v.setValueFromSource(new Variant({ dataType: AGENT_VARS[name], value: values[name] }));
+    }
   }
 
   /** Re-reads the trusted/, rejected/ and issuers/ folders (an admin moved a certificate). */
