@@ -1,5 +1,5 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StandInInspector } from '../src/inspector/standin.js';
@@ -185,5 +185,67 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
       verdict: 'NOK',
     });
     expect(sync.pendingReports.at(-1)).toMatchObject({ state: 'shadow' });
+  });
+});
+
+describe('control-plane sync: promotion, confirmation, pruning', () => {
+  const cp = new FakeControlPlane();
+  beforeAll(() => cp.start());
+  afterAll(() => cp.close());
+
+  it('promotes the warm shadow model without downloading it again, confirms a model it already runs, and keeps only bundles in use', async () => {
+    cp.tokens.add('one-time-token-0123456789');
+    const stack = await inspectionStack();
+    const dataDir = tmp();
+    const bundlesDir = join(dataDir, 'bundles');
+    const sync = new SyncService({
+      client: new ControlPlaneClient(cp.url),
+      state: new StateStore(join(dataDir, 'state.json')),
+      models: stack.models,
+      factory: (p, sha) => StandInInspector.load(p, sha),
+      inspection: stack.service,
+      outboxDepth: () => 0,
+      bundlesDir,
+      enrolToken: 'one-time-token-0123456789',
+      hostname: 'h',
+      agentVersion: '0.1.0',
+      providers: ['cpu'],
+      publicKey: null,
+      heartbeatMs: 1000,
+      backoff: { initialMs: 100, maxMs: 1000 },
+      clock: new FakeClock(),
+      logger: silent,
+      metrics: stack.metrics,
+    });
+    const a = cp.offer(bundleBytes('6.0.0'), 'standin', '6.0.0');
+    const b = cp.offer(bundleBytes('7.0.0'), 'standin', '7.0.0');
+    cp.desired = { ...cp.desired, revision: 30, model: a, shadowModel: b, rolloutId: 'r30' };
+    await sync.syncOnce();
+    expect([stack.models.activeModel?.version, stack.models.shadowModel?.version]).toEqual([
+      '6.0.0',
+      '7.0.0',
+    ]);
+    expect(readdirSync(bundlesDir).sort()).toEqual([`${a.sha256}.tar`, `${b.sha256}.tar`].sort());
+    const downloads = cp.downloads;
+
+    cp.desired = { ...cp.desired, revision: 31, model: b, shadowModel: null, rolloutId: 'r31' };
+    await sync.syncOnce();
+    expect(cp.downloads).toBe(downloads);
+    expect(stack.models.activeModel?.version).toBe('7.0.0');
+    expect(stack.models.shadowModel).toBeNull();
+    expect(sync.pendingReports.at(-1)).toMatchObject({
+      model: { version: '7.0.0' },
+      state: 'active',
+      rolloutId: 'r31',
+    });
+    expect(readdirSync(bundlesDir)).toEqual([`${b.sha256}.tar`]);
+
+    cp.desired = { ...cp.desired, revision: 32, rolloutId: 'r32' };
+    await sync.syncOnce();
+    expect(sync.pendingReports.at(-1)).toMatchObject({
+      model: { version: '7.0.0' },
+      state: 'active',
+      rolloutId: 'r32',
+    });
   });
 });

@@ -27,6 +27,9 @@ export class ModelManager {
   get activeInspector(): Inspector | null {
     return this.active;
   }
+  get shadowInspector(): Inspector | null {
+    return this.shadow;
+  }
 
   /** Takes the current models for one frame; call release() with the same object when done. */
   lease(): { active: Inspector | null; shadow: Inspector | null } {

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleRef, DesiredState, Heartbeat, ModelActivation, ModelRef } from '@diad/protocol';
 import type { Logger } from 'pino';
@@ -151,7 +151,19 @@ export class SyncService {
     this.o.inspection.setThresholds(thresholds);
     this.o.state.update({ thresholds });
 
-    if (d.model && d.model.sha256 !== this.o.models.activeModel?.sha256) {
+    const { models } = this.o;
+    const ref = (b: BundleRef): ModelRef => ({ name: b.name, version: b.version, sha256: b.sha256 });
+    if (d.model && d.model.sha256 === models.activeModel?.sha256) {
+      // Already running it (e.g. after a restart): confirm, so a rollout waiting for this device can go on.
+      this.reports.push({ model: ref(d.model), state: 'active', error: null, rolloutId: d.rolloutId });
+    } else if (d.model && d.model.sha256 === models.shadowModel?.sha256 && models.shadowInspector) {
+      // Promotion of the shadow candidate: it is loaded and warm already.
+      const inspector = models.shadowInspector;
+      await models.activate(inspector);
+      this.o.state.update({ activeBundle: this.o.state.get().shadowBundle, shadowBundle: null });
+      this.reports.push({ model: ref(d.model), state: 'active', error: null, rolloutId: d.rolloutId });
+      this.o.metrics.modelSwitches.inc({ outcome: 'activated' });
+    } else if (d.model) {
       await this.install(cred, d.model, 'active', d.rolloutId);
     }
     if (d.shadowModel && d.shadowModel.sha256 !== this.o.models.shadowModel?.sha256) {
@@ -161,6 +173,7 @@ export class SyncService {
       this.o.state.update({ shadowBundle: null });
     }
     this.o.state.update({ appliedRevision: d.revision });
+    this.pruneBundles();
     this.o.onChange?.();
   }
 
@@ -190,6 +203,22 @@ export class SyncService {
       report('failed', msg);
       this.o.metrics.modelSwitches.inc({ outcome: 'failed' });
       this.o.logger.error({ model, role, err: msg }, 'model update failed; keeping the current model');
+    }
+  }
+
+  /** Keeps only the bundles in use (active, shadow): downloaded bundles would otherwise fill the disk. */
+  private pruneBundles() {
+    const st = this.o.state.get();
+    const keep = new Set([st.activeBundle?.path, st.shadowBundle?.path].filter(Boolean));
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.o.bundlesDir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(this.o.bundlesDir, n);
+      if (!keep.has(p)) rmSync(p, { recursive: true, force: true });
     }
   }
 }
