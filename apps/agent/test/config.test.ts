@@ -78,3 +78,32 @@ describe('published MQTT JSON Schemas', () => {
     }
   });
 });
+
+describe('diad-agent CLI', () => {
+  it('check: exit 0 for a valid config, 2 naming the key for an invalid one, 2 for bad usage', async () => {
+    const { vi } = await import('vitest');
+    const { main } = await import('../src/cli.js');
+    const err: string[] = [];
+    const out: string[] = [];
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    try {
+      expect(await main(['check', '--config', join(__dirname, '../../../deploy/agent.example.yaml')])).toBe(
+        0,
+      );
+      const bad = join(tmp(), 'bad.yaml');
+      writeFileSync(
+        bad,
+        'site: plant1\nline: line1\ndataDir: /tmp/x\nmodel: { kind: standin, bundle: b.json }\nstations: [{ id: st1, queueSize: -1 }]\n',
+      );
+      expect(await main(['check', '--config', bad])).toBe(2);
+      expect(await main(['run'])).toBe(2);
+    } finally {
+      e.mockRestore();
+      o.mockRestore();
+    }
+    expect(out.join('')).toMatch(/agent.example.yaml: ok/);
+    expect(err.join('')).toMatch(/invalid config: .*bad.yaml: stations\.0\.queueSize/);
+    expect(err.join('')).toMatch(/usage: diad-agent run --config/);
+  });
+});
