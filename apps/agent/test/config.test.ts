@@ -85,8 +85,14 @@ describe('diad-agent CLI', () => {
     const { main } = await import('../src/cli.js');
     const err: string[] = [];
     const out: string[] = [];
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+      err.push(String(s));
+      return true;
+    });
+    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+      out.push(String(s));
+      return true;
+    });
     try {
       expect(await main(['check', '--config', join(__dirname, '../../../deploy/agent.example.yaml')])).toBe(
         0,
