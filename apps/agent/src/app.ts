@@ -390,9 +390,16 @@ export class Agent {
       clock: this.clock,
       logger: this.logger,
       metrics: this.metrics,
-      onEnrolled: (id) => {
-        this.deviceId = id;
-        this.inspection.setDeviceId(id);
+      onEnrolled: (e) => {
+        this.deviceId = e.deviceId;
+        this.inspection.setDeviceId(e.deviceId);
+        const c = this.config;
+        if (e.site !== c.site || e.line !== c.line || !c.stations.some((s) => s.id === e.station)) {
+          this.logger.warn(
+            { enrolledAs: { site: e.site, line: e.line, station: e.station }, config: { site: c.site, line: c.line } },
+            'the control plane registered this device under a different site/line/station than agent.yaml; topics follow agent.yaml',
+          );
+        }
         this.uploader?.poke();
         this.httpSink?.enrolled();
       },

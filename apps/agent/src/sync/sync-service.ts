@@ -34,7 +34,7 @@ export interface SyncOptions {
   metrics: AgentMetrics;
   /** Called after the active model or thresholds changed (status publishing, OPC UA). */
   onChange?: () => void;
-  onEnrolled?: (deviceId: string) => void;
+  onEnrolled?: (enrolment: { deviceId: string; site: string; line: string; station: string }) => void;
 }
 
 /**
@@ -116,7 +116,7 @@ export class SyncService {
       providers: this.o.providers,
     });
     this.o.state.update({ enrolment: res });
-    this.o.onEnrolled?.(res.deviceId);
+    this.o.onEnrolled?.(res);
     this.o.logger.info(
       { deviceId: res.deviceId, site: res.site, line: res.line, station: res.station },
       'enrolled',
