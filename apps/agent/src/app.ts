@@ -396,7 +396,10 @@ export class Agent {
         const c = this.config;
         if (e.site !== c.site || e.line !== c.line || !c.stations.some((s) => s.id === e.station)) {
           this.logger.warn(
-            { enrolledAs: { site: e.site, line: e.line, station: e.station }, config: { site: c.site, line: c.line } },
+            {
+              enrolledAs: { site: e.site, line: e.line, station: e.station },
+              config: { site: c.site, line: c.line },
+            },
             'the control plane registered this device under a different site/line/station than agent.yaml; topics follow agent.yaml',
           );
         }
