@@ -93,6 +93,6 @@ describe('OPC UA server: SignAndEncrypt / Basic256Sha256, user/password, trust l
     await c.disconnect();
     expect(eps.length).toBeGreaterThan(0);
     expect(eps.every((e) => e.securityMode !== MessageSecurityMode.None)).toBe(true);
-    expect(eps.every((e) => e.securityPolicyUri.endsWith('Basic256Sha256'))).toBe(true);
+    expect(eps.every((e) => e.securityPolicyUri?.endsWith('Basic256Sha256'))).toBe(true);
   });
 });
