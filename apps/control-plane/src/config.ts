@@ -23,8 +23,14 @@ export const ControlPlaneConfig = z
     /** PGlite data folder, or "memory://" for a throw-away in-memory database. */
     dataDir: z.string().min(1).default('.data/control-plane/db'),
     blobDir: z.string().min(1).default('.data/control-plane/blobs'),
-    mqttUrl: z.string().regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt:// or ws:// URL').optional(),
-    mqttGroup: z.string().regex(/^[A-Za-z0-9_-]+$/).default('control-plane'),
+    mqttUrl: z
+      .string()
+      .regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt:// or ws:// URL')
+      .optional(),
+    mqttGroup: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default('control-plane'),
     mqttUsername: z.string().optional(),
     mqttPassword: z.string().optional(),
     jwtSecret: z.string().min(32, 'expected at least 32 characters'),

@@ -18,7 +18,10 @@ export class Database {
   private constructor(
     readonly prisma: PrismaClient,
     readonly kind: 'pglite' | 'postgres',
-    private readonly migrationSession: () => Promise<{ session: MigrationSession; release: () => Promise<void> }>,
+    private readonly migrationSession: () => Promise<{
+      session: MigrationSession;
+      release: () => Promise<void>;
+    }>,
     private readonly shutdown: () => Promise<void>,
   ) {}
 

@@ -5,7 +5,9 @@ import { join, resolve } from 'node:path';
 /** The few operations the runner needs; implemented for PGlite and for a node-postgres client. */
 export interface MigrationSession {
   /** Runs `sql` (several statements allowed) inside one transaction; all or nothing. */
-  inTransaction(fn: (exec: (sql: string, params?: unknown[]) => Promise<unknown[]>) => Promise<void>): Promise<void>;
+  inTransaction(
+    fn: (exec: (sql: string, params?: unknown[]) => Promise<unknown[]>) => Promise<void>,
+  ): Promise<void>;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
 }
 
@@ -55,7 +57,9 @@ export async function applyMigrations(session: MigrationSession, migrations: Mig
     const recorded = applied.get(m.name);
     if (recorded !== undefined) {
       if (recorded !== m.checksum) {
-        throw new Error(`migration ${m.name}: file changed after it was applied (migrations are append-only)`);
+        throw new Error(
+          `migration ${m.name}: file changed after it was applied (migrations are append-only)`,
+        );
       }
       continue;
     }
