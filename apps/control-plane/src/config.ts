@@ -79,6 +79,7 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   BLOB_DIR: 'blobDir',
   MQTT_URL: 'mqttUrl',
   MQTT_GROUP: 'mqttGroup',
+  MQTT_PROTOCOL: 'mqttProtocol',
   MQTT_USERNAME: 'mqttUsername',
   MQTT_PASSWORD: 'mqttPassword',
   JWT_SECRET: 'jwtSecret',
@@ -105,7 +106,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
   const input: Record<string, string> = {};
   for (const [k, key] of Object.entries(ENV_KEYS)) {
     const v = env[k];
-    if (v !== undefined && v !== '') input[key] = v;
+    if (v !== undefined && (v !== '' || key === 'mqttGroup')) input[key] = v;
   }
   return parseConfig(input as ControlPlaneConfigInput);
 }

@@ -44,7 +44,7 @@ export class MqttIngest {
   async start(): Promise<void> {
     if (!this.config.mqttUrl) return;
     const client = mqtt.connect(this.config.mqttUrl, {
-      protocolVersion: 5,
+      protocolVersion: this.config.mqttProtocol,
       clientId: `diad-cp-${randomBytes(6).toString('hex')}`,
       username: this.config.mqttUsername,
       password: this.config.mqttPassword,
@@ -61,10 +61,10 @@ export class MqttIngest {
       );
     };
     this.client = client;
-    const subscriptions = [
-      topics.sharedResults(this.config.mqttGroup),
-      `$share/${this.config.mqttGroup}/${topics.allStatus()}`,
-    ];
+    const group = this.config.mqttGroup;
+    const subscriptions = group
+      ? [topics.sharedResults(group), `$share/${group}/${topics.allStatus()}`]
+      : [topics.sharedResults('x').replace(/^\$share\/x\//, ''), topics.allStatus()];
     let first = true;
     client.on('connect', (ack) => {
       this.metrics.mqttConnected.set(1);
