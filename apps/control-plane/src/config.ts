@@ -27,10 +27,19 @@ export const ControlPlaneConfig = z
       .string()
       .regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt:// or ws:// URL')
       .optional(),
+    /**
+     * Shared-subscription group ($share/<group>/...) so replicas split the stream; empty subscribes without
+     * sharing (brokers without shared subscriptions, e.g. aedes 1.x, grant $share filters but deliver nothing).
+     */
     mqttGroup: z
       .string()
-      .regex(/^[A-Za-z0-9_-]+$/)
+      .regex(/^[A-Za-z0-9_-]*$/, 'expected letters, digits, "_" or "-"')
       .default('control-plane'),
+    /** MQTT 5 by default; 4 (3.1.1) for brokers without MQTT 5 such as aedes 1.x. */
+    mqttProtocol: z.coerce
+      .number()
+      .pipe(z.union([z.literal(4), z.literal(5)]))
+      .default(5),
     mqttUsername: z.string().optional(),
     mqttPassword: z.string().optional(),
     jwtSecret: z.string().min(32, 'expected at least 32 characters'),
@@ -79,6 +88,7 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   BLOB_DIR: 'blobDir',
   MQTT_URL: 'mqttUrl',
   MQTT_GROUP: 'mqttGroup',
+  MQTT_PROTOCOL: 'mqttProtocol',
   MQTT_PROTOCOL: 'mqttProtocol',
   MQTT_USERNAME: 'mqttUsername',
   MQTT_PASSWORD: 'mqttPassword',

@@ -64,12 +64,12 @@ export class ResultsService {
       throw new BadRequestException('query.from: bucketed aggregates span at most 400 days');
     }
     const w = filterWhere(f);
-    w.params.push(this.config.timeZone);
-    const tz = `$${w.params.length}::text`;
-    const bucket =
-      q.bucket === 'none'
-        ? 'NULL::timestamptz'
-        : bucketExpr(q.bucket, tz, { hours: this.config.shiftHours, origin: this.config.shiftOrigin });
+    let bucket = 'NULL::timestamptz';
+    if (q.bucket !== 'none') {
+      w.params.push(this.config.timeZone);
+      const tz = `$${w.params.length}::text`;
+      bucket = bucketExpr(q.bucket, tz, { hours: this.config.shiftHours, origin: this.config.shiftOrigin });
+    }
     const model =
       q.groupBy === 'model'
         ? 'model_name, model_version'
