@@ -3,7 +3,16 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedAgent } from '../helpers/agent.js';
 import { startAedes, until } from '../helpers/broker.js';
-import { BACKENDS, type Client, client, type Harness, login, makeFleet, MQTT_URL, startHarness } from '../helpers/harness.js';
+import {
+  BACKENDS,
+  type Client,
+  client,
+  type Harness,
+  login,
+  MQTT_URL,
+  makeFleet,
+  startHarness,
+} from '../helpers/harness.js';
 
 const BROKERS = [{ broker: 'aedes' }, ...(MQTT_URL ? [{ broker: 'mosquitto' }] : [])];
 const CASES = BACKENDS.flatMap((b) => BROKERS.map((m) => ({ ...b, ...m })));
@@ -30,8 +39,12 @@ describe.each(CASES)('results on $name via $broker', ({ name, broker }) => {
     const fleet = await makeFleet(admin, ['st1', 'st2']);
     a = new ScriptedAgent(h.cp.url);
     b = new ScriptedAgent(h.cp.url);
-    await a.enrol((await admin.post('/api/v1/enrolment-tokens', { stationId: fleet.stations[0].id })).body.token);
-    await b.enrol((await admin.post('/api/v1/enrolment-tokens', { stationId: fleet.stations[1].id })).body.token);
+    await a.enrol(
+      (await admin.post('/api/v1/enrolment-tokens', { stationId: fleet.stations[0].id })).body.token,
+    );
+    await b.enrol(
+      (await admin.post('/api/v1/enrolment-tokens', { stationId: fleet.stations[1].id })).body.token,
+    );
     pub = await mqtt.connectAsync(mqttUrl, { protocolVersion: broker === 'aedes' ? 4 : 5 });
   });
   afterAll(async () => {
@@ -45,7 +58,9 @@ describe.each(CASES)('results on $name via $broker', ({ name, broker }) => {
     let cursor: string | null = null;
     do {
       const page: { items: unknown[]; nextCursor: string | null } = (
-        await admin.get(`/api/v1/results?site=${a.address.site}&limit=1000${q}${cursor ? `&cursor=${cursor}` : ''}`)
+        await admin.get(
+          `/api/v1/results?site=${a.address.site}&limit=1000${q}${cursor ? `&cursor=${cursor}` : ''}`,
+        )
       ).body;
       n += page.items.length;
       cursor = page.nextCursor;
@@ -57,15 +72,23 @@ describe.each(CASES)('results on $name via $broker', ({ name, broker }) => {
     const results = Array.from({ length: 300 }, (_, i) => a.result({ partId: `mqtt-${i}` }));
     for (const r of results) await pub.publishAsync(topics.result(a.address), JSON.stringify(r), { qos: 1 });
     // Re-sent after a lost ack: stored once.
-    for (const r of results.slice(0, 20)) await pub.publishAsync(topics.result(a.address), JSON.stringify(r), { qos: 1 });
+    for (const r of results.slice(0, 20))
+      await pub.publishAsync(topics.result(a.address), JSON.stringify(r), { qos: 1 });
     await pub.publishAsync(topics.result(a.address), '{not json', { qos: 1 });
-    await pub.publishAsync(topics.result(a.address), JSON.stringify({ ...a.result(), score: 'high' }), { qos: 1 });
+    await pub.publishAsync(topics.result(a.address), JSON.stringify({ ...a.result(), score: 'high' }), {
+      qos: 1,
+    });
     // Published on station 2's topic although it claims station 1: rejected.
-    await pub.publishAsync(topics.result(b.address), JSON.stringify(a.result({ partId: 'wrong-topic' })), { qos: 1 });
+    await pub.publishAsync(topics.result(b.address), JSON.stringify(a.result({ partId: 'wrong-topic' })), {
+      qos: 1,
+    });
     // A device id that was never enrolled: rejected.
     const ghost = a.result({ deviceId: '01900000-0000-7000-8000-000000000000', partId: 'ghost' });
     await pub.publishAsync(topics.result(a.address), JSON.stringify(ghost), { qos: 1 });
-    const n = await until(() => count(), (v) => v >= 300);
+    const n = await until(
+      () => count(),
+      (v) => v >= 300,
+    );
     expect(n).toBe(300);
     const metrics = (await client(h.cp.url).get('/metrics')).body as string;
     await until(
@@ -106,7 +129,9 @@ describe.each(CASES)('results on $name via $broker', ({ name, broker }) => {
     expect(await count(`${st2}&category=screw`)).toBe(50);
     expect(await count('&partId=http-7')).toBe(1);
     const page1 = (await admin.get(`/api/v1/results?line=${b.address.line}${st2}&limit=40`)).body;
-    const page2 = (await admin.get(`/api/v1/results?line=${b.address.line}${st2}&limit=40&cursor=${page1.nextCursor}`)).body;
+    const page2 = (
+      await admin.get(`/api/v1/results?line=${b.address.line}${st2}&limit=40&cursor=${page1.nextCursor}`)
+    ).body;
     const ids = new Set([...page1.items, ...page2.items].map((r: { resultId: string }) => r.resultId));
     expect(ids.size).toBe(80);
     const times = [...page1.items, ...page2.items].map((r: { inspectedAt: string }) => r.inspectedAt);
@@ -139,9 +164,12 @@ describe.each(CASES)('results on $name via $broker', ({ name, broker }) => {
 
   it('streams new results to live clients (SSE) and stores images', async () => {
     const ctrl = new AbortController();
-    const res = await fetch(`${h.cp.url}/api/v1/results/stream?station=${b.address.station}&access_token=${admin === null ? '' : (await login(h.cp.url))}`, {
-      signal: ctrl.signal,
-    });
+    const res = await fetch(
+      `${h.cp.url}/api/v1/results/stream?station=${b.address.station}&access_token=${admin === null ? '' : await login(h.cp.url)}`,
+      {
+        signal: ctrl.signal,
+      },
+    );
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     const r = b.result({ partId: 'live-1', verdict: 'NOK', state: 'nok' });

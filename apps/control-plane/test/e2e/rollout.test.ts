@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RolloutsService } from '../../src/rollouts/rollouts.service.js';
 import { ScriptedAgent } from '../helpers/agent.js';
 import { makeBundle } from '../helpers/bundle.js';
-import { BACKENDS, type Client, client, type Harness, login, makeFleet, startHarness, uploadForm } from '../helpers/harness.js';
+import {
+  BACKENDS,
+  type Client,
+  client,
+  type Harness,
+  login,
+  makeFleet,
+  startHarness,
+  uploadForm,
+} from '../helpers/harness.js';
 
 describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
   let h: Harness;
@@ -16,7 +25,10 @@ describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
     fleet = await makeFleet(admin, ['st1', 'st2']);
     for (let i = 0; i < 4; i++) {
       const station = fleet.stations[i % 2];
-      const t = await admin.post('/api/v1/enrolment-tokens', { stationId: station.id, deviceName: `edge-${i}` });
+      const t = await admin.post('/api/v1/enrolment-tokens', {
+        stationId: station.id,
+        deviceName: `edge-${i}`,
+      });
       expect(t.status).toBe(201);
       const a = new ScriptedAgent(h.cp.url);
       await a.enrol(t.body.token, `host-${i}`);
@@ -53,7 +65,8 @@ describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
     });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(r.body.devices.map((d: { stage: number }) => d.stage).sort()).toEqual([0, 1, 2, 2]);
-    const withModel = async () => (await Promise.all(agents.map((a) => a.desired()))).filter((d) => d.model).length;
+    const withModel = async () =>
+      (await Promise.all(agents.map((a) => a.desired()))).filter((d) => d.model).length;
     expect(await withModel()).toBe(1);
     const canary = agents.find((a) => a.deviceId === r.body.devices[0].deviceId)!;
     await canary.follow();
@@ -61,7 +74,9 @@ describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
     expect((await rolloutOf(r.body.id)).currentStage).toBe(1);
     for (let round = 0; round < 3; round++) await followAll();
     const audit = (await admin.get(`/api/v1/audit?entityType=rollout&entityId=${r.body.id}`)).body.items;
-    const system = audit.filter((e: { actorType: string }) => e.actorType === 'system').map((e: { action: string }) => e.action);
+    const system = audit
+      .filter((e: { actorType: string }) => e.actorType === 'system')
+      .map((e: { action: string }) => e.action);
     expect(system.sort()).toEqual(['rollout.complete', 'rollout.promote', 'rollout.promote']);
     const done = await rolloutOf(r.body.id);
     expect(done.status).toBe('completed');
@@ -109,7 +124,9 @@ describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
   it('rolls back automatically when the NOK rate drifts against the previous model', async () => {
     // Baseline: the previous model (1.0.0) judged 200 parts with 2% NOK.
     for (const a of agents) {
-      const batch = Array.from({ length: 50 }, (_, i) => a.result({ verdict: i === 0 ? 'NOK' : 'OK', score: 0.1 + i / 1000 }));
+      const batch = Array.from({ length: 50 }, (_, i) =>
+        a.result({ verdict: i === 0 ? 'NOK' : 'OK', score: 0.1 + i / 1000 }),
+      );
       expect((await a.postResults(batch)).body).toEqual({ accepted: 50, duplicates: 0 });
     }
     const r = await admin.post('/api/v1/rollouts', {
@@ -122,7 +139,9 @@ describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
     const canary = agents.find((a) => r.body.devices[0].deviceId === a.deviceId)!;
     await canary.follow();
     expect((await rolloutOf(r.body.id)).status).toBe('running');
-    const bad = Array.from({ length: 30 }, (_, i) => canary.result({ verdict: i % 2 ? 'NOK' : 'OK', score: 0.6 }));
+    const bad = Array.from({ length: 30 }, (_, i) =>
+      canary.result({ verdict: i % 2 ? 'NOK' : 'OK', score: 0.6 }),
+    );
     await canary.postResults(bad);
     await h.cp.get(RolloutsService).tick();
     const after = await rolloutOf(r.body.id);
@@ -143,12 +162,17 @@ describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
     const early = await admin.post(`/api/v1/rollouts/${r.body.id}/promote`, {});
     expect(early.status).toBe(409);
     await followAll();
-    expect((await rolloutOf(r.body.id)).next).toEqual({ action: 'none', why: 'waiting for a manual promotion' });
+    expect((await rolloutOf(r.body.id)).next).toEqual({
+      action: 'none',
+      why: 'waiting for a manual promotion',
+    });
     expect((await admin.post(`/api/v1/rollouts/${r.body.id}/promote`, {})).status).toBe(200);
     await followAll();
     expect((await rolloutOf(r.body.id)).status).toBe('completed');
     for (const a of agents) expect(a.active?.version).toBe('1.2.0');
-    const rb = await admin.post(`/api/v1/rollouts/${r.body.id}/rollback`, { reason: 'operator: false rejects' });
+    const rb = await admin.post(`/api/v1/rollouts/${r.body.id}/rollback`, {
+      reason: 'operator: false rejects',
+    });
     expect(rb.status).toBe(200);
     expect(rb.body.status).toBe('rolled_back');
     await followAll();
@@ -207,7 +231,14 @@ describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
     expect((await agents[1].desired()).model?.version).toBe('1.0.0');
     const retire = await admin.post('/api/v1/models/widget/versions/1.0.0/status', { status: 'retired' });
     expect(retire.status).toBe(409);
-    expect((await admin.post('/api/v1/models/widget/versions/1.1.0/status', { status: 'retired', reason: 'drift' })).status).toBe(201);
+    expect(
+      (
+        await admin.post('/api/v1/models/widget/versions/1.1.0/status', {
+          status: 'retired',
+          reason: 'drift',
+        })
+      ).status,
+    ).toBe(201);
     const c = await admin.post('/api/v1/rollouts', {
       model: { name: 'widget', version: '1.1.0' },
       target: { lines: [fleet.line.id] },

@@ -17,7 +17,12 @@ export class ScriptedAgent {
   }
 
   async enrol(token: string, hostname = 'edge-1') {
-    const r = await this.api.post(agentApi.enrol, { token, hostname, agentVersion: '0.1.0', providers: ['cpu'] });
+    const r = await this.api.post(agentApi.enrol, {
+      token,
+      hostname,
+      agentVersion: '0.1.0',
+      providers: ['cpu'],
+    });
     if (r.status !== 201) throw new Error(`enrol: ${r.status} ${JSON.stringify(r.body)}`);
     this.deviceId = r.body.deviceId;
     this.credential = r.body.credential;
@@ -40,7 +45,9 @@ export class ScriptedAgent {
       provider: 'cpu',
       queueDepth: 0,
       outboxDepth: 0,
-      activeModel: this.active ? { name: this.active.name, version: this.active.version, sha256: this.active.sha256 } : null,
+      activeModel: this.active
+        ? { name: this.active.name, version: this.active.version, sha256: this.active.sha256 }
+        : null,
       modelReports: reports,
     };
     const r = await this.api.post(agentApi.heartbeat, hb);
@@ -60,7 +67,9 @@ export class ScriptedAgent {
     const sha = createHash('sha256').update(tar).digest('hex');
     if (res.status !== 200 || sha !== m.sha256) throw new Error(`bundle download: ${res.status}, sha ${sha}`);
     if (opts.fail) {
-      await this.heartbeat([{ model: ref, state: 'failed', error: 'warm-up failed', rolloutId: d.rolloutId }]);
+      await this.heartbeat([
+        { model: ref, state: 'failed', error: 'warm-up failed', rolloutId: d.rolloutId },
+      ]);
       return d;
     }
     this.active = m;
@@ -85,7 +94,9 @@ export class ScriptedAgent {
       normalizedScore: 0.2,
       defectAreaPx: 0,
       thresholds: { version: 0, image: 0.5, pixel: 0.3 },
-      model: this.active ? { name: this.active.name, version: this.active.version, sha256: this.active.sha256 } : null,
+      model: this.active
+        ? { name: this.active.name, version: this.active.version, sha256: this.active.sha256 }
+        : null,
       provider: 'cpu',
       timingsMs: { total: 12 },
       error: null,

@@ -1,5 +1,5 @@
-import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 
 /** The in-process aedes broker on a free loopback port (MQTT 3.1.1 only, no shared subscriptions). */

@@ -8,7 +8,12 @@ const graph = (file: string) => ({
   outputs: [{ name: 'y', shape: ['batch', 3, 64, 64], dtype: 'float32' }],
 });
 
-export function manifestFor(name: string, version: string, files: Record<string, Buffer>, imageThreshold = 0.5) {
+export function manifestFor(
+  name: string,
+  version: string,
+  files: Record<string, Buffer>,
+  imageThreshold = 0.5,
+) {
   return {
     format: 'diad-bundle',
     formatVersion: 1,
@@ -33,9 +38,19 @@ export function manifestFor(name: string, version: string, files: Record<string,
       features: graph('features.onnx'),
     },
     features: { network: 'mobilenet_v2', layers: ['a', 'b', 'c'] },
-    scoring: { mapWidth: 64, mapHeight: 64, upsample: 'bilinear-align-corners', sigma: 4, truncate: 4, poolKernel: 8, poolRounds: 1 },
+    scoring: {
+      mapWidth: 64,
+      mapHeight: 64,
+      upsample: 'bilinear-align-corners',
+      sigma: 4,
+      truncate: 4,
+      poolKernel: 8,
+      poolRounds: 1,
+    },
     calibration: { imageThreshold, pixelThreshold: 0.3 },
-    files: Object.fromEntries(Object.entries(files).map(([p, b]) => [p, { sha256: sha256(b), bytes: b.length }])),
+    files: Object.fromEntries(
+      Object.entries(files).map(([p, b]) => [p, { sha256: sha256(b), bytes: b.length }]),
+    ),
   };
 }
 
@@ -46,7 +61,8 @@ export function makeBundle(
   opts: { folder?: string; tamper?: boolean; imageThreshold?: number; fileBytes?: number } = {},
 ): Buffer {
   const files: Record<string, Buffer> = {};
-  for (const g of ['encoder', 'denoiser', 'decoder', 'features']) files[`${g}.onnx`] = randomBytes(opts.fileBytes ?? 1500);
+  for (const g of ['encoder', 'denoiser', 'decoder', 'features'])
+    files[`${g}.onnx`] = randomBytes(opts.fileBytes ?? 1500);
   const manifest = manifestFor(name, version, files, opts.imageThreshold);
   if (opts.tamper) files['decoder.onnx'][0] ^= 0xff;
   const pre = opts.folder ? `${opts.folder}/` : '';

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type ControlPlane, createControlPlane } from '../../src/index.js';
 import type { ControlPlaneConfigInput } from '../../src/config.js';
+import { type ControlPlane, createControlPlane } from '../../src/index.js';
 
 export const DATABASE_URL = process.env.DATABASE_URL || undefined;
 export const MQTT_URL = process.env.MQTT_URL || undefined;
@@ -87,7 +87,12 @@ export interface Reply<T = any> {
 
 /** A small HTTP client bound to one base URL and one credential. */
 export function client(base: string, token?: string) {
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Reply> => {
     const h: Record<string, string> = { ...headers };
     if (token) h.authorization = `Bearer ${token}`;
     let payload: BodyInit | undefined;
@@ -128,9 +133,12 @@ export function uploadForm(bundle: Buffer, fields: Record<string, string> = {}):
 
 /** Creates site → line → station(s) and returns their ids and codes. */
 export async function makeFleet(admin: Client, stations = ['st1']) {
-  const site = (await admin.post('/api/v1/sites', { code: `site${randomBytes(2).toString('hex')}`, name: 'Site' })).body;
+  const site = (
+    await admin.post('/api/v1/sites', { code: `site${randomBytes(2).toString('hex')}`, name: 'Site' })
+  ).body;
   const line = (await admin.post('/api/v1/lines', { siteId: site.id, code: 'line1', name: 'Line 1' })).body;
   const sts = [];
-  for (const code of stations) sts.push((await admin.post('/api/v1/stations', { lineId: line.id, code, name: code })).body);
+  for (const code of stations)
+    sts.push((await admin.post('/api/v1/stations', { lineId: line.id, code, name: code })).body);
   return { site, line, stations: sts };
 }
