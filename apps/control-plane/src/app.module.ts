@@ -43,6 +43,7 @@ export interface AppDeps {
 }
 
 @Module({})
+// biome-ignore lint/complexity/noStaticOnlyClass: a Nest module is a class by design
 export class AppModule {
   static with(deps: AppDeps): DynamicModule {
     return {

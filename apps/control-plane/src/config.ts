@@ -89,7 +89,6 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   MQTT_URL: 'mqttUrl',
   MQTT_GROUP: 'mqttGroup',
   MQTT_PROTOCOL: 'mqttProtocol',
-  MQTT_PROTOCOL: 'mqttProtocol',
   MQTT_USERNAME: 'mqttUsername',
   MQTT_PASSWORD: 'mqttPassword',
   JWT_SECRET: 'jwtSecret',

@@ -40,7 +40,7 @@ export class AuthGuard implements CanActivate {
     if (isPublic) return true;
     if (!token) throw new UnauthorizedException('missing credentials: send Authorization: Bearer <token>');
     if (!principal) throw new UnauthorizedException('invalid or expired credentials');
-    if (!roles || !roles.includes(principal.role as Role)) {
+    if (!roles?.includes(principal.role as Role)) {
       throw new ForbiddenException(
         `role "${principal.role}" may not ${req.method} ${req.route?.path ?? req.path}`,
       );

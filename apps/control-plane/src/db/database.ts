@@ -1,5 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -33,7 +35,7 @@ export class Database {
   private static async openPglite(dataDir: string): Promise<Database> {
     let pglite: PGlite;
     if (dataDir === 'memory://') {
-      pglite = new PGlite();
+      pglite = await memoryPglite();
     } else {
       // PGlite does not create parent folders itself.
       mkdirSync(dirname(dataDir), { recursive: true });
@@ -41,17 +43,7 @@ export class Database {
     }
     await pglite.waitReady;
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-    const session: MigrationSession = {
-      query: async (sql, params) => (await pglite.query(sql, params)).rows as never[],
-      inTransaction: (fn) =>
-        pglite.transaction(async (tx) => {
-          await fn(async (sql, params) => {
-            if (params) return (await tx.query(sql, params)).rows;
-            await tx.exec(sql);
-            return [];
-          });
-        }) as Promise<void>,
-    };
+    const session = pgliteSession(pglite);
     return new Database(
       prisma,
       'pglite',
@@ -115,4 +107,50 @@ export class Database {
   async close(): Promise<void> {
     await this.shutdown();
   }
+}
+
+/**
+ * A throw-away in-memory database, already migrated. Creating a PGlite cluster (initdb) takes seconds; loading a
+ * dump of one takes a fraction of that, so the first caller writes a migrated template to the temp folder
+ * (keyed by the migrations' checksums) and later ones (tests, demos) start from it.
+ */
+async function memoryPglite(): Promise<PGlite> {
+  const migrations = loadMigrations();
+  const key = createHash('sha256')
+    .update(migrations.map((m) => `${m.name}:${m.checksum}`).join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+  const file = join(tmpdir(), `diad-pglite-template-${key}.tar`);
+  if (existsSync(file)) {
+    try {
+      const pg = new PGlite({ loadDataDir: new Blob([readFileSync(file)]) });
+      await pg.waitReady;
+      return pg;
+    } catch {
+      // A damaged template: fall through and build a fresh database.
+    }
+  }
+  const pg = new PGlite();
+  await pg.waitReady;
+  await applyMigrations(pgliteSession(pg), migrations);
+  const dump = Buffer.from(await (await pg.dumpDataDir('none')).arrayBuffer());
+  const tmp = `${file}.${randomUUID()}`;
+  writeFileSync(tmp, dump);
+  renameSync(tmp, file);
+  return pg;
+}
+
+function pgliteSession(pg: PGlite): MigrationSession {
+  return {
+    query: async (sql, params) => (await pg.query(sql, params)).rows as never[],
+    // Multi-statement files go through exec (the simple protocol); the bookkeeping insert has parameters.
+    inTransaction: (fn) =>
+      pg.transaction(async (tx) => {
+        await fn(async (sql, params) => {
+          if (params) return (await tx.query(sql, params)).rows;
+          await tx.exec(sql);
+          return [];
+        });
+      }) as Promise<void>,
+  };
 }

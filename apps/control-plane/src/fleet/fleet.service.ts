@@ -1,11 +1,5 @@
 import { EnrolRequest, type EnrolResponse, uuidv7 } from '@diad/protocol';
-import {
-  ConflictException,
-  Inject,
-  Injectable,
-  NotFoundException,
-  UnauthorizedException,
-} from '@nestjs/common';
+import { Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { z } from 'zod';
 import { AuditService } from '../audit/audit.service.js';
 import { deviceCredential, randomSecret, sha256Hex } from '../auth/secrets.js';

@@ -358,7 +358,7 @@ export class RolloutsService {
         where: { rolloutId_deviceId: { rolloutId, deviceId } },
         include: { rollout: { include: { modelVersion: true } } },
       });
-      if (!rd || !rd.assignedAt || !LIVE.includes(rd.rollout.status) || rd.state === 'rolled_back') continue;
+      if (!rd?.assignedAt || !LIVE.includes(rd.rollout.status) || rd.state === 'rolled_back') continue;
       if (rd.rollout.modelVersion.sha256 !== rep.model.sha256) continue;
       const state = mapReport(rd.rollout.mode, rep.state);
       if (!state || state === rd.state) continue;
@@ -395,7 +395,7 @@ export class RolloutsService {
       where: { id },
       include: { modelVersion: true, devices: true },
     });
-    if (!r || r.status !== 'running') return 'none';
+    if (r?.status !== 'running') return 'none';
     const metrics = await this.metricsOf(r, r.devices);
     const d = decide(this.decideInput(r, r.devices, metrics));
     const ctx = SYSTEM_CONTEXT;

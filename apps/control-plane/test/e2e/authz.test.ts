@@ -138,7 +138,7 @@ describe('authorization: every role against every endpoint group', () => {
   });
 
   it('a forged, revoked or disabled credential is refused', async () => {
-    const forged = a.credential.slice(0, -4) + 'AAAA';
+    const forged = `${a.credential.slice(0, -4)}AAAA`;
     expect((await client(h.cp.url, forged).get('/api/v1/agent/desired-state')).status).toBe(401);
     expect((await client(h.cp.url, 'not-a-token').get('/api/v1/sites')).status).toBe(401);
     const k = await as.admin.post('/api/v1/api-keys', { name: 'temp', role: 'engineer' });

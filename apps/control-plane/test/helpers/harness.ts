@@ -79,6 +79,7 @@ export async function startHarness(
   };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: tests read response bodies freely
 export interface Reply<T = any> {
   status: number;
   body: T;
