@@ -67,7 +67,8 @@ export class TarScanner {
 
   /** Call after the last chunk; throws when the archive ended early. */
   end(): void {
-    if (this.state === 'data' || this.state === 'pad' || this.current) {
+    const partialHeader = this.state === 'header' && this.buf.length > 0;
+    if (this.state === 'data' || this.state === 'pad' || this.current || partialHeader) {
       throw new TypeError(
         `bundle tar: truncated inside ${this.current?.path ?? 'an entry'} at byte ${this.offset}`,
       );
