@@ -45,9 +45,10 @@ async function generate(c: pg.Client) {
   }
   await c.query(`TRUNCATE ${SCHEMA}.results`);
   const idx = (
-    await c.query(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'results' AND indexname <> 'results_pkey'`, [
-      SCHEMA,
-    ])
+    await c.query(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'results' AND indexname <> 'results_pkey'`,
+      [SCHEMA],
+    )
   ).rows as Array<{ indexname: string; indexdef: string }>;
   for (const i of idx) await c.query(`DROP INDEX ${SCHEMA}."${i.indexname}"`);
   const t0 = Date.now();
@@ -67,13 +68,17 @@ async function generate(c: pg.Client) {
               LATERAL (SELECT timestamptz '2026-10-29 00:00:00Z' + g * interval '259 milliseconds' AS ts, random() AS r) x`,
       [start + 1, end],
     );
-    process.stdout.write(`\rgenerating: ${end.toLocaleString()} rows (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    process.stdout.write(
+      `\rgenerating: ${end.toLocaleString()} rows (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+    );
   }
   console.log();
   const t1 = Date.now();
   for (const i of idx) await c.query(i.indexdef);
   await c.query(`ANALYZE ${SCHEMA}.results`);
-  console.log(`generated ${ROWS.toLocaleString()} rows in ${((t1 - t0) / 1000).toFixed(0)} s, indexed in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
+  console.log(
+    `generated ${ROWS.toLocaleString()} rows in ${((t1 - t0) / 1000).toFixed(0)} s, indexed in ${((Date.now() - t1) / 1000).toFixed(0)} s`,
+  );
 }
 
 function percentile(xs: number[], p: number) {
@@ -109,9 +114,12 @@ async function main() {
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
     if (r.status >= 300) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+    // biome-ignore lint/suspicious/noExplicitAny: bench reads API replies loosely
     return r.json() as Promise<any>;
   };
-  const admin = (await post('/api/v1/auth/login', { username: 'admin', password: 'bench-admin-password' }, '')).token;
+  const admin = (
+    await post('/api/v1/auth/login', { username: 'admin', password: 'bench-admin-password' }, '')
+  ).token;
   const tag = randomBytes(2).toString('hex');
   const site = await post('/api/v1/sites', { code: `b${tag}`, name: 'bench' }, admin);
   const line = await post('/api/v1/lines', { siteId: site.id, code: 'l1', name: 'l1' }, admin);
@@ -149,7 +157,9 @@ async function main() {
   };
 
   // HTTP ingestion: batches of 1000 results (pre-serialised) from 4 concurrent senders, for SECONDS seconds.
-  const bodies = Array.from({ length: 60 }, () => JSON.stringify({ results: Array.from({ length: 1000 }, result) }));
+  const bodies = Array.from({ length: 60 }, () =>
+    JSON.stringify({ results: Array.from({ length: 1000 }, result) }),
+  );
   let sent = 0;
   let next = 0;
   const t0 = Date.now();
@@ -158,20 +168,25 @@ async function main() {
     Array.from({ length: 4 }, async () => {
       while (Date.now() - t0 < SECONDS * 1000) {
         const i = next++;
-        const body = i < bodies.length ? bodies[i] : JSON.stringify({ results: Array.from({ length: 1000 }, result) });
+        const body =
+          i < bodies.length ? bodies[i] : JSON.stringify({ results: Array.from({ length: 1000 }, result) });
         const r = await post(agentApi.results, body, dev.credential);
         sent += r.accepted;
       }
     }),
   );
   const httpRate = sent / ((Date.now() - t0) / 1000);
-  console.log(`HTTP ingestion: ${sent.toLocaleString()} results in ${((Date.now() - t0) / 1000).toFixed(1)} s = ${httpRate.toFixed(0)} results/s (batches of 1000, 4 senders, into a table of ${ROWS.toLocaleString()}+ rows)`);
+  console.log(
+    `HTTP ingestion: ${sent.toLocaleString()} results in ${((Date.now() - t0) / 1000).toFixed(1)} s = ${httpRate.toFixed(0)} results/s (batches of 1000, 4 senders, into a table of ${ROWS.toLocaleString()}+ rows)`,
+  );
   console.log(`  heap growth during ingestion: ${mb(process.memoryUsage().heapUsed - heapBefore)}`);
 
   if (process.env.MQTT_URL) {
     const n = 50_000;
     const payloads = Array.from({ length: n }, () => JSON.stringify(result()));
-    const before = Number((await c.query('SELECT count(*) AS n FROM results WHERE device_id = $1', [dev.deviceId])).rows[0].n);
+    const before = Number(
+      (await c.query('SELECT count(*) AS n FROM results WHERE device_id = $1', [dev.deviceId])).rows[0].n,
+    );
     const pub = await mqtt.connectAsync(process.env.MQTT_URL, { protocolVersion: 5 });
     const topic = topics.result({ site: dev.site, line: dev.line, station: dev.station });
     const t1 = Date.now();
@@ -185,12 +200,16 @@ async function main() {
     }
     await Promise.all(inflight);
     for (;;) {
-      const have = Number((await c.query('SELECT count(*) AS n FROM results WHERE device_id = $1', [dev.deviceId])).rows[0].n);
+      const have = Number(
+        (await c.query('SELECT count(*) AS n FROM results WHERE device_id = $1', [dev.deviceId])).rows[0].n,
+      );
       if (have - before >= n || Date.now() - t1 > 120_000) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     const s = (Date.now() - t1) / 1000;
-    console.log(`MQTT ingestion (Mosquitto, QoS 1, shared subscription): ${n.toLocaleString()} results stored in ${s.toFixed(1)} s = ${(n / s).toFixed(0)} results/s`);
+    console.log(
+      `MQTT ingestion (Mosquitto, QoS 1, shared subscription): ${n.toLocaleString()} results stored in ${s.toFixed(1)} s = ${(n / s).toFixed(0)} results/s`,
+    );
     await pub.endAsync();
   }
 
@@ -199,6 +218,7 @@ async function main() {
   const get = async (path: string) => {
     const t = performance.now();
     const r = await fetch(cp.url + path, { headers: { authorization: `Bearer ${admin}` } });
+    // biome-ignore lint/suspicious/noExplicitAny: bench reads API replies loosely
     const body = (await r.json()) as any;
     if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(body)}`);
     return { ms: performance.now() - t, body };
@@ -206,7 +226,9 @@ async function main() {
   const start = Date.parse('2026-10-29T00:00:00Z');
   for (let i = 0; i < 200; i++) {
     const line = `line${i % 10}`;
-    const from = new Date(start + Math.floor(Math.random() * 28) * 86400_000 + Math.floor(Math.random() * 24) * 3600_000);
+    const from = new Date(
+      start + Math.floor(Math.random() * 28) * 86400_000 + Math.floor(Math.random() * 24) * 3600_000,
+    );
     const to = new Date(from.getTime() + 12 * 3600_000);
     const filters =
       i % 4 === 0
@@ -221,18 +243,36 @@ async function main() {
     lat.page.push(p1.ms);
     if (p1.body.nextCursor) lat.next.push((await get(`${q}&cursor=${p1.body.nextCursor}`)).ms);
     if (i % 10 === 0) {
-      lat.agg.push((await get(`/api/v1/results/aggregates?bucket=hour&line=${line}&from=${from.toISOString()}&to=${to.toISOString()}`)).ms);
+      lat.agg.push(
+        (
+          await get(
+            `/api/v1/results/aggregates?bucket=hour&line=${line}&from=${from.toISOString()}&to=${to.toISOString()}`,
+          )
+        ).ms,
+      );
     }
   }
   const fmt = (xs: number[]) =>
-    xs.length === 0 ? "no samples" : `p50 ${percentile(xs, 50).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms (n=${xs.length})`;
-  const total = Number((await c.query('SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass', [`${SCHEMA}.results`])).rows[0].n);
-  console.log(`defect history at ~${total.toLocaleString()} rows, filtered 12 h window, page of 50 (HTTP, incl. auth and JSON):`);
+    xs.length === 0
+      ? 'no samples'
+      : `p50 ${percentile(xs, 50).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms (n=${xs.length})`;
+  const total = Number(
+    (
+      await c.query('SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass', [
+        `${SCHEMA}.results`,
+      ])
+    ).rows[0].n,
+  );
+  console.log(
+    `defect history at ~${total.toLocaleString()} rows, filtered 12 h window, page of 50 (HTTP, incl. auth and JSON):`,
+  );
   console.log(`  first page:  ${fmt(lat.page)}`);
   console.log(`  next page:   ${fmt(lat.next)}`);
   console.log(`  hourly NOK-rate aggregate over the window: ${fmt(lat.agg)}`);
   const m = process.memoryUsage();
-  console.log(`memory (bench and control plane in one process): rss ${mb(m.rss)}, peak rss ${mb(Math.max(peakRss, m.rss))}, heap ${mb(m.heapUsed)}`);
+  console.log(
+    `memory (bench and control plane in one process): rss ${mb(m.rss)}, peak rss ${mb(Math.max(peakRss, m.rss))}, heap ${mb(m.heapUsed)}`,
+  );
 
   clearInterval(sampler);
   await c.query('DELETE FROM results WHERE device_id = $1', [dev.deviceId]);

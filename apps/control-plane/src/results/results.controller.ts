@@ -1,9 +1,10 @@
 import { Controller, Get, Inject, type MessageEvent, Param, Query, Res, Sse } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { filter, map, type Observable } from 'rxjs';
+import { defer, filter, finalize, map, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { HUMANS, Roles } from '../auth/roles.js';
+import { Metrics } from '../common/metrics.js';
 import { parse, uuidParam } from '../common/validation.js';
 import { ARTIFACT_KINDS, ArtifactsService } from './artifacts.service.js';
 import { ResultEvents } from './result-events.js';
@@ -43,6 +44,7 @@ export class ResultsController {
     @Inject(ResultsService) private readonly results: ResultsService,
     @Inject(ArtifactsService) private readonly artifacts: ArtifactsService,
     @Inject(ResultEvents) private readonly events: ResultEvents,
+    @Inject(Metrics) private readonly metrics: Metrics,
   ) {}
 
   @Get()
@@ -93,16 +95,20 @@ export class ResultsController {
   })
   stream(@Query() q: unknown): Observable<MessageEvent> {
     const f = parse(StreamQuery, q, 'query');
-    return this.events.stream.pipe(
-      filter(
-        (r) =>
-          (!f.site || r.site === f.site) &&
-          (!f.line || r.line === f.line) &&
-          (!f.station || r.station === f.station) &&
-          (!f.verdict || r.verdict === f.verdict),
-      ),
-      map((r) => ({ data: r, id: r.resultId, type: 'result' })),
-    );
+    return defer(() => {
+      this.metrics.sseClients.inc();
+      return this.events.stream.pipe(
+        filter(
+          (r) =>
+            (!f.site || r.site === f.site) &&
+            (!f.line || r.line === f.line) &&
+            (!f.station || r.station === f.station) &&
+            (!f.verdict || r.verdict === f.verdict),
+        ),
+        map((r) => ({ data: r, id: r.resultId, type: 'result' })),
+        finalize(() => this.metrics.sseClients.dec()),
+      );
+    });
   }
 
   @Get(':id')

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uuidv7 } from '@diad/protocol';
@@ -69,10 +69,12 @@ describe.each(BACKENDS)('database on $name', ({ name }) => {
   });
 
   it('keeps the audit log append-only in the database itself', async () => {
-    const row = await db.prisma.auditLog.create({ data: { actorType: 'system', action: 'test', entityType: 'test' } });
-    await expect(db.prisma.auditLog.update({ where: { id: row.id }, data: { action: 'rewritten' } })).rejects.toThrow(
-      /append-only/,
-    );
+    const row = await db.prisma.auditLog.create({
+      data: { actorType: 'system', action: 'test', entityType: 'test' },
+    });
+    await expect(
+      db.prisma.auditLog.update({ where: { id: row.id }, data: { action: 'rewritten' } }),
+    ).rejects.toThrow(/append-only/);
     await expect(db.prisma.auditLog.delete({ where: { id: row.id } })).rejects.toThrow(/append-only/);
     await expect(db.prisma.$executeRawUnsafe('TRUNCATE "audit_log"')).rejects.toThrow(/append-only/);
     expect(await db.prisma.auditLog.count()).toBe(1);
@@ -103,14 +105,29 @@ describe.each(BACKENDS)('database on $name', ({ name }) => {
       error: null,
       imageRef: null,
       heatmapRef: null,
-      shadow: i === 0 ? { model: { name: 'm', version: '2.0.0', sha256: 'b'.repeat(64) }, score: 0.9, verdict: 'NOK' as const } : null,
+      shadow:
+        i === 0
+          ? {
+              model: { name: 'm', version: '2.0.0', sha256: 'b'.repeat(64) },
+              score: 0.9,
+              verdict: 'NOK' as const,
+            }
+          : null,
     }));
     const ins = (rs: typeof results) =>
-      db.prisma.$queryRawUnsafe<Array<{ result_id: string }>>(INSERT_RESULTS_SQL, JSON.stringify(rs.map(toRow)));
+      db.prisma.$queryRawUnsafe<Array<{ result_id: string }>>(
+        INSERT_RESULTS_SQL,
+        JSON.stringify(rs.map(toRow)),
+      );
     expect((await ins(results)).length).toBe(2000);
     expect((await ins([...results.slice(0, 500), ...results.slice(0, 10)])).length).toBe(0);
     const r0 = await db.prisma.result.findUnique({ where: { resultId: results[0].resultId } });
-    expect(r0).toMatchObject({ shadowModelVersion: 'm@2.0.0', shadowScore: 0.9, shadowVerdict: 'NOK', modelName: null });
+    expect(r0).toMatchObject({
+      shadowModelVersion: 'm@2.0.0',
+      shadowScore: 0.9,
+      shadowVerdict: 'NOK',
+      modelName: null,
+    });
     const r1 = await db.prisma.result.findUnique({ where: { resultId: results[1].resultId } });
     expect(r1).toMatchObject({ modelVersion: '1.0.0', timingsMs: { total: 1 }, score: 1 / 2000 });
   });
