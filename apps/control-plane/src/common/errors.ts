@@ -21,7 +21,11 @@ export class AllErrorsFilter implements ExceptionFilter {
     const req = ctx.getRequest<AppRequest>();
     let status = HttpStatus.INTERNAL_SERVER_ERROR;
     let body: Record<string, unknown> = { message: 'internal error' };
-    if (exception instanceof HttpException) {
+    const parseError = jsonParseError(exception);
+    if (parseError) {
+      status = 400;
+      body = { message: `body: invalid JSON (${parseError})` };
+    } else if (exception instanceof HttpException) {
       status = exception.getStatus();
       const r = exception.getResponse();
       body = typeof r === 'string' ? { message: r } : { ...(r as Record<string, unknown>) };
@@ -34,9 +38,6 @@ export class AllErrorsFilter implements ExceptionFilter {
     } else if (isPrismaError(exception) && exception.code === 'P2003') {
       status = HttpStatus.CONFLICT;
       body = { message: 'still referenced by other records' };
-    } else if (exception instanceof SyntaxError && 'status' in exception && exception.status === 400) {
-      status = 400;
-      body = { message: `body: invalid JSON (${exception.message})` };
     } else if (isHttpishError(exception)) {
       status = exception.status;
       body = { message: exception.message };
@@ -67,4 +68,20 @@ function isPrismaError(e: unknown): e is PrismaLikeError {
 function isHttpishError(e: unknown): e is { status: number; message: string } {
   const s = (e as { status?: unknown })?.status;
   return typeof s === 'number' && s >= 400 && s < 500 && typeof (e as Error).message === 'string';
+}
+
+/** body-parser marks its JSON errors with type "entity.parse.failed" (Nest may wrap them). */
+function jsonParseError(e: unknown): string | null {
+  for (let x = e, depth = 0; x && depth < 3; x = (x as { cause?: unknown }).cause, depth++) {
+    if ((x as { type?: unknown }).type === 'entity.parse.failed') return (x as Error).message;
+  }
+  if (
+    e instanceof HttpException &&
+    e.getStatus() === 400 &&
+    /JSON/.test(e.message) &&
+    !(e.getResponse() as { issues?: unknown }).issues
+  ) {
+    return e.message;
+  }
+  return null;
 }

@@ -161,6 +161,29 @@ describe('authorization: every role against every endpoint group', () => {
     expect(statuses[statuses.length - 1]).toBe(429);
   });
 
+  it('answers malformed input with a clear 4xx naming the input', async () => {
+    const bad = await as.admin.raw('POST', '/api/v1/sites', undefined, {
+      'content-type': 'application/json',
+    });
+    expect(bad.status).toBe(400);
+    const broken = await fetch(`${h.cp.url}/api/v1/sites`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await login(h.cp.url)}`,
+        'content-type': 'application/json',
+      },
+      body: '{"code":',
+    });
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { message: string }).message).toMatch(/^body: invalid JSON/);
+    const notFound = await as.admin.get('/api/v1/rollouts/00000000-0000-4000-8000-000000000000');
+    expect(notFound.status).toBe(404);
+    const badId = await as.admin.get('/api/v1/rollouts/123');
+    expect(badId.status).toBe(400);
+    expect(badId.body.message).toBe('id: expected a UUID');
+    expect((await as.admin.get('/api/v1/nothing-here')).status).toBe(404);
+  });
+
   it('documents the API at /docs', async () => {
     const doc = (await as.anonymous.get('/docs/openapi.json')).body;
     expect(doc.openapi).toMatch(/^3\./);

@@ -53,7 +53,9 @@ describe.runIf(MQTT_URL)('two control-plane replicas split the result stream ($s
     await until(stored, (c) => c[0] + c[1] > 0, 5000);
     await new Promise((r) => setTimeout(r, 500));
     const final = await stored();
-    const metrics = await Promise.all(replicas.map(async (h) => (await client(h.cp.url).get('/metrics')).body as string));
+    const metrics = await Promise.all(
+      replicas.map(async (h) => (await client(h.cp.url).get('/metrics')).body as string),
+    );
     const rejected = metrics.map((m) => Number(/reason="unknown-device"\} (\d+)/.exec(m)?.[1] ?? 0));
     expect(final[0] + final[1] + rejected[0] + rejected[1]).toBe(n);
     expect(final[0] + rejected[0]).toBeGreaterThan(0);
