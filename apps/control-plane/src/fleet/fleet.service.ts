@@ -2,6 +2,7 @@ import { EnrolRequest, type EnrolResponse, uuidv7 } from '@diad/protocol';
 import { Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { z } from 'zod';
 import { AuditService } from '../audit/audit.service.js';
+import { AuthService } from '../auth/auth.service.js';
 import { deviceCredential, randomSecret, sha256Hex } from '../auth/secrets.js';
 import type { RequestContext } from '../common/request-context.js';
 import { CLOCK, type Clock, CONFIG } from '../common/tokens.js';
@@ -49,6 +50,7 @@ export class FleetService {
     @Inject(Database) private readonly db: Database,
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(DeviceDirectory) private readonly directory: DeviceDirectory,
+    @Inject(AuthService) private readonly auth: AuthService,
     @Inject(CONFIG) private readonly config: ControlPlaneConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -150,6 +152,8 @@ export class FleetService {
       return deviceSummary(after);
     });
     this.directory.invalidate();
+    // A disabled device must lose access now, not when its cached credential expires.
+    this.auth.invalidate();
     return out;
   }
 

@@ -145,6 +145,7 @@ describe('authorization: every role against every endpoint group', () => {
     expect((await client(h.cp.url, k.body.key).get('/api/v1/sites')).status).toBe(200);
     expect((await as.admin.del(`/api/v1/api-keys/${k.body.id}`)).status).toBe(200);
     expect((await client(h.cp.url, k.body.key).get('/api/v1/sites')).status).toBe(401);
+    expect((await b.api.get('/api/v1/agent/desired-state')).status).toBe(200);
     expect((await as.admin.patch(`/api/v1/devices/${b.deviceId}`, { disabled: true })).status).toBe(200);
     expect((await b.api.get('/api/v1/agent/desired-state')).status).toBe(401);
   });
