@@ -90,10 +90,12 @@ describe.each(CASES)('results on $name via $broker', ({ name, broker }) => {
       (v) => v >= 300,
     );
     expect(n).toBe(300);
-    const metrics = (await client(h.cp.url).get('/metrics')).body as string;
-    await until(
+    // Every message has been handled once the last rejection and the last duplicate are counted.
+    const metrics = await until(
       async () => (await client(h.cp.url).get('/metrics')).body as string,
-      (m) => /diad_results_rejected_total\{transport="mqtt",reason="unknown-device"\} 1/.test(m),
+      (m) =>
+        /diad_results_rejected_total\{transport="mqtt",reason="unknown-device"\} 1/.test(m) &&
+        /diad_results_duplicate_total\{transport="mqtt"\} 20/.test(m),
     );
     expect(metrics).toMatch(/diad_results_rejected_total\{transport="mqtt",reason="invalid-json"\} 1/);
     expect(metrics).toMatch(/diad_results_rejected_total\{transport="mqtt",reason="invalid"\} 1/);
