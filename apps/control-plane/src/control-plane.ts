@@ -82,6 +82,14 @@ export async function createControlPlane(
     );
     SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
     await app.get(AuthService).seedAdmin();
+    metrics.watchDevices(async () => {
+      const since = new Date(clock.now().getTime() - config.offlineAfterSeconds * 1000);
+      const [online, total] = await Promise.all([
+        db.prisma.device.count({ where: { disabled: false, lastSeenAt: { gte: since } } }),
+        db.prisma.device.count({ where: { disabled: false } }),
+      ]);
+      return { online, total };
+    });
     await app.listen(config.port, config.host);
     const addr = app.getHttpServer().address() as AddressInfo;
     const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
