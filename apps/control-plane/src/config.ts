@@ -23,6 +23,13 @@ export const ControlPlaneConfig = z
     /** PGlite data folder, or "memory://" for a throw-away in-memory database. */
     dataDir: z.string().min(1).default('.data/control-plane/db'),
     blobDir: z.string().min(1).default('.data/control-plane/blobs'),
+    /** Where bundles and result images live: the local folder `blobDir`, or an S3-compatible bucket. */
+    blobStore: z.enum(['fs', 's3']).default('fs'),
+    s3Endpoint: z.string().url().optional(),
+    s3Region: z.string().min(1).default('us-east-1'),
+    s3Bucket: z.string().min(1).optional(),
+    s3AccessKeyId: z.string().min(1).optional(),
+    s3SecretAccessKey: z.string().min(1).optional(),
     mqttUrl: z
       .string()
       .regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt:// or ws:// URL')
@@ -66,7 +73,14 @@ export const ControlPlaneConfig = z
     ingestBatchSize: int(1, 5000).default(1000),
     ingestFlushMs: int(1, 10_000).default(20),
   })
-  .strict();
+  .strict()
+  .refine(
+    (c) => c.blobStore !== 's3' || (c.s3Endpoint && c.s3Bucket && c.s3AccessKeyId && c.s3SecretAccessKey),
+    {
+      message: 'blobStore "s3" needs s3Endpoint, s3Bucket, s3AccessKeyId and s3SecretAccessKey',
+      path: ['blobStore'],
+    },
+  );
 export type ControlPlaneConfig = z.infer<typeof ControlPlaneConfig>;
 export type ControlPlaneConfigInput = z.input<typeof ControlPlaneConfig>;
 
@@ -86,6 +100,12 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   DATABASE_SCHEMA: 'databaseSchema',
   DATA_DIR: 'dataDir',
   BLOB_DIR: 'blobDir',
+  BLOB_STORE: 'blobStore',
+  S3_ENDPOINT: 's3Endpoint',
+  S3_REGION: 's3Region',
+  S3_BUCKET: 's3Bucket',
+  S3_ACCESS_KEY_ID: 's3AccessKeyId',
+  S3_SECRET_ACCESS_KEY: 's3SecretAccessKey',
   MQTT_URL: 'mqttUrl',
   MQTT_GROUP: 'mqttGroup',
   MQTT_PROTOCOL: 'mqttProtocol',

@@ -8,6 +8,7 @@ import { AppModule } from './app.module.js';
 import { AuthService } from './auth/auth.service.js';
 import type { BlobStore } from './blob/blob-store.js';
 import { FsBlobStore } from './blob/fs-blob-store.js';
+import { S3BlobStore } from './blob/s3-blob-store.js';
 import { httpMiddleware } from './common/http-middleware.js';
 import { createLogger, type Logger } from './common/logger.js';
 import { Metrics } from './common/metrics.js';
@@ -50,7 +51,17 @@ export async function createControlPlane(
   try {
     const applied = await db.migrate();
     if (applied.length) log.info({ applied }, 'migrations applied');
-    const blobs = overrides.blobs ?? new FsBlobStore(config.blobDir);
+    const blobs =
+      overrides.blobs ??
+      (config.blobStore === 's3'
+        ? new S3BlobStore({
+            endpoint: config.s3Endpoint!,
+            region: config.s3Region,
+            bucket: config.s3Bucket!,
+            accessKeyId: config.s3AccessKeyId!,
+            secretAccessKey: config.s3SecretAccessKey!,
+          })
+        : new FsBlobStore(config.blobDir));
     app = await NestFactory.create<NestExpressApplication>(
       AppModule.with({ config, db, blobs, clock, log, metrics }),
       { logger: new NestPinoLogger(log), bodyParser: false },
@@ -71,6 +82,14 @@ export async function createControlPlane(
     );
     SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
     await app.get(AuthService).seedAdmin();
+    metrics.watchDevices(async () => {
+      const since = new Date(clock.now().getTime() - config.offlineAfterSeconds * 1000);
+      const [online, total] = await Promise.all([
+        db.prisma.device.count({ where: { disabled: false, lastSeenAt: { gte: since } } }),
+        db.prisma.device.count({ where: { disabled: false } }),
+      ]);
+      return { online, total };
+    });
     await app.listen(config.port, config.host);
     const addr = app.getHttpServer().address() as AddressInfo;
     const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;

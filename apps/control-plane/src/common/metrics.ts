@@ -54,4 +54,29 @@ export class Metrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'diad_cp_' });
   }
+
+  /** Devices seen within the offline window, counted at scrape time (one query serves both gauges). */
+  watchDevices(count: () => Promise<{ online: number; total: number }>): void {
+    let last: Promise<{ online: number; total: number }> | null = null;
+    const once = () => {
+      last ??= count().finally(() => setTimeout(() => (last = null), 1000).unref());
+      return last;
+    };
+    new Gauge({
+      name: 'diad_devices_online',
+      help: 'Enabled devices seen within the offline window',
+      registers: [this.registry],
+      async collect() {
+        this.set((await once()).online);
+      },
+    });
+    new Gauge({
+      name: 'diad_devices',
+      help: 'Enrolled, enabled devices',
+      registers: [this.registry],
+      async collect() {
+        this.set((await once()).total);
+      },
+    });
+  }
 }

@@ -1,10 +1,17 @@
 import type { Heartbeat, InspectionResult } from '@diad/protocol';
-import { ForbiddenException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import {
+  BadRequestException,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  NotFoundException,
+} from '@nestjs/common';
 import { Metrics } from '../common/metrics.js';
 import type { Principal } from '../common/request-context.js';
 import { CLOCK, type Clock } from '../common/tokens.js';
 import { Database } from '../db/database.js';
 import { IngestService } from '../results/ingest.service.js';
+import { outOfRange } from '../results/result-row.js';
 import { RolloutsService } from '../rollouts/rollouts.service.js';
 import { DesiredStateService } from './desired-state.service.js';
 import { DeviceDirectory } from './device-directory.js';
@@ -47,6 +54,8 @@ export class AgentService {
     const me = await this.directory.lookup(deviceId);
     if (!me) throw new NotFoundException(`device ${deviceId} not found`);
     results.forEach((r, i) => {
+      const range = outOfRange(r);
+      if (range) throw new BadRequestException(`body.results.${i}.${range}`);
       if (r.deviceId !== deviceId) {
         this.metrics.resultsRejected.inc({ transport: 'http', reason: 'other-device' }, results.length);
         throw new ForbiddenException(`body.results.${i}.deviceId: a device may only post its own results`);

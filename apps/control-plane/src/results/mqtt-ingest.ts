@@ -10,6 +10,8 @@ import { Database } from '../db/database.js';
 import { DeviceDirectory } from '../fleet/device-directory.js';
 import { IngestService } from './ingest.service.js';
 import { IngestBuffer } from './ingest-buffer.js';
+import { writeResilient } from './resilient-write.js';
+import { outOfRange } from './result-row.js';
 
 /**
  * Subscribes to every station's result topic through a shared subscription ($share/<group>/...), so replicas of
@@ -20,6 +22,7 @@ import { IngestBuffer } from './ingest-buffer.js';
 export class MqttIngest {
   private client: MqttClient | null = null;
   private buffer: IngestBuffer;
+  private stopping = false;
 
   constructor(
     @Inject(CONFIG) private readonly config: ControlPlaneConfig,
@@ -32,12 +35,34 @@ export class MqttIngest {
   ) {
     this.buffer = new IngestBuffer(
       async (batch) => {
-        await this.ingest.ingest(batch, 'mqtt');
+        const outcome = await writeResilient(batch, {
+          write: async (b) => {
+            await this.ingest.ingest(b, 'mqtt');
+          },
+          healthy: async () => {
+            try {
+              await this.db.prisma.$queryRawUnsafe('SELECT 1');
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+          onDropped: (row, err) => {
+            this.metrics.resultsRejected.inc({ transport: 'mqtt', reason: 'database-refused' });
+            this.log.error({ err, resultId: row.resultId }, 'database refused a result');
+          },
+          onRetry: (err, attempt) =>
+            this.log.warn({ err, attempt, results: batch.length }, 'writing MQTT results failed'),
+          stopping: () => this.stopping,
+        });
+        if (outcome === 'lost') {
+          this.metrics.resultsRejected.inc({ transport: 'mqtt', reason: 'lost-at-shutdown' }, batch.length);
+          this.log.error({ results: batch.length }, 'database unreachable at shutdown: results lost');
+        }
       },
       config.ingestBatchSize,
       config.ingestFlushMs,
-      undefined,
-      (e, batch) => this.log.error({ err: e, results: batch.length }, 'writing MQTT results failed'),
     );
   }
 
@@ -116,6 +141,10 @@ export class MqttIngest {
       return;
     }
     const res = r.data;
+    if (outOfRange(res)) {
+      this.metrics.resultsRejected.inc({ transport: 'mqtt', reason: 'out-of-range' });
+      return;
+    }
     if (parts[1] !== res.site || parts[2] !== res.line || parts[3] !== res.station) {
       this.metrics.resultsRejected.inc({ transport: 'mqtt', reason: 'topic-mismatch' });
       return;
@@ -153,6 +182,7 @@ export class MqttIngest {
 
   /** Stops receiving, then writes whatever is buffered. */
   async stop(): Promise<void> {
+    this.stopping = true;
     const c = this.client;
     this.client = null;
     if (c) await c.endAsync();

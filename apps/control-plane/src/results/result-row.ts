@@ -117,3 +117,14 @@ export function presentRow(x: Record<string, unknown>) {
   };
 }
 export type ResultView = ReturnType<typeof presentRow>;
+
+const INT4_MAX = 2 ** 31 - 1;
+
+/** Values the protocol allows but the columns cannot hold; null when the row fits. */
+export function outOfRange(r: InspectionResult): string | null {
+  if (r.defectAreaPx !== null && r.defectAreaPx > INT4_MAX)
+    return `defectAreaPx: expected at most ${INT4_MAX}`;
+  if (r.thresholds && r.thresholds.version > INT4_MAX)
+    return `thresholds.version: expected at most ${INT4_MAX}`;
+  return null;
+}

@@ -78,6 +78,9 @@ describe.each(CASES)('results on $name via $broker', ({ name, broker }) => {
     await pub.publishAsync(topics.result(a.address), JSON.stringify({ ...a.result(), score: 'high' }), {
       qos: 1,
     });
+    // Valid for the protocol, too large for the column: refused before it can fail a whole batch.
+    const huge = JSON.stringify(a.result({ defectAreaPx: 2 ** 40 }));
+    await pub.publishAsync(topics.result(a.address), huge, { qos: 1 });
     // Published on station 2's topic although it claims station 1: rejected.
     await pub.publishAsync(topics.result(b.address), JSON.stringify(a.result({ partId: 'wrong-topic' })), {
       qos: 1,
@@ -90,13 +93,16 @@ describe.each(CASES)('results on $name via $broker', ({ name, broker }) => {
       (v) => v >= 300,
     );
     expect(n).toBe(300);
-    const metrics = (await client(h.cp.url).get('/metrics')).body as string;
-    await until(
+    // Every message has been handled once the last rejection and the last duplicate are counted.
+    const metrics = await until(
       async () => (await client(h.cp.url).get('/metrics')).body as string,
-      (m) => /diad_results_rejected_total\{transport="mqtt",reason="unknown-device"\} 1/.test(m),
+      (m) =>
+        /diad_results_rejected_total\{transport="mqtt",reason="unknown-device"\} 1/.test(m) &&
+        /diad_results_duplicate_total\{transport="mqtt"\} 20/.test(m),
     );
     expect(metrics).toMatch(/diad_results_rejected_total\{transport="mqtt",reason="invalid-json"\} 1/);
     expect(metrics).toMatch(/diad_results_rejected_total\{transport="mqtt",reason="invalid"\} 1/);
+    expect(metrics).toMatch(/diad_results_rejected_total\{transport="mqtt",reason="out-of-range"\} 1/);
     expect(metrics).toMatch(/diad_results_rejected_total\{transport="mqtt",reason="topic-mismatch"\} 1/);
     expect(metrics).toMatch(/diad_results_duplicate_total\{transport="mqtt"\} 20/);
     expect((await admin.get('/api/v1/results?partId=wrong-topic')).body.items).toHaveLength(0);
@@ -116,6 +122,9 @@ describe.each(CASES)('results on $name via $broker', ({ name, broker }) => {
     expect((await b.postResults(batch.slice(0, 30))).body).toEqual({ accepted: 0, duplicates: 30 });
     const forged = await b.postResults([a.result()]);
     expect(forged.status).toBe(403);
+    const huge = await b.postResults([b.result(), b.result({ defectAreaPx: 2 ** 40 })]);
+    expect(huge.status).toBe(400);
+    expect(huge.body.message).toBe('body.results.1.defectAreaPx: expected at most 2147483647');
     const invalid = await b.postResults([{ ...b.result(), resultId: 'nope' }]);
     expect(invalid.status).toBe(400);
     expect(invalid.body.message).toMatch(/^body\.results\.0\.resultId:/);

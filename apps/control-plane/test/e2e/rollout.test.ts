@@ -85,6 +85,9 @@ describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
     const reporting = devices.filter((d: { activeModel: unknown }) => d.activeModel);
     expect(reporting).toHaveLength(4);
     expect(reporting.every((d: { online: boolean }) => d.online)).toBe(true);
+    const metrics = (await client(h.cp.url).get('/metrics')).body as string;
+    expect(metrics).toMatch(/^diad_devices_online 4$/m);
+    expect(metrics).toMatch(/^diad_devices 4$/m);
   });
 
   it('serves thresholds in the desired state and bumps the revision', async () => {
