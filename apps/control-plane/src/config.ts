@@ -47,6 +47,17 @@ export const ControlPlaneConfig = z
       .number()
       .pipe(z.union([z.literal(4), z.literal(5)]))
       .default(5),
+    /**
+     * A fixed client id (unique per replica) makes the MQTT session persistent: the broker keeps the subscription
+     * and queues results while the control plane is disconnected or restarting. Unset: a random id and a clean
+     * session, so results published while it is away are not delivered to it.
+     */
+    mqttClientId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, "_" or "-"')
+      .optional(),
+    /** How long an MQTT 5 broker keeps the persistent session of a disconnected control plane. */
+    mqttSessionExpirySeconds: int(0, 2 ** 32 - 1).default(7 * 86400),
     mqttUsername: z.string().optional(),
     mqttPassword: z.string().optional(),
     jwtSecret: z.string().min(32, 'expected at least 32 characters'),
@@ -109,6 +120,8 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   MQTT_URL: 'mqttUrl',
   MQTT_GROUP: 'mqttGroup',
   MQTT_PROTOCOL: 'mqttProtocol',
+  MQTT_CLIENT_ID: 'mqttClientId',
+  MQTT_SESSION_EXPIRY_SECONDS: 'mqttSessionExpirySeconds',
   MQTT_USERNAME: 'mqttUsername',
   MQTT_PASSWORD: 'mqttPassword',
   JWT_SECRET: 'jwtSecret',

@@ -3,7 +3,6 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, ren
 import { join, resolve } from 'node:path';
 import { Agent, parseConfig as parseAgentConfig } from '@diad/agent';
 import { type ControlPlane, createControlPlane } from '@diad/control-plane';
-import type { BundleManifest } from '@diad/protocol';
 import pino, { type Logger } from 'pino';
 import { DemoBroker } from './broker.js';
 import { packBundle } from './bundle-tar.js';
@@ -27,6 +26,11 @@ export interface SystemOptions {
   pgliteDir?: string;
   /** An external broker (MQTT 5, shared subscriptions); default: the in-process aedes broker. */
   mqtt?: { url: string };
+  /**
+   * The control plane's MQTT session: a fixed client id makes it persistent, so the broker queues results while
+   * the control plane is disconnected (default id "diad-cp-demo").
+   */
+  controlPlaneMqtt?: { clientId: string; sessionExpirySeconds?: number };
   fleet?: FleetCodes;
   heartbeatMs?: number;
   rolloutTickMs?: number;
@@ -107,6 +111,8 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
         // aedes speaks MQTT 3.1.1 without shared subscriptions; an external broker gets the production settings.
         mqttGroup: o.mqtt ? 'control-plane' : '',
         mqttProtocol: o.mqtt ? 5 : 4,
+        mqttClientId: o.controlPlaneMqtt?.clientId ?? 'diad-cp-demo',
+        mqttSessionExpirySeconds: o.controlPlaneMqtt?.sessionExpirySeconds,
         jwtSecret: secrets.jwtSecret,
         adminPassword: secrets.adminPassword,
         rolloutTickMs: o.rolloutTickMs ?? 1000,

@@ -68,9 +68,14 @@ export class MqttIngest {
 
   async start(): Promise<void> {
     if (!this.config.mqttUrl) return;
+    const persistent = this.config.mqttClientId !== undefined;
     const client = mqtt.connect(this.config.mqttUrl, {
       protocolVersion: this.config.mqttProtocol,
-      clientId: `diad-cp-${randomBytes(6).toString('hex')}`,
+      clientId: this.config.mqttClientId ?? `diad-cp-${randomBytes(6).toString('hex')}`,
+      clean: !persistent,
+      ...(persistent && this.config.mqttProtocol === 5
+        ? { properties: { sessionExpiryInterval: this.config.mqttSessionExpirySeconds } }
+        : {}),
       username: this.config.mqttUsername,
       password: this.config.mqttPassword,
       reconnectPeriod: 2000,
