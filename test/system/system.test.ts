@@ -34,7 +34,7 @@ import {
 } from 'node-opcua';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeTinyBundle } from '../../packages/pipeline/test/helpers/tiny-bundle.js';
+import { type LooseManifest, writeTinyBundle } from '../../packages/pipeline/test/helpers/tiny-bundle.js';
 import { mosquittoBinary, PrivateMosquitto } from './helpers/mosquitto.js';
 
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
@@ -128,7 +128,7 @@ describe.each(VARIANTS)('system: $name', (variant) => {
     bundles.v1 = join(dir, 'bundle-v1');
     bundles.v2 = join(dir, 'bundle-v2');
     const version = (v: string) => ({
-      editManifest: (m: Record<string, any>) => Object.assign(m.model, { name: 'tiny-test', version: v }),
+      editManifest: (m: LooseManifest) => Object.assign(m.model, { name: 'tiny-test', version: v }),
     });
     await writeTinyBundle(bundles.v1, version('1.0.0'));
     await writeTinyBundle(bundles.v2, version('2.0.0'));

@@ -108,8 +108,10 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
         databaseUrl: o.database?.url,
         databaseSchema: o.database?.schema ?? 'public',
         mqttUrl,
-        // aedes speaks MQTT 3.1.1 without shared subscriptions; an external broker gets the production settings.
-        mqttGroup: o.mqtt ? 'control-plane' : '',
+        // One control plane: a plain subscription in a persistent session, which brokers keep across their own
+        // restarts (aedes 1.x has no shared subscriptions; Mosquitto 2.0.11 restores a shared one that then
+        // delivers nothing). aedes speaks MQTT 3.1.1 only.
+        mqttGroup: '',
         mqttProtocol: o.mqtt ? 5 : 4,
         mqttClientId: o.controlPlaneMqtt?.clientId ?? 'diad-cp-demo',
         mqttSessionExpirySeconds: o.controlPlaneMqtt?.sessionExpirySeconds,

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
 /** The mosquitto binary (Debian puts it in /usr/sbin, often not on PATH), or null when not installed. */
@@ -29,6 +30,8 @@ export class PrivateMosquitto {
         'allow_anonymous true',
         'persistence true',
         `persistence_location ${dir}/`,
+        // Started as root, mosquitto switches to its own user and then cannot write the persistence file here.
+        `user ${userInfo().username}`,
         'log_dest none',
         '',
       ].join('\n'),
