@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SYNTH_CATEGORIES } from '@diad/datasets';
 import pino from 'pino';
 import { readBundleManifest } from './bundle-tar.js';
 import { HotFolderFeeder } from './feeder.js';
@@ -62,7 +63,10 @@ async function main(): Promise<number> {
   const rate = num('rate', values.rate, 2, 0.1, 100);
   const level = values['log-level'] ?? 'info';
   const manifest = readBundleManifest(bundle);
-  const categories = (manifest.source as { training?: { categories?: string[] } }).training?.categories;
+  // Feed the categories the model was trained on (tools/ records them), when they are synthetic ones.
+  const trained = (manifest.source as { training?: { categories?: unknown } }).training?.categories;
+  const known = new Set(SYNTH_CATEGORIES.map((c) => c.name));
+  const categories = Array.isArray(trained) ? trained.filter((c): c is string => known.has(c)) : [];
 
   say(`DiAD Edge demo: data in ${dataDir}`);
   say(`preparing synthetic test images (${manifest.input.width} px, offline, deterministic)...`);
