@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -78,6 +79,7 @@ async function main(): Promise<number> {
     perCategory: 20,
   });
 
+  ensureDashboardBuilt(root);
   const logFile = (name: string) =>
     pino(
       { level },
@@ -163,6 +165,18 @@ async function printAddresses(sys: RunningSystem, dataDir: string) {
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * The control plane serves the dashboard from apps/dashboard/dist, which a fresh clone does not have yet: build
+ * it once (offline, vite). A failed build only means no dashboard.
+ */
+function ensureDashboardBuilt(root: string) {
+  const app = join(root, 'apps/dashboard');
+  if (!existsSync(join(app, 'package.json')) || existsSync(join(app, 'dist/index.html'))) return;
+  say('building the dashboard (first start only)...');
+  const r = spawnSync('npm', ['run', 'build', '-w', '@diad/dashboard'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) say('dashboard build failed: continuing without the dashboard');
 }
 
 /** The dashboard's address when the control plane serves one (an HTML page at / or /dashboard/). */
