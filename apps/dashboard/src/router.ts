@@ -37,6 +37,7 @@ export function matchPath(pattern: string, path: string): Record<string, string>
 
 export class Router {
   private current: View | null = null;
+  private generation = 0;
 
   constructor(
     private readonly routes: Route[],
@@ -67,9 +68,16 @@ export class Router {
     for (const r of this.routes) {
       const params = matchPath(r.path, path);
       if (!params) continue;
+      const generation = ++this.generation;
+      const view = r.render({ params, search: new URLSearchParams(location.search) });
+      // The render redirected (e.g. to sign-in): that navigation has mounted its own view already.
+      if (generation !== this.generation) {
+        view.dispose?.();
+        return;
+      }
       this.current?.dispose?.();
-      this.current = r.render({ params, search: new URLSearchParams(location.search) });
-      this.mount(this.current);
+      this.current = view;
+      this.mount(view);
       return;
     }
     this.go(this.fallback, true);
