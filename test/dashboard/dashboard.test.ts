@@ -290,6 +290,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     expect(await trail.locator('tbody tr').first().textContent()).toMatch(
       /erin \(engineer\).*image 0\.500 → 0\.550.*fewer false NOKs/,
     );
+    await page.evaluate(() => window.scrollTo(0, 0));
     await shot('07-thresholds');
     expect(browser.errors).toEqual([]);
   });

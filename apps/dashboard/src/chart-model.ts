@@ -26,12 +26,19 @@ export interface ChartModel {
   plot: { x0: number; x1: number; y0: number; y1: number };
 }
 
-/** The smallest 1, 2, 2.5 or 5 × 10^k at or above `v` (0 and below give 1). */
+/** The smallest 1, 2 or 5 × 10^k at or above `v` (0 and below give 1). */
 export function niceCeil(v: number): number {
   if (!(v > 0) || !Number.isFinite(v)) return 1;
   const exp = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * exp >= v * (1 - 1e-12)) return m * exp;
+  for (const m of [1, 2, 5, 10]) if (m * exp >= v * (1 - 1e-12)) return m * exp;
   return 10 * exp;
+}
+
+/** A y axis from 0 to at least `max` in at most 5 round steps: { top, step }. */
+export function niceAxis(max: number): { top: number; step: number } {
+  const m = max > 0 && Number.isFinite(max) ? max : 1;
+  const step = niceCeil(m / 5);
+  return { top: Math.max(step, Math.ceil(m / step - 1e-9) * step), step };
 }
 
 export function chartModel(
@@ -47,12 +54,17 @@ export function chartModel(
   const vs = series
     .flatMap((s) => s.points.map((p) => p.v))
     .filter((v): v is number => v !== null && Number.isFinite(v));
-  const yMax = niceCeil(Math.max(opts.minYMax ?? 0, ...vs, 0));
+  const axis = niceAxis(Math.max(opts.minYMax ?? 0, ...vs, 0));
+  const yMax = axis.top;
   const tMin = ts[0] ?? 0;
   const tMax = ts[ts.length - 1] ?? 1;
   const x = (t: number) => (tMax === tMin ? (x0 + x1) / 2 : x0 + ((t - tMin) / (tMax - tMin)) * (x1 - x0));
   const y = (v: number) => y0 - (v / yMax) * (y0 - y1);
-  const yTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => ({ value: f * yMax, pos: y(f * yMax) }));
+  const yTicks: Tick[] = [];
+  for (let k = 0; k * axis.step <= yMax * (1 + 1e-9); k++) {
+    const v = Math.round(k * axis.step * 1e9) / 1e9;
+    yTicks.push({ value: v, pos: round(y(v)) });
+  }
   const step = Math.max(1, Math.ceil(ts.length / 6));
   const xTicks = ts.filter((_, i) => i % step === 0).map((t) => ({ value: t, pos: x(t) }));
   const paths: string[] = [];

@@ -14,7 +14,7 @@ export interface LineChartOptions {
   minYMax?: number;
 }
 
-/** An SVG line chart with a legend and a data table for screen readers. */
+/** An SVG line chart with a legend; every point carries a <title> with its bucket and value. */
 export function lineChart(series: SeriesInput[], opts: LineChartOptions): HTMLElement {
   const m = chartModel(series, BOX, { minYMax: opts.minYMax });
   const { x0, x1, y0, y1 } = m.plot;

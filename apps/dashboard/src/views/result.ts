@@ -171,6 +171,14 @@ function imagePanel(ctx: AppContext, r: ResultView, urls: string[]): HTMLElement
       return;
     }
     replace(stage, base, overlay);
+    const sizer = base ?? overlay!;
+    const size = () => {
+      if (!sizer.naturalWidth || !sizer.naturalHeight) return;
+      stage.style.setProperty('--ar', String(sizer.naturalWidth / sizer.naturalHeight));
+      stage.classList.add('sized');
+    };
+    if (sizer.complete) size();
+    else sizer.addEventListener('load', size, { once: true });
     if (!heat) replace(note, 'No heatmap was stored for this result.');
     else if (!image) replace(note, 'No camera image was stored; showing the heatmap alone.');
     if (!(overlay && base)) return;

@@ -19,7 +19,7 @@ const STATUS_TONE: Record<RolloutStatus, string> = {
   aborted: 'muted',
   rolled_back: 'nok',
 };
-const DEVICE_STATES = ['active', 'shadow', 'downloading', 'pending', 'failed', 'rolled_back'];
+const DEVICE_STATES = ['active', 'shadow', 'downloading', 'pending', 'waiting', 'failed', 'rolled_back'];
 
 function statusBadge(s: RolloutStatus): HTMLElement {
   return h('span', { class: `badge ${STATUS_TONE[s]}`, 'data-testid': 'rollout-status' }, STATUS_TEXT[s]);
@@ -98,7 +98,7 @@ export function rolloutsView(ctx: AppContext): View {
 function countsText(counts: Record<string, number>): string {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const parts = DEVICE_STATES.filter((s) => counts[s]).map((s) => `${counts[s]} ${s.replace('_', ' ')}`);
-  return `${total}: ${parts.join(', ') || '—'}`;
+  return `${total} device${total === 1 ? '' : 's'}: ${parts.join(', ') || '—'}`;
 }
 
 export function rolloutDetailView(ctx: AppContext, id: string): View {
@@ -288,11 +288,7 @@ function stages(r: RolloutDetail): HTMLElement {
             h('span', { class: `seg ${s}`, style: `flex-grow:${counts[s]}`, title: `${counts[s]} ${s}` }),
           ),
         ),
-        h(
-          'span',
-          { class: 'stage-text' },
-          `${phase === 'waiting' ? 'waiting' : phase} — ${countsText(counts)}`,
-        ),
+        h('span', { class: 'stage-text' }, `${phase} — ${countsText(counts)}`),
       );
     }),
   );

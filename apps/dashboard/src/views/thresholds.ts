@@ -81,7 +81,11 @@ function current(set: ThresholdSet | null): HTMLElement {
           h('dt', null, 'Pixel threshold'),
           h('dd', null, formatScore(set.pixel)),
           h('dt', null, 'Version'),
-          h('dd', null, `v${set.version} since ${formatTime(set.effectiveFrom)} by ${set.createdBy}`),
+          h(
+            'dd',
+            { class: 'small' },
+            `v${set.version} since ${formatTime(set.effectiveFrom)} by ${set.createdBy}`,
+          ),
         )
       : h(
           'p',

@@ -111,7 +111,7 @@ async function linePanel(
         ? h('p', { class: 'muted' }, 'No inspections in this range.')
         : lineChart(series, {
             title: `NOK rate per ${bucket}, by model version.${shiftNote}`,
-            formatY: (v) => formatPercent(v, v < 0.1 ? 1 : 0),
+            formatY: (v) => formatPercent(v, v > 0 && v < 0.1 ? 1 : 0),
             formatX: (t) => formatBucket(t, bucket, hours),
             minYMax: 0.05,
           }),
