@@ -143,6 +143,34 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     await page.reload();
     await expect(page.getByLabel('Verdict').inputValue()).resolves.toBe('NOK');
     expect((await historyRows()).length).toBe(rows.length);
+
+    // Time range and model version: the last 3 hours of 1.1.0 on every line, OK and NOK.
+    await page.getByRole('link', { name: 'Clear' }).click();
+    await page.waitForURL((u) => u.search === '');
+    const from = new Date(Date.now() - 3 * 3600_000);
+    const local = (d: Date) =>
+      `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}T${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+    await page.getByLabel('From').fill(local(from));
+    await page.getByLabel('Model version').selectOption('diad-housing@1.1.0');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/model=/);
+    const recent = await historyRows();
+    expect(recent.length).toBeGreaterThan(3);
+    for (const r of recent) expect(r[6]).toBe('diad-housing@1.1.0');
+    const fromIso = new URL(page.url()).searchParams.get('from')!;
+    expect(Math.abs(Date.parse(fromIso) - from.getTime())).toBeLessThan(60_000);
+    const expected = await page.evaluate(async (f) => {
+      const token = JSON.parse(localStorage.getItem('diad.session') ?? '{}').token;
+      const q = new URLSearchParams({
+        from: f,
+        modelName: 'diad-housing',
+        modelVersion: '1.1.0',
+        limit: '1000',
+      });
+      const r = await fetch(`/api/v1/results?${q}`, { headers: { authorization: `Bearer ${token}` } });
+      return (await r.json()).items.length as number;
+    }, fromIso);
+    expect(recent.length).toBe(Math.min(expected, 50));
   });
 
   it('opens a result and shows its image with the heatmap overlay, and the score against the threshold', async () => {
@@ -217,6 +245,23 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     expect(await row('edge-l2-a').textContent()).toMatch(/Offline/);
     expect(await row('edge-l1-b').locator('td').nth(5).textContent()).toBe('37');
     await shot('05-fleet');
+  });
+
+  it('sends an expired or revoked session back to sign-in, then returns to the page asked for', async () => {
+    const saved = await page.evaluate(() => localStorage.getItem('diad.session'));
+    await page.evaluate(() => {
+      const s = JSON.parse(localStorage.getItem('diad.session') ?? '{}');
+      localStorage.setItem('diad.session', JSON.stringify({ ...s, token: 'revoked.jwt.token' }));
+    });
+    await page.goto(`${stack.url}/fleet`);
+    await page.waitForURL(/\/signin\?next=%2Ffleet/);
+    expect(await page.evaluate(() => localStorage.getItem('diad.session'))).toBeNull();
+    await page.getByLabel('Username').fill(USERS.supervisor.username);
+    await page.getByLabel('Password').fill(USERS.supervisor.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/fleet$/);
+    await page.locator('table.fleet').waitFor();
+    expect(saved).not.toBeNull();
   });
 
   it('as a supervisor: sees the rollout but cannot pause, abort or roll it back, nor change thresholds', async () => {

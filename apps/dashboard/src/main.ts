@@ -21,12 +21,12 @@ let shell: Shell | null = null;
 let firstRender = true;
 
 function toSignIn(): void {
-  const next =
-    location.pathname === '/signin' ? '' : `?next=${encodeURIComponent(location.pathname + location.search)}`;
   live.disconnect();
   shell?.stop();
   shell = null;
-  router.go(`/signin${next}`, true);
+  // Several calls of one page may fail with 401 at once: the first one redirects and keeps the page to return to.
+  if (location.pathname === '/signin') return;
+  router.go(`/signin?next=${encodeURIComponent(location.pathname + location.search)}`, true);
 }
 
 const api = new Api(session, toSignIn);
