@@ -104,6 +104,14 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     expect(await num('count-ok')).toBe(expected.ok);
     expect(await num('count-nok')).toBe(expected.nok);
     await page.getByTestId('live-state').filter({ hasText: 'Live' }).waitFor();
+
+    // Keyboard: on a freshly loaded page the first Tab reaches the skip link, which moves focus to the content.
+    await page.reload();
+    await page.locator('table.history').waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
   });
 
   it('filters the defect history by line, verdict and score, and pages on', async () => {

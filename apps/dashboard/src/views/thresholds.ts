@@ -43,9 +43,14 @@ async function showLine(ctx: AppContext, line: Line, content: HTMLElement): Prom
     const [sets, effective, audit] = await Promise.all([
       ctx.api.get<ThresholdSet[]>(`/lines/${line.id}/thresholds`),
       ctx.api.get<{ effective: ThresholdSet | null }>(`/lines/${line.id}/thresholds/effective`),
-      ctx.api.get<Page<AuditEntry>>('/audit', { entityType: 'line', entityId: line.id, limit: 100 }),
+      ctx.api.get<Page<AuditEntry>>('/audit', {
+        entityType: 'line',
+        entityId: line.id,
+        action: 'thresholds.create',
+        limit: 100,
+      }),
     ]);
-    const thresholdAudit = audit.items.filter((a) => a.action.startsWith('thresholds.'));
+    const thresholdAudit = audit.items;
     replace(
       content,
       h(
