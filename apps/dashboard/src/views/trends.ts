@@ -48,9 +48,10 @@ export function trendsView(ctx: AppContext, m: RouteMatch): View {
     ctx.router.go(`/trends?${q}`);
   });
 
-  const charts = h('div', { class: 'charts' }, loading('trends'));
-  const from = new Date(Date.now() - hours * 3600_000).toISOString();
+  const charts = h('div', { class: 'charts', 'aria-live': 'off' }, loading('trends'));
 
+  let timer: ReturnType<typeof setInterval> | null = null;
+  let disposed = false;
   void (async () => {
     let lines: Line[];
     try {
@@ -68,8 +69,13 @@ export function trendsView(ctx: AppContext, m: RouteMatch): View {
       replace(charts, h('p', { class: 'muted' }, 'No lines yet.'));
       return;
     }
-    const panels = await Promise.all(shown.map((l) => linePanel(ctx, l, bucket, from, hours)));
-    replace(charts, panels);
+    // A wall display keeps this page open: redraw every minute over a range that moves with the clock.
+    const draw = async () => {
+      const from = new Date(Date.now() - hours * 3600_000).toISOString();
+      replace(charts, await Promise.all(shown.map((l) => linePanel(ctx, l, bucket, from, hours))));
+    };
+    await draw();
+    if (!disposed) timer = setInterval(() => void draw(), 60_000);
   })();
 
   const el = h(
@@ -80,7 +86,14 @@ export function trendsView(ctx: AppContext, m: RouteMatch): View {
     form,
     charts,
   );
-  return { title: 'Trends', el };
+  return {
+    title: 'Trends',
+    el,
+    dispose: () => {
+      disposed = true;
+      if (timer) clearInterval(timer);
+    },
+  };
 }
 
 async function linePanel(
