@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import sharp from 'sharp';
+import { crc32, deflateSync } from 'node:zlib';
 
 /** Seeds a control plane through its public HTTP API only, the way operators and agents would. */
 
@@ -141,11 +141,7 @@ export function bundle(name: string, version: string, imageThreshold: number): B
 }
 
 /** A camera frame of a machined housing with a scratch, and its anomaly heatmap (jet colours), as PNGs. */
-export async function partImages(
-  w = 320,
-  h = 240,
-  defect = { x: 210, y: 90 },
-): Promise<{ image: Buffer; heatmap: Buffer }> {
+export function partImages(w = 320, h = 240, defect = { x: 210, y: 90 }): { image: Buffer; heatmap: Buffer } {
   const img = Buffer.alloc(w * h * 3);
   const heat = Buffer.alloc(w * h * 3);
   const rnd = prng(7);
@@ -171,11 +167,31 @@ export async function partImages(
       heat[i + 2] = b;
     }
   }
-  const raw = { raw: { width: w, height: h, channels: 3 as const } };
-  return {
-    image: await sharp(img, raw).png().toBuffer(),
-    heatmap: await sharp(heat, raw).png().toBuffer(),
+  return { image: png(img, w, h), heatmap: png(heat, w, h) };
+}
+
+/** An 8-bit RGB PNG (no filtering): enough for fixtures, and no image library needed. */
+function png(rgb: Buffer, w: number, h: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
   };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const rows = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) rgb.copy(rows, y * (w * 3 + 1) + 1, y * w * 3, (y + 1) * w * 3);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 function jet(v: number): [number, number, number] {
@@ -345,7 +361,7 @@ export async function seed(base: string, now = new Date()): Promise<Seeded> {
   });
   await agents.l1a.http.post('/api/v1/agent/results', { results: [defectResult] });
   count += 1;
-  const pics = await partImages();
+  const pics = partImages();
   await agents.l1a.http.call(
     'PUT',
     `/api/v1/agent/results/${defectResult.resultId}/image`,
