@@ -233,6 +233,58 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     );
   });
 
+  it('shows each line’s counts for today in very large type on the floor board, updated live', async () => {
+    await page.getByRole('link', { name: 'Lines today' }).click();
+    await page.waitForURL(/\/floor/);
+    const num = async (id: string) => Number((await page.getByTestId(id).textContent())!.replace(/\D/g, ''));
+    await page.waitForFunction(() =>
+      /\d/.test(document.querySelector('[data-testid="floor-nok-L2"]')?.textContent ?? ''),
+    );
+    const expected = await page.evaluate(async () => {
+      const token = JSON.parse(localStorage.getItem('diad.session') ?? '{}').token;
+      const from = new Date();
+      from.setHours(0, 0, 0, 0);
+      const q = new URLSearchParams({
+        line: 'L2',
+        bucket: 'none',
+        groupBy: 'none',
+        from: from.toISOString(),
+      });
+      const r = await fetch(`/api/v1/results/aggregates?${q}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const s = (await r.json()).series as Array<{ ok: number; nok: number }>;
+      return { ok: s.reduce((n, p) => n + p.ok, 0), nok: s.reduce((n, p) => n + p.nok, 0) };
+    });
+    expect(await num('floor-ok-L2')).toBe(expected.ok);
+    expect(await num('floor-nok-L2')).toBe(expected.nok);
+    const fontPx = await page
+      .getByTestId('floor-nok-L2')
+      .evaluate((e) => Number.parseFloat(getComputedStyle(e).fontSize));
+    expect(fontPx).toBeGreaterThanOrEqual(80);
+    await shot('00-floor');
+
+    const a = stack.seeded.agents.l2a;
+    const r = makeResult(a, {
+      at: new Date(),
+      score: 0.95,
+      threshold: 0.48,
+      model: stack.seeded.models.v1,
+      partId: 'LIVE-0002',
+    });
+    await a.http.post('/api/v1/agent/results', { results: [r] });
+    await page.waitForFunction(
+      (n) =>
+        Number(document.querySelector('[data-testid="floor-nok-L2"]')?.textContent?.replace(/\D/g, '')) ===
+        n + 1,
+      expected.nok,
+    );
+    expect(
+      await page.locator('article', { hasText: 'Line 2 covers' }).locator('.floor-last').textContent(),
+    ).toMatch(/Last part: LIVE-0002 NOK at st1/);
+    expect(await num('floor-ok-L1')).toBeGreaterThan(0);
+  });
+
   it('draws NOK-rate trends per line and model version, and the fleet', async () => {
     await page.getByRole('link', { name: 'Trends' }).click();
     await page.waitForURL(/\/trends/);

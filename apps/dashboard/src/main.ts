@@ -7,6 +7,7 @@ import { Session } from './session.js';
 import { Shell } from './shell.js';
 import type { Device, Line, ModelVersion } from './types.js';
 import { fleetView } from './views/fleet.js';
+import { floorView } from './views/floor.js';
 import { historyView } from './views/history.js';
 import { resultView } from './views/result.js';
 import { rolloutDetailView, rolloutsView } from './views/rollouts.js';
@@ -52,6 +53,7 @@ const routes: Route[] = [
       }),
   },
   { path: '/history', render: signedIn((m) => historyView(ctx, m)) },
+  { path: '/floor', render: signedIn(() => floorView(ctx)) },
   { path: '/results/:id', render: signedIn((m) => resultView(ctx, m.params.id)) },
   { path: '/trends', render: signedIn((m) => trendsView(ctx, m)) },
   { path: '/fleet', render: signedIn(() => fleetView(ctx)) },

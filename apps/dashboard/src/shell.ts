@@ -5,6 +5,7 @@ import type { LiveState } from './live.js';
 import type { View } from './router.js';
 
 const NAV: Array<[string, string]> = [
+  ['/floor', 'Lines today'],
   ['/history', 'Defect history'],
   ['/trends', 'Trends'],
   ['/fleet', 'Fleet'],
