@@ -16,7 +16,7 @@ export class LiveResults {
   private readonly stateListeners = new Set<StateListener>();
   private retry: ReturnType<typeof setTimeout> | null = null;
   private delayMs = 1000;
-  private token: string | null = null;
+  private token: (() => string | null) | null = null;
   state: LiveState = 'offline';
 
   constructor(private readonly url = '/api/v1/results/stream') {
@@ -25,8 +25,9 @@ export class LiveResults {
     });
   }
 
-  connect(token: string): void {
-    if (this.token === token && this.source) return;
+  /** Opens the stream; `token` is asked again at every reconnect, so an expired session stops the retries. */
+  connect(token: () => string | null): void {
+    if (this.source) return;
     this.token = token;
     this.delayMs = 1000;
     this.open();
@@ -51,9 +52,13 @@ export class LiveResults {
 
   private open(): void {
     this.close();
-    if (!this.token) return;
+    const token = this.token?.();
+    if (!token) {
+      this.setState('offline');
+      return;
+    }
     this.setState('connecting');
-    const es = new EventSource(`${this.url}?access_token=${encodeURIComponent(this.token)}`);
+    const es = new EventSource(`${this.url}?access_token=${encodeURIComponent(token)}`);
     this.source = es;
     es.onopen = () => {
       this.delayMs = 1000;

@@ -76,7 +76,7 @@ function mount(view: View): void {
       });
       root.replaceChildren(shell.el);
       shell.start();
-      live.connect(session.token!);
+      live.connect(() => session.token);
     }
     shell.show(view);
   }
