@@ -106,14 +106,22 @@ export function rolloutDetailView(ctx: AppContext, id: string): View {
   const message = h('div', { 'aria-live': 'assertive' });
   let timer: ReturnType<typeof setInterval> | null = null;
 
+  let shown = '';
   async function refresh(): Promise<void> {
     try {
       const [r, devices] = await Promise.all([
         ctx.api.get<RolloutDetail>(`/rollouts/${encodeURIComponent(id)}`),
         ctx.devices().catch(() => [] as Device[]),
       ]);
+      // Redraw only on change, and keep keyboard focus on the same control: a timer must not steal focus.
+      const key = JSON.stringify([r, devices.map((d) => [d.id, d.name])]);
+      if (key === shown) return;
+      shown = key;
+      const focused = body.contains(document.activeElement) ? document.activeElement?.textContent : null;
       replace(body, detail(ctx, r, devices, act));
+      if (focused) [...body.querySelectorAll('button')].find((b) => b.textContent === focused)?.focus();
     } catch (e) {
+      shown = '';
       replace(body, errorBox(e));
     }
   }
