@@ -1,1 +1,32 @@
-export {};
+export type {
+  GraphSession,
+  HostTensor,
+  InferenceBackend,
+  Provider,
+  SessionConfig,
+  ValueInfo,
+} from './backend/types.js';
+export { type LoadBundleOptions, type LoadedBundle, loadBundle, verifyFiles } from './bundle/load-bundle.js';
+export { listTar } from './bundle/tar.js';
+export { hasDynamicBatch, verifyGraphIo, verifyManifestGraphs } from './bundle/verify-graphs.js';
+export { inspectCommand } from './cli/inspect.js';
+export * from './core/blur.js';
+export * from './core/cosine.js';
+export * from './core/ddim.js';
+export * from './core/heatmap.js';
+export * from './core/normalize.js';
+export * from './core/pool.js';
+export * from './core/rng.js';
+export * from './core/schedule.js';
+export * from './core/score.js';
+export * from './core/upsample.js';
+export { BundleError, ImageDecodeError } from './errors.js';
+export { DEFAULT_MAX_INPUT_PIXELS, decodeToRgb, type FrameInput, type RawFrame } from './image/decode.js';
+export {
+  DiadPipeline,
+  type InspectionOutput,
+  type InspectOptions,
+  type PipelineLogger,
+  type PipelineOptions,
+} from './pipeline.js';
+export { NonFiniteOutputError } from './run/diad-run.js';

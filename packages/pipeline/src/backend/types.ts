@@ -1,0 +1,50 @@
+/** The pipeline's view of an inference engine; only backend/ort-backend.ts knows ONNX Runtime. */
+
+export type Provider = 'tensorrt' | 'cuda' | 'cpu';
+export const PROVIDERS: readonly Provider[] = ['tensorrt', 'cuda', 'cpu'];
+
+export type TensorDtype = 'float32' | 'int64' | 'int32' | 'float16';
+export type TensorData = Float32Array | BigInt64Array | Int32Array | Uint16Array;
+
+export interface HostTensor {
+  dtype: TensorDtype;
+  data: TensorData;
+  dims: readonly number[];
+}
+
+export interface ValueInfo {
+  name: string;
+  /** Undefined when the runtime does not report it. */
+  dtype?: string;
+  /** Numbers for fixed axes, strings for symbolic ones; undefined when unknown. */
+  shape?: ReadonlyArray<number | string>;
+}
+
+export interface GraphSession {
+  readonly inputs: readonly ValueInfo[];
+  readonly outputs: readonly ValueInfo[];
+  /**
+   * Runs the graph. `outputs` may hold preallocated tensors to write into (no allocation per call);
+   * the returned map holds every requested output.
+   */
+  run(
+    feeds: Record<string, HostTensor>,
+    outputs: Record<string, HostTensor>,
+  ): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}
+
+export interface SessionConfig {
+  provider: Provider;
+  threads?: number;
+  cudaDeviceId?: number;
+  tensorrtFp16?: boolean;
+  /** Already keyed by bundle sha and device by the caller. */
+  engineCacheDir?: string;
+  graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export interface InferenceBackend {
+  /** Creates a session for an .onnx file on exactly the configured provider, or throws why it cannot. */
+  createSession(file: string, config: SessionConfig): Promise<GraphSession>;
+}

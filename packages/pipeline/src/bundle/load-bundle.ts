@@ -1,0 +1,179 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type BundleManifest, parseManifest } from '@diad/protocol';
+import { BundleError } from '../errors.js';
+import { extractTar, listTar, safeRelativePath } from './tar.js';
+
+export interface LoadedBundle {
+  /** Directory holding the bundle's files (the bundle itself, or its extraction cache for a .tar). */
+  dir: string;
+  manifest: BundleManifest;
+  /** sha256 of manifest.json's bytes: the bundle's stable id. */
+  sha256: string;
+}
+
+export interface LoadBundleOptions {
+  /** Where .tar bundles are extracted, one folder per manifest sha. Default $DIAD_BUNDLE_CACHE or <tmp>/diad-bundles. */
+  cacheDir?: string;
+}
+
+function sha256Hex(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+async function hashFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+function parseManifestBytes(bytes: Buffer): BundleManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new BundleError('manifest.json', `not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+  try {
+    return parseManifest(json);
+  } catch (e) {
+    throw new BundleError('manifest.json', (e as Error).message.replace(/^manifest\.json: /, ''), {
+      cause: e,
+    });
+  }
+}
+
+/** Checks every file listed in the manifest: present, exact byte size, sha256. */
+export async function verifyFiles(dir: string, manifest: BundleManifest): Promise<void> {
+  for (const [name, want] of Object.entries(manifest.files)) {
+    const rel = safeRelativePath(name, 'manifest.json');
+    const path = join(dir, rel);
+    let size: number;
+    try {
+      const s = await stat(path);
+      if (!s.isFile()) throw new BundleError(name, 'is not a regular file');
+      size = s.size;
+    } catch (e) {
+      if (e instanceof BundleError) throw e;
+      throw new BundleError(name, 'missing (listed in manifest.json files, not found in the bundle)', {
+        cause: e,
+      });
+    }
+    if (size !== want.bytes) {
+      const what = size < want.bytes ? 'truncated' : 'wrong size';
+      throw new BundleError(name, `${what}: expected ${want.bytes} bytes, found ${size}`);
+    }
+    const got = await hashFile(path);
+    if (got !== want.sha256)
+      throw new BundleError(name, `sha256 mismatch: expected ${want.sha256}, got ${got}`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** manifest.json is small; refuse absurd sizes before allocating. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+async function materialiseTar(
+  archive: string,
+  cacheRoot: string,
+): Promise<{ dir: string; manifestBytes: Buffer; cached: boolean }> {
+  const label = archive.split('/').pop() ?? archive;
+  const entries = await listTar(archive, label);
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (seen.has(e.path)) throw new BundleError(label, `duplicate entry "${e.path}" in archive`);
+    seen.add(e.path);
+  }
+  // manifest.json at the top level, or inside exactly one top-level folder.
+  let strip = '';
+  if (!seen.has('manifest.json')) {
+    const tops = new Set(entries.map((e) => e.path.split('/')[0]));
+    const only = [...tops][0];
+    if (tops.size !== 1 || !seen.has(`${only}/manifest.json`)) {
+      throw new BundleError('manifest.json', `missing from archive ${label}`);
+    }
+    strip = `${only}/`;
+  }
+  const files = entries.map((e) => ({ ...e, path: e.path.slice(strip.length) }));
+  const m = files.find((e) => e.path === 'manifest.json')!;
+  if (m.size > MAX_MANIFEST_BYTES)
+    throw new BundleError('manifest.json', `${m.size} bytes is too large for a manifest`);
+  const fh = await open(archive, 'r');
+  const manifestBytes = Buffer.alloc(m.size);
+  try {
+    await fh.read(manifestBytes, 0, m.size, m.offset);
+  } finally {
+    await fh.close();
+  }
+  const sha = sha256Hex(manifestBytes);
+  const dir = join(cacheRoot, sha);
+  if (await exists(join(dir, '.complete'))) return { dir, manifestBytes, cached: true };
+  await mkdir(cacheRoot, { recursive: true });
+  const tmp = join(cacheRoot, `.${sha}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  try {
+    await extractTar(archive, files, tmp);
+    await writeFile(join(tmp, '.complete'), '');
+    if (await exists(join(dir, '.complete'))) {
+      await rm(tmp, { recursive: true, force: true }); // another process finished first: use its copy
+    } else {
+      await rm(dir, { recursive: true, force: true }); // an interrupted extraction's leftovers
+      await rename(tmp, dir);
+    }
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    if (await exists(join(dir, '.complete'))) return { dir, manifestBytes, cached: false };
+    throw e instanceof BundleError
+      ? e
+      : new BundleError(label, `cannot extract: ${(e as Error).message}`, { cause: e });
+  }
+  return { dir, manifestBytes, cached: false };
+}
+
+/**
+ * Loads a bundle from a directory or a .tar and verifies it before any session exists: manifest schema,
+ * every listed file's size and sha256. Throws BundleError naming the file and the problem.
+ */
+export async function loadBundle(path: string, opts: LoadBundleOptions = {}): Promise<LoadedBundle> {
+  if (typeof path !== 'string' || path === '')
+    throw new TypeError('bundle: expected a directory or .tar path');
+  let s: Awaited<ReturnType<typeof stat>>;
+  try {
+    s = await stat(path);
+  } catch (e) {
+    throw new BundleError(path, 'not found', { cause: e });
+  }
+  if (s.isDirectory()) {
+    const dir = resolve(path);
+    let manifestBytes: Buffer;
+    try {
+      manifestBytes = await readFile(join(dir, 'manifest.json'));
+    } catch (e) {
+      throw new BundleError('manifest.json', `missing from ${dir}`, { cause: e });
+    }
+    const manifest = parseManifestBytes(manifestBytes);
+    await verifyFiles(dir, manifest);
+    return { dir, manifest, sha256: sha256Hex(manifestBytes) };
+  }
+  const cacheRoot = opts.cacheDir ?? process.env.DIAD_BUNDLE_CACHE ?? join(tmpdir(), 'diad-bundles');
+  const t = await materialiseTar(path, cacheRoot);
+  const manifest = parseManifestBytes(t.manifestBytes);
+  try {
+    await verifyFiles(t.dir, manifest);
+  } catch (e) {
+    if (!t.cached || !(e instanceof BundleError)) throw e;
+    // A damaged cache (not the archive): extract afresh once, so what gets verified is the archive itself.
+    await rm(t.dir, { recursive: true, force: true });
+    const again = await materialiseTar(path, cacheRoot);
+    await verifyFiles(again.dir, manifest);
+  }
+  return { dir: t.dir, manifest, sha256: sha256Hex(t.manifestBytes) };
+}

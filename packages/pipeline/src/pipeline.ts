@@ -1,0 +1,417 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type BundleManifest, GRAPH_NAMES, type GraphName } from '@diad/protocol';
+import {
+  type GraphSession,
+  type InferenceBackend,
+  PROVIDERS,
+  type Provider,
+  type SessionConfig,
+} from './backend/types.js';
+import { type LoadBundleOptions, loadBundle } from './bundle/load-bundle.js';
+import { hasDynamicBatch, verifyGraphIo, verifyManifestGraphs } from './bundle/verify-graphs.js';
+import { overlayHeatmap } from './core/heatmap.js';
+import { normalizeToNchw } from './core/normalize.js';
+import { alphasCumprod } from './core/schedule.js';
+import { normalizedScore, thresholdMask, verdictOf } from './core/score.js';
+import { BundleError } from './errors.js';
+import { decodeToRgb, encodePng, type FrameInput } from './image/decode.js';
+import { allocateRunBuffers, type RunBuffers } from './run/buffers.js';
+import { narrowBuffers, type RunParams, runDiad, type Sessions, StageClock } from './run/diad-run.js';
+import { Mutex } from './run/mutex.js';
+
+export interface PipelineLogger {
+  info(o: object, msg?: string): void;
+  warn(o: object, msg?: string): void;
+}
+
+export interface PipelineOptions {
+  /** Order of preference, default ['cpu']; the next one is tried when one fails to load. */
+  providers?: Provider[];
+  threads?: number;
+  cudaDeviceId?: number;
+  tensorrtFp16?: boolean;
+  engineCacheDir?: string;
+  graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Runs every graph once on load (default true). */
+  warmup?: boolean;
+  logger?: PipelineLogger;
+  /** Largest number of frames per graph call in runBatch (dynamic-batch graphs only); default 8. */
+  maxBatch?: number;
+  /** Input pixel limit for decoding (default 100 megapixels). */
+  maxInputPixels?: number;
+  /** Where .tar bundles are extracted. */
+  bundleCacheDir?: string;
+  /** The inference engine; default ONNX Runtime (tests may inject another). */
+  backend?: InferenceBackend;
+}
+
+export interface InspectOptions {
+  seed?: number;
+  steps?: number;
+  startStep?: number;
+  noise?: { n1: Float32Array; n2: Float32Array };
+  mode?: 'diad' | 'autoencoder';
+  thresholds?: { image: number; pixel: number };
+  keepTensors?: boolean;
+  /** Receives every intermediate of the (first) frame; for parity tests. */
+  trace?: (name: string, value: Float32Array) => void;
+}
+
+export interface InspectionOutput {
+  score: number;
+  map: Float32Array;
+  mapWidth: number;
+  mapHeight: number;
+  verdict: 'OK' | 'NOK';
+  normalizedScore: number;
+  mask: Uint8Array;
+  defectAreaPx: number;
+  thresholds: { image: number; pixel: number };
+  timingsMs: Record<string, number>;
+  model: { name: string; version: string; sha256: string };
+  provider: Provider;
+  input?: Float32Array;
+  reconstruction?: Float32Array;
+}
+
+const noopLogger: PipelineLogger = { info() {}, warn() {} };
+
+function checkOptions(o: PipelineOptions): void {
+  if (o.providers !== undefined) {
+    if (!Array.isArray(o.providers) || o.providers.length === 0) {
+      throw new TypeError('providers: expected a non-empty array of "tensorrt" | "cuda" | "cpu"');
+    }
+    for (const p of o.providers) {
+      if (!PROVIDERS.includes(p))
+        throw new RangeError(`providers: unknown provider "${p}" (expected tensorrt, cuda or cpu)`);
+    }
+  }
+  if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 0)) {
+    throw new RangeError(`threads: expected an integer >= 0 (0 = runtime default), got ${o.threads}`);
+  }
+  if (o.cudaDeviceId !== undefined && (!Number.isInteger(o.cudaDeviceId) || o.cudaDeviceId < 0)) {
+    throw new RangeError(`cudaDeviceId: expected an integer >= 0, got ${o.cudaDeviceId}`);
+  }
+  if (o.maxBatch !== undefined && (!Number.isInteger(o.maxBatch) || o.maxBatch < 1)) {
+    throw new RangeError(`maxBatch: expected an integer >= 1, got ${o.maxBatch}`);
+  }
+}
+
+async function defaultBackend(): Promise<InferenceBackend> {
+  const { OrtBackend } = await import('./backend/ort-backend.js');
+  return new OrtBackend();
+}
+
+async function releaseAll(sessions: Partial<Sessions>): Promise<void> {
+  await Promise.all(Object.values(sessions).map((s) => s?.release().catch(() => undefined)));
+}
+
+/** DiAD inference for one bundle on one execution provider. Safe to share between cameras: runs are serialised. */
+export class DiadPipeline {
+  readonly manifest: BundleManifest;
+  readonly provider: Provider;
+  readonly bundleSha256: string;
+  readonly bundleDir: string;
+  /** Whether runBatch sends several frames through one graph call. */
+  readonly dynamicBatch: boolean;
+  private readonly sessions: Sessions;
+  private readonly alphas: Float64Array;
+  /** The largest buffer set needed so far; smaller batches use a narrowed view of it. */
+  private buffers?: RunBuffers;
+  private readonly mutex = new Mutex();
+  private readonly maxBatch: number;
+  private readonly maxInputPixels?: number;
+  private closed = false;
+
+  private constructor(
+    bundle: { dir: string; manifest: BundleManifest; sha256: string },
+    provider: Provider,
+    sessions: Sessions,
+    opts: PipelineOptions,
+  ) {
+    this.manifest = bundle.manifest;
+    this.bundleSha256 = bundle.sha256;
+    this.bundleDir = bundle.dir;
+    this.provider = provider;
+    this.sessions = sessions;
+    // ᾱ rounded to float32, as the reference model stores it (a registered float32 buffer).
+    this.alphas = alphasCumprod(bundle.manifest.schedule).map(Math.fround);
+    this.dynamicBatch = hasDynamicBatch(bundle.manifest);
+    this.maxBatch = this.dynamicBatch ? (opts.maxBatch ?? 8) : 1;
+    this.maxInputPixels = opts.maxInputPixels;
+  }
+
+  /** Loads and verifies a bundle (dir or .tar), opens its graphs on the first provider that loads, warms up. */
+  static async create(bundlePath: string, opts: PipelineOptions = {}): Promise<DiadPipeline> {
+    checkOptions(opts);
+    const log = opts.logger ?? noopLogger;
+    const bundle = await loadBundle(bundlePath, {
+      cacheDir: opts.bundleCacheDir,
+    } satisfies LoadBundleOptions);
+    verifyManifestGraphs(bundle.manifest);
+    const backend = opts.backend ?? (await defaultBackend());
+    const providers = opts.providers ?? ['cpu'];
+    const failures: string[] = [];
+    for (const provider of providers) {
+      const config: SessionConfig = {
+        provider,
+        threads: opts.threads,
+        cudaDeviceId: opts.cudaDeviceId,
+        tensorrtFp16: opts.tensorrtFp16,
+        graphOptimization: opts.graphOptimization,
+      };
+      if (provider === 'tensorrt') {
+        if (opts.engineCacheDir) {
+          config.engineCacheDir = join(opts.engineCacheDir, bundle.sha256, `cuda${opts.cudaDeviceId ?? 0}`);
+          await mkdir(config.engineCacheDir, { recursive: true });
+        }
+        if (opts.tensorrtFp16 || opts.engineCacheDir) {
+          log.warn(
+            { provider, fp16: opts.tensorrtFp16 ?? false, engineCacheDir: config.engineCacheDir },
+            'onnxruntime-node passes only deviceId to TensorRT: fp16 and the engine cache are requested but may be ignored',
+          );
+        }
+      }
+      const sessions: Partial<Sessions> = {};
+      try {
+        for (const g of GRAPH_NAMES) {
+          const spec = bundle.manifest.graphs[g];
+          let s: GraphSession;
+          try {
+            s = await backend.createSession(join(bundle.dir, spec.file), config);
+          } catch (e) {
+            throw new ProviderLoadError(g, spec.file, e);
+          }
+          sessions[g] = s;
+          verifyGraphIo(spec, s);
+        }
+      } catch (e) {
+        await releaseAll(sessions);
+        if (e instanceof BundleError) throw e; // the bundle is wrong: no provider will fix it
+        if (provider === 'cpu' && e instanceof ProviderLoadError) {
+          // The CPU provider is always present, so a graph it cannot load is a broken file.
+          throw new BundleError(e.file, `ONNX Runtime cannot load it: ${e.reason}`, { cause: e });
+        }
+        const reason = (e as Error).message;
+        failures.push(`${provider}: ${reason}`);
+        log.warn({ provider, reason }, `execution provider ${provider} failed to load; trying the next one`);
+        continue;
+      }
+      const p = new DiadPipeline(bundle, provider, sessions as Sessions, opts);
+      log.info(
+        {
+          provider,
+          model: bundle.manifest.model.name,
+          version: bundle.manifest.model.version,
+          sha256: bundle.sha256,
+        },
+        'pipeline ready',
+      );
+      if (opts.warmup ?? true) {
+        try {
+          await p.warmup();
+        } catch (e) {
+          await p.close();
+          // A GPU provider can load and still fail on the first run (memory, engine build): try the next one.
+          if (provider === 'cpu') throw e;
+          const reason = `warm-up failed: ${(e as Error).message}`;
+          failures.push(`${provider}: ${reason}`);
+          log.warn({ provider, reason }, `execution provider ${provider} failed to run; trying the next one`);
+          continue;
+        }
+      }
+      return p;
+    }
+    throw new Error(`no execution provider could load the bundle (${failures.join('; ')})`);
+  }
+
+  /** Runs every graph once on a zero frame (TensorRT builds its engines here, CPU sizes its arenas). */
+  private async warmup(): Promise<void> {
+    const bufs = this.buffersFor(1);
+    (bufs.x.data as Float32Array).fill(0);
+    await runDiad(
+      this.manifest,
+      this.sessions,
+      bufs,
+      this.alphas,
+      this.params({ steps: 1 }),
+      new StageClock(),
+    );
+  }
+
+  private params(o: InspectOptions): RunParams {
+    const m = this.manifest;
+    const seed = o.seed ?? 0;
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new RangeError(`seed: expected a non-negative integer, got ${seed}`);
+    const startStep = o.startStep ?? m.sampler.startStep;
+    const steps = o.steps ?? m.sampler.steps;
+    const T = m.schedule.trainSteps;
+    if (!Number.isInteger(startStep) || startStep < 0 || startStep >= T) {
+      throw new RangeError(`startStep: expected an integer in [0, ${T - 1}], got ${startStep}`);
+    }
+    if (!Number.isInteger(steps) || steps < 1 || steps > startStep + 1) {
+      throw new RangeError(
+        `steps: expected an integer in [1, startStep + 1 = ${startStep + 1}], got ${steps}`,
+      );
+    }
+    const mode = o.mode ?? 'diad';
+    if (mode !== 'diad' && mode !== 'autoencoder')
+      throw new RangeError(`mode: expected "diad" or "autoencoder", got ${mode}`);
+    if (o.noise) {
+      const L = m.latent.channels * m.latent.height * m.latent.width;
+      for (const k of ['n1', 'n2'] as const) {
+        const v = o.noise[k];
+        if (!(v instanceof Float32Array)) throw new TypeError(`noise.${k}: expected a Float32Array`);
+        if (v.length !== L)
+          throw new RangeError(`noise.${k}: expected ${L} values (latent C×H×W), got ${v.length}`);
+      }
+    }
+    return {
+      startStep,
+      steps,
+      seed,
+      noise: o.noise,
+      mode,
+      keepTensors: o.keepTensors ?? false,
+      trace: o.trace,
+    };
+  }
+
+  private thresholds(o: InspectOptions): { image: number; pixel: number } {
+    const t = o.thresholds ?? {
+      image: this.manifest.calibration.imageThreshold,
+      pixel: this.manifest.calibration.pixelThreshold,
+    };
+    if (!Number.isFinite(t.image))
+      throw new RangeError(`thresholds.image: expected a finite number, got ${t.image}`);
+    if (!Number.isFinite(t.pixel))
+      throw new RangeError(`thresholds.pixel: expected a finite number, got ${t.pixel}`);
+    return { image: t.image, pixel: t.pixel };
+  }
+
+  /** Buffers for `batch` frames: grown (once per new largest batch) up to maxBatch, otherwise reused. */
+  private buffersFor(batch: number): RunBuffers {
+    if (!this.buffers || this.buffers.batch < batch) this.buffers = allocateRunBuffers(this.manifest, batch);
+    return narrowBuffers(this.buffers, batch);
+  }
+
+  private decode(frame: FrameInput): Promise<Uint8Array> {
+    const { width, height, resize } = this.manifest.input;
+    return decodeToRgb(frame, { width, height, resize, maxInputPixels: this.maxInputPixels });
+  }
+
+  async inspect(frame: FrameInput, opts: InspectOptions = {}): Promise<InspectionOutput> {
+    const [out] = await this.runFrames([frame], opts);
+    return out;
+  }
+
+  /** Inspects several frames; graphs with a dynamic batch axis take up to maxBatch frames per call. */
+  async runBatch(frames: FrameInput[], opts: InspectOptions = {}): Promise<InspectionOutput[]> {
+    if (!Array.isArray(frames)) throw new TypeError('frames: expected an array of frames');
+    const out: InspectionOutput[] = [];
+    for (let i = 0; i < frames.length; i += this.maxBatch) {
+      out.push(...(await this.runFrames(frames.slice(i, i + this.maxBatch), opts)));
+    }
+    return out;
+  }
+
+  private async runFrames(frames: FrameInput[], opts: InspectOptions): Promise<InspectionOutput[]> {
+    if (this.closed) throw new Error('pipeline is closed');
+    const params = this.params(opts);
+    const thresholds = this.thresholds(opts);
+    const t0 = performance.now();
+    // Decoding needs no shared buffers, so it happens outside the lock (overlaps with other cameras' runs).
+    const rgbs = await Promise.all(frames.map((f) => this.decode(f)));
+    const decodeMs = performance.now() - t0;
+    return this.mutex.runExclusive(async () => {
+      if (this.closed) throw new Error('pipeline is closed');
+      const clock = new StageClock();
+      clock.timings.decode = decodeMs;
+      clock.timings.wait = performance.now() - t0 - decodeMs;
+      const bufs = this.buffersFor(frames.length);
+      const { width, height, mean, std, channelOrder } = this.manifest.input;
+      const x = bufs.x.data as Float32Array;
+      rgbs.forEach((rgb, i) => {
+        normalizeToNchw(rgb, width, height, mean, std, channelOrder, x, i * bufs.imageSize);
+      });
+      clock.mark('preprocess');
+      const results = await runDiad(this.manifest, this.sessions, bufs, this.alphas, params, clock);
+      const timingsMs: Record<string, number> = {
+        ...clock.timings,
+        inference: clock.inference,
+        total: performance.now() - t0,
+      };
+      if (frames.length > 1) timingsMs.batch = frames.length;
+      return results.map((r) => this.toOutput(r, thresholds, timingsMs));
+    });
+  }
+
+  private toOutput(
+    r: { score: number; map: Float32Array; input?: Float32Array; reconstruction?: Float32Array },
+    thresholds: { image: number; pixel: number },
+    timingsMs: Record<string, number>,
+  ): InspectionOutput {
+    const { mapWidth, mapHeight } = this.manifest.scoring;
+    const mask = new Uint8Array(r.map.length);
+    const defectAreaPx = thresholdMask(r.map, thresholds.pixel, mask);
+    const std = this.manifest.calibration.normalScores?.std ?? 0;
+    const m = this.manifest.model;
+    const out: InspectionOutput = {
+      score: r.score,
+      map: r.map,
+      mapWidth,
+      mapHeight,
+      verdict: verdictOf(r.score, thresholds.image),
+      normalizedScore: normalizedScore(r.score, thresholds.image, std),
+      mask,
+      defectAreaPx,
+      thresholds,
+      timingsMs: { ...timingsMs },
+      model: { name: m.name, version: m.version, sha256: this.bundleSha256 },
+      provider: this.provider,
+    };
+    if (r.input) out.input = r.input;
+    if (r.reconstruction) out.reconstruction = r.reconstruction;
+    return out;
+  }
+
+  /**
+   * PNG of the frame (resized to the map size) with the anomaly map in jet colours blended at 50%;
+   * the colour scale ends at 2 × the pixel threshold, so defect pixels are yellow to red.
+   */
+  async heatmapPng(frame: FrameInput, out: InspectionOutput): Promise<Buffer> {
+    const { mapWidth: w, mapHeight: h, map } = out;
+    if (!(map instanceof Float32Array) || map.length !== w * h) {
+      throw new TypeError('out: expected an InspectionOutput with map of mapWidth × mapHeight values');
+    }
+    const rgb = await decodeToRgb(frame, {
+      width: w,
+      height: h,
+      resize: this.manifest.input.resize,
+      maxInputPixels: this.maxInputPixels,
+    });
+    return encodePng(overlayHeatmap(rgb, map, w, h, 2 * out.thresholds.pixel), w, h);
+  }
+
+  /** Releases the sessions after any run in progress finishes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.mutex.runExclusive(() => releaseAll(this.sessions));
+  }
+}
+
+/** A session that could not be created on a provider (the provider is unavailable or rejected the graph). */
+class ProviderLoadError extends Error {
+  readonly file: string;
+  readonly reason: string;
+  constructor(graph: GraphName, file: string, cause: unknown) {
+    const reason = (cause as Error)?.message ?? String(cause);
+    super(`${graph} (${file}): ${reason}`, { cause });
+    this.name = 'ProviderLoadError';
+    this.file = file;
+    this.reason = reason;
+  }
+}

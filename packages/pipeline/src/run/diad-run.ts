@@ -1,0 +1,222 @@
+import type { BundleManifest, GraphName } from '@diad/protocol';
+import type { GraphSession, HostTensor } from '../backend/types.js';
+import { gaussianBlur } from '../core/blur.js';
+import { cosineDistanceMap } from '../core/cosine.js';
+import { ddimStep, posteriorSample, qSample } from '../core/ddim.js';
+import { poolScore } from '../core/pool.js';
+import { seededNoise } from '../core/rng.js';
+import { ddimTimesteps } from '../core/schedule.js';
+import { upsampleBilinearAlignCorners } from '../core/upsample.js';
+import type { RunBuffers } from './buffers.js';
+
+export type Sessions = Record<GraphName, GraphSession>;
+
+/** The graphs produced NaN/Infinity for a frame: no score can be trusted. */
+export class NonFiniteOutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteOutputError';
+  }
+}
+
+export interface RunParams {
+  startStep: number;
+  steps: number;
+  seed: number;
+  noise?: { n1: Float32Array; n2: Float32Array };
+  mode: 'diad' | 'autoencoder';
+  keepTensors: boolean;
+  /** Optional hook for parity tests: receives every intermediate of frame 0 (copies). */
+  trace?: (name: string, value: Float32Array) => void;
+}
+
+export interface FrameResult {
+  score: number;
+  map: Float32Array;
+  input?: Float32Array;
+  reconstruction?: Float32Array;
+}
+
+/** Milliseconds per stage; `inference` is the time spent inside graph runs. */
+export type StageTimings = Record<string, number>;
+
+/** Stage clock that also accumulates the time spent inside the runtime, for the overhead figure. */
+export class StageClock {
+  readonly timings: StageTimings = {};
+  inference = 0;
+  private last = performance.now();
+  mark(stage: string): void {
+    const now = performance.now();
+    this.timings[stage] = (this.timings[stage] ?? 0) + (now - this.last);
+    this.last = now;
+  }
+  async graph(
+    s: GraphSession,
+    feeds: Record<string, HostTensor>,
+    outs: Record<string, HostTensor>,
+  ): Promise<void> {
+    const t0 = performance.now();
+    await s.run(feeds, outs);
+    this.inference += performance.now() - t0;
+  }
+}
+
+function withBatch(t: HostTensor, n: number): HostTensor {
+  return t.dims[0] === n ? t : { ...t, dims: [n, ...t.dims.slice(1)] };
+}
+
+function setTimestep(t: HostTensor, value: number): void {
+  if (t.data instanceof BigInt64Array) t.data.fill(BigInt(value));
+  else (t.data as Int32Array | Float32Array).fill(value);
+}
+
+/**
+ * The run of docs/bundle.md ("The run, exactly") for the `bufs.batch` frames already written into bufs.x.
+ * All tensors are the preallocated ones in `bufs`; only the returned maps (and kept tensors) are new.
+ */
+export async function runDiad(
+  m: BundleManifest,
+  sessions: Sessions,
+  bufs: RunBuffers,
+  alphasCumprod: Float64Array,
+  p: RunParams,
+  clock: StageClock,
+): Promise<FrameResult[]> {
+  const B = bufs.batch;
+  const L = bufs.latentSize;
+  const g = m.graphs;
+  const trace = p.trace;
+  const view = (t: HostTensor, i: number, size: number) =>
+    (t.data as Float32Array).subarray(i * size, (i + 1) * size);
+
+  await clock.graph(
+    sessions.encoder,
+    { [g.encoder.inputs[0].name]: bufs.x },
+    { [g.encoder.outputs[0].name]: bufs.mean, [g.encoder.outputs[1].name]: bufs.logvar },
+  );
+  clock.mark('encode');
+  if (trace) {
+    trace('x', view(bufs.x, 0, bufs.imageSize).slice());
+    trace('mean', view(bufs.mean, 0, L).slice());
+    trace('logvar', view(bufs.logvar, 0, L).slice());
+  }
+
+  const scale = m.latent.scale;
+  const zIn = bufs.zIn.data as Float32Array;
+  if (p.mode === 'autoencoder') {
+    zIn.set(bufs.mean.data as Float32Array);
+  } else {
+    if (p.noise) {
+      bufs.n1.set(p.noise.n1);
+      bufs.n2.set(p.noise.n2);
+    } else {
+      seededNoise(p.seed, bufs.n1, bufs.n2);
+    }
+    for (let i = 0; i < B; i++) {
+      const z = view(bufs.z, i, L);
+      posteriorSample(view(bufs.mean, i, L), view(bufs.logvar, i, L), bufs.n1, scale, z);
+      if (trace && i === 0) trace('z0', z.slice());
+      qSample(z, bufs.n2, alphasCumprod[p.startStep], z);
+      if (trace && i === 0) trace('zS', z.slice());
+    }
+    const taus = ddimTimesteps(p.startStep, p.steps, alphasCumprod.length);
+    const dn = g.denoiser;
+    for (let k = 0; k < taus.length; k++) {
+      const tau = taus[k];
+      const prev = k + 1 < taus.length ? alphasCumprod[taus[k + 1]] : alphasCumprod[0];
+      setTimestep(bufs.t, tau);
+      await clock.graph(
+        sessions.denoiser,
+        { [dn.inputs[0].name]: bufs.z, [dn.inputs[1].name]: bufs.t, [dn.inputs[2].name]: bufs.x },
+        { [dn.outputs[0].name]: bufs.eps },
+      );
+      const z = bufs.z.data as Float32Array;
+      ddimStep(z, bufs.eps.data as Float32Array, alphasCumprod[tau], prev, z);
+      if (trace) {
+        // Numbered by the timestep index as golden/ does: τ_k, so the first call is k = N−1.
+        const idx = taus.length - 1 - k;
+        trace(`eps_${idx}`, view(bufs.eps, 0, L).slice());
+        trace(`z_${idx}`, view(bufs.z, 0, L).slice());
+      }
+    }
+    const z = bufs.z.data as Float32Array;
+    for (let i = 0; i < z.length; i++) zIn[i] = z[i] / scale;
+  }
+  clock.mark('denoise');
+
+  await clock.graph(
+    sessions.decoder,
+    { [g.decoder.inputs[0].name]: bufs.zIn },
+    { [g.decoder.outputs[0].name]: bufs.recon },
+  );
+  clock.mark('decode_latent');
+  if (trace) trace('recon', view(bufs.recon, 0, bufs.imageSize).slice());
+
+  const fin = g.features.inputs[0].name;
+  const outsOf = (which: 'ofInput' | 'ofRecon') =>
+    Object.fromEntries(bufs.layers.map((l) => [l.name, l[which]]));
+  await clock.graph(sessions.features, { [fin]: bufs.x }, outsOf('ofInput'));
+  await clock.graph(sessions.features, { [fin]: bufs.recon }, outsOf('ofRecon'));
+  clock.mark('features');
+
+  const { mapWidth, mapHeight } = m.scoring;
+  const results: FrameResult[] = [];
+  for (let i = 0; i < B; i++) {
+    bufs.mapRaw.fill(0);
+    bufs.layers.forEach((l, li) => {
+      const size = l.channels * l.height * l.width;
+      const a = view(l.ofInput, i, size);
+      const b = view(l.ofRecon, i, size);
+      if (trace && i === 0) {
+        trace(`feat_in_${li}`, a.slice());
+        trace(`feat_rec_${li}`, b.slice());
+      }
+      cosineDistanceMap(a, b, l.channels, l.height, l.width, l.dist);
+      upsampleBilinearAlignCorners(l.dist, l.upsample, bufs.mapRaw, true);
+    });
+    if (trace && i === 0) trace('map_raw', bufs.mapRaw.slice());
+    const map = new Float32Array(mapWidth * mapHeight);
+    gaussianBlur(bufs.mapRaw, bufs.blur, map);
+    const score = poolScore(map, bufs.pool);
+    // A NaN would compare false against the threshold and pass as OK: refuse to give a verdict instead.
+    if (!Number.isFinite(score) || !map.every(Number.isFinite)) {
+      throw new NonFiniteOutputError(
+        `frame ${i}: the model produced non-finite values (NaN or Infinity) in the anomaly map`,
+      );
+    }
+    if (trace && i === 0) {
+      trace('map', map.slice());
+      trace('score', Float32Array.of(score));
+    }
+    const r: FrameResult = { score, map };
+    if (p.keepTensors) {
+      r.input = view(bufs.x, i, bufs.imageSize).slice();
+      r.reconstruction = view(bufs.recon, i, bufs.imageSize).slice();
+    }
+    results.push(r);
+  }
+  clock.mark('map');
+  return results;
+}
+
+/** Sets every tensor's batch axis to n (n <= the buffers' batch), for a final partial batch. */
+export function narrowBuffers(bufs: RunBuffers, n: number): RunBuffers {
+  if (n === bufs.batch) return bufs;
+  const narrow = (t: HostTensor): HostTensor => {
+    const per = t.data.length / bufs.batch;
+    return { ...withBatch(t, n), data: t.data.subarray(0, per * n) as HostTensor['data'] };
+  };
+  return {
+    ...bufs,
+    batch: n,
+    x: narrow(bufs.x),
+    mean: narrow(bufs.mean),
+    logvar: narrow(bufs.logvar),
+    z: narrow(bufs.z),
+    eps: narrow(bufs.eps),
+    zIn: narrow(bufs.zIn),
+    t: narrow(bufs.t),
+    recon: narrow(bufs.recon),
+    layers: bufs.layers.map((l) => ({ ...l, ofInput: narrow(l.ofInput), ofRecon: narrow(l.ofRecon) })),
+  };
+}
