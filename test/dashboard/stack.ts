@@ -1,10 +1,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ControlPlane, createControlPlane } from '@diad/control-plane';
 import { build } from 'vite';
-import { serveDashboard } from '../../apps/control-plane/src/dashboard/static-dashboard.js';
 import { type Seeded, seed, USERS } from './seed.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -30,7 +28,7 @@ export async function buildDashboard(): Promise<string> {
   return outDir;
 }
 
-/** The control plane in this process on PGlite and an ephemeral port, serving the built dashboard, seeded over HTTP. */
+/** The control plane in this process on PGlite and an ephemeral port, serving the built dashboard itself, seeded over HTTP. */
 export async function startStack(): Promise<Stack> {
   const dist = await buildDashboard();
   const blobDir = mkdtempSync(join(tmpdir(), 'diad-dashboard-blobs-'));
@@ -43,8 +41,8 @@ export async function startStack(): Promise<Stack> {
     logLevel: 'silent',
     rolloutTickMs: 0,
     loginRateLimitPerMinute: 0,
+    dashboardDir: dist,
   });
-  mountDashboard(cp, dist);
   try {
     const seeded = await seed(cp.url);
     return {
@@ -61,20 +59,4 @@ export async function startStack(): Promise<Stack> {
     await cp.close();
     throw e;
   }
-}
-
-/**
- * Puts the dashboard in front of the control plane's request handler. Until the control plane mounts
- * serveDashboard itself (config.dashboardDir), this is how the tests serve the same files the same way.
- */
-function mountDashboard(cp: ControlPlane, dir: string): void {
-  const server = cp.app.getHttpServer() as Server;
-  const serve = serveDashboard({ dir });
-  const handlers = server.listeners('request') as Array<(...a: unknown[]) => void>;
-  server.removeAllListeners('request');
-  server.on('request', (req, res) =>
-    serve(req, res, () => {
-      for (const h of handlers) h.call(server, req, res);
-    }),
-  );
 }
