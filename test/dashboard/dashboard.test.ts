@@ -62,6 +62,18 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     );
   }
 
+  it('is served by the control plane at / with client routes, leaving the API, docs and health alone', async () => {
+    const html = await fetch(`${stack.url}/results/anything`, { headers: { accept: 'text/html' } });
+    expect(html.status).toBe(200);
+    expect(html.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(await html.text()).toContain('<div id="app">');
+    const api = await fetch(`${stack.url}/api/v1/nothing-here`, { headers: { accept: 'text/html' } });
+    expect(api.status).toBe(404);
+    expect(api.headers.get('content-type')).toContain('application/json');
+    expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${stack.url}/docs/openapi.json`)).headers.get('content-type')).toContain('json');
+  });
+
   it('refuses a wrong password, then signs in and shows today’s counts', async () => {
     await page.goto(`${stack.url}/`);
     await page.waitForURL(/\/signin/);
