@@ -24,7 +24,8 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     stack = await startStack();
     browser = await openBrowser();
     page = browser.page;
-    page.setDefaultTimeout(10_000);
+    // Generous: the whole suite may run beside this file on two busy cores.
+    page.setDefaultTimeout(20_000);
     if (SHOTS) mkdirSync(SHOTS, { recursive: true });
   }, 120_000);
 
