@@ -6,7 +6,7 @@
  * of the total, and peak RSS. Inputs are synthetic frames of the manifest size (raw and PNG-encoded).
  */
 import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DiadPipeline, type InspectionOutput, type RawFrame } from '@diad/pipeline';
 import sharp from 'sharp';
@@ -44,6 +44,8 @@ function summarise(outs: InspectionOutput[], wallMs: number) {
   const keys = [...new Set(outs.flatMap((o) => Object.keys(o.timingsMs)))].filter((k) => k !== 'batch');
   const mean: Record<string, number> = {};
   for (const k of keys) mean[k] = outs.reduce((a, o) => a + (o.timingsMs[k] ?? 0), 0) / outs.length;
+  const totals = outs.map((o) => o.timingsMs.total).sort((a, b) => a - b);
+  const medianTotalMs = totals[Math.floor((totals.length - 1) / 2)];
   const overhead = (mean.total - mean.inference) / mean.total;
   const overheadNoDecode = (mean.total - mean.inference - (mean.decode ?? 0)) / mean.total;
   return {
@@ -105,6 +107,7 @@ const result = {
   png,
   batched: batched ? { batch, imagesPerSecond: batched.imagesPerSecond } : undefined,
   peakRssMiB,
+  loadAverage: loadavg()[0],
 };
 
 if (values.json) {
@@ -123,11 +126,14 @@ if (values.json) {
   ] as const) {
     console.log(`\n${label}: ${f(r.imagesPerSecond)} images/s`);
     for (const [k, v] of Object.entries(r.meanMs)) console.log(`  ${k.padEnd(14)} ${f(v).padStart(9)} ms`);
+    console.log(`  median total   ${f(r.medianTotalMs).padStart(9)} ms`);
     console.log(`  overhead (total − session.run): ${(100 * r.overhead).toFixed(2)}% of total`);
     console.log(
       `  overhead excluding image decode: ${(100 * r.overheadExcludingDecode).toFixed(2)}% of total`,
     );
   }
   if (batched) console.log(`\nrunBatch(${batch}): ${f(batched.imagesPerSecond)} images/s`);
-  console.log(`\npeak RSS ${peakRssMiB.toFixed(0)} MiB`);
+  console.log(
+    `\npeak RSS ${peakRssMiB.toFixed(0)} MiB; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs`,
+  );
 }
