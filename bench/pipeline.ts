@@ -51,6 +51,7 @@ function summarise(outs: InspectionOutput[], wallMs: number) {
   return {
     imagesPerSecond: (outs.length * 1000) / wallMs,
     meanMs: mean,
+    medianTotalMs,
     overhead,
     overheadExcludingDecode: overheadNoDecode,
   };
