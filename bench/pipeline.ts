@@ -1,6 +1,7 @@
 /**
  * Pipeline speed and memory on CPU for one bundle:
  *   npx tsx --conditions=@diad/source bench/pipeline.ts [bundle] [--images N] [--threads N] [--batch N] [--json]
+ *   [--spinning] lets ORT's threads busy-wait (PipelineOptions.allowSpinning).
  * Default bundle: models/diad-synth-tiny, else /work/data/bundles/tiny-random.
  * Prints images/s, mean ms per stage, the pipeline's own overhead (total − time inside session.run) as a share
  * of the total, and peak RSS. Inputs are synthetic frames of the manifest size (raw and PNG-encoded).
@@ -18,6 +19,7 @@ const { values, positionals } = parseArgs({
     threads: { type: 'string' },
     batch: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
+    spinning: { type: 'boolean', default: false },
   },
 });
 const bundle =
@@ -58,7 +60,7 @@ function summarise(outs: InspectionOutput[], wallMs: number) {
 }
 
 const t0 = performance.now();
-const pipeline = await DiadPipeline.create(bundle, { threads });
+const pipeline = await DiadPipeline.create(bundle, { threads, allowSpinning: values.spinning });
 const loadMs = performance.now() - t0;
 const m = pipeline.manifest;
 const frames = Array.from({ length: nImages }, (_, i) =>
@@ -101,6 +103,7 @@ const result = {
   sampler: `startStep ${m.sampler.startStep}, ${m.sampler.steps} steps`,
   provider: pipeline.provider,
   threads: threads ?? 'ORT default',
+  spinning: values.spinning,
   cpu: `${cpus()[0]?.model ?? '?'} x${cpus().length}`,
   images: nImages,
   loadAndWarmupMs: loadMs,
@@ -119,7 +122,7 @@ if (values.json) {
     `bundle ${bundle} (${result.model}; input ${result.input}, latent ${result.latent}, ${result.sampler})`,
   );
   console.log(
-    `provider ${result.provider}, threads ${result.threads}, ${result.cpu}; load + warm-up ${f(loadMs)} ms`,
+    `provider ${result.provider}, threads ${result.threads}, spinning ${result.spinning}, ${result.cpu}; load + warm-up ${f(loadMs)} ms`,
   );
   for (const [label, r] of [
     ['raw frames', raw],

@@ -279,6 +279,19 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
     }
   });
 
+  it('accepts thread, optimisation and spinning settings', async () => {
+    const p = await DiadPipeline.create(dynDir, {
+      threads: 1,
+      graphOptimization: 'basic',
+      allowSpinning: true,
+    });
+    try {
+      expect(Number.isFinite((await p.inspect(frame(1))).score)).toBe(true);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('fails with every reason when no provider loads, and rejects bad options', async () => {
     await expect(DiadPipeline.create(dynDir, { providers: ['tensorrt', 'cuda'] })).rejects.toThrow(
       /no execution provider.*tensorrt:.*cuda:/s,
