@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages export "@diad/source" -> src/*.ts so tests run against sources without a build.
-const conditions = ['@diad/source', 'import', 'module', 'node', 'default'];
+// Vitest hands these conditions to Node for external modules too; "import" or "module" there would make a CJS
+// `require` pick a package's ESM build (pg -> pg-pool breaks). Vite adds import/require per import kind itself.
+const conditions = ['@diad/source', 'node', 'default'];
 
 export default defineConfig({
   resolve: { conditions },

@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
  * database indexes on result ids append-mostly. `now` is injectable for tests.
  */
 export function uuidv7(now: number = Date.now(), rand: Buffer = randomBytes(10)): string {
-  if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`uuidv7: now: expected a non-negative ms timestamp`);
+  if (!Number.isSafeInteger(now) || now < 0)
+    throw new RangeError(`uuidv7: now: expected a non-negative ms timestamp`);
   const b = Buffer.alloc(16);
   b.writeUIntBE(now, 0, 6);
   rand.copy(b, 6, 0, 10);

@@ -1,4 +1,4 @@
+export * from './ids.js';
 export * from './manifest.js';
 export * from './messages.js';
 export * from './topics.js';
-export * from './ids.js';

@@ -4,7 +4,10 @@ import { z } from 'zod';
 
 const semver = z
   .string()
-  .regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/, 'expected a semantic version like 1.2.3');
+  .regex(
+    /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/,
+    'expected a semantic version like 1.2.3',
+  );
 export const modelName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected lowercase letters, digits, ".", "_" or "-", at most 64');
@@ -123,7 +126,9 @@ export function parseManifest(json: unknown): BundleManifest {
     );
   }
   if (m.sampler.steps > m.sampler.startStep + 1) {
-    throw new RangeError(`manifest.json: sampler.steps: expected at most startStep + 1, got ${m.sampler.steps}`);
+    throw new RangeError(
+      `manifest.json: sampler.steps: expected at most startStep + 1, got ${m.sampler.steps}`,
+    );
   }
   for (const g of GRAPH_NAMES) {
     if (!m.files[m.graphs[g].file]) {

@@ -21,4 +21,8 @@ export const agentApi = {
   heartbeat: '/api/v1/agent/heartbeat',
   desiredState: '/api/v1/agent/desired-state',
   results: '/api/v1/agent/results',
+  /** GET `${bundles}/<modelVersionId>` streams a bundle .tar (BundleRef.url carries the full path). */
+  bundles: '/api/v1/agent/bundles',
+  /** PUT the stored image or heatmap of a result: replace :resultId, and :kind with `image` or `heatmap`. */
+  resultArtifact: '/api/v1/agent/results/:resultId/:kind',
 } as const;

@@ -1,5 +1,5 @@
+import { InspectionResult, parseManifest, topics, UUID_RE, uuidv7 } from '@diad/protocol';
 import { describe, expect, it } from 'vitest';
-import { InspectionResult, UUID_RE, parseManifest, topics, uuidv7 } from '@diad/protocol';
 
 const sha = 'a'.repeat(64);
 const graph = (file: string) => ({
@@ -24,10 +24,20 @@ export const validManifest = () => ({
     features: graph('features.onnx'),
   },
   features: { network: 'mobilenet_v2', layers: ['a', 'b', 'c'] },
-  scoring: { mapWidth: 256, mapHeight: 256, upsample: 'bilinear-align-corners', sigma: 5, poolKernel: 8, poolRounds: 8 },
+  scoring: {
+    mapWidth: 256,
+    mapHeight: 256,
+    upsample: 'bilinear-align-corners',
+    sigma: 5,
+    poolKernel: 8,
+    poolRounds: 8,
+  },
   calibration: { imageThreshold: 0.5, pixelThreshold: 0.5 },
   files: Object.fromEntries(
-    ['encoder.onnx', 'denoiser.onnx', 'decoder.onnx', 'features.onnx'].map((f) => [f, { sha256: sha, bytes: 1 }]),
+    ['encoder.onnx', 'denoiser.onnx', 'decoder.onnx', 'features.onnx'].map((f) => [
+      f,
+      { sha256: sha, bytes: 1 },
+    ]),
   ),
 });
 

@@ -1,0 +1,472 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { InspectionResult } from '@diad/protocol';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { type Clock, systemClock } from './clock.js';
+import type { AgentConfig } from './config.js';
+import type { Frame, FrameInput } from './frame.js';
+import { createHttpServer } from './http/server.js';
+import { ImageStore } from './images.js';
+import { InspectionService } from './inspection.js';
+import { DiadInspector } from './inspector/diad.js';
+import { ModelManager } from './inspector/model-manager.js';
+import { StandInInspector } from './inspector/standin.js';
+import type { InspectorFactory } from './inspector/types.js';
+import { AgentMetrics } from './metrics.js';
+import { EmbeddedBroker } from './mqtt/broker.js';
+import { StationPublisher } from './mqtt/publisher.js';
+import { SparkplugNode } from './mqtt/sparkplug-node.js';
+import type { AgentOpcuaServer } from './opcua/server.js';
+import { OutboxDrainer } from './outbox/drainer.js';
+import { SqliteOutbox } from './outbox/sqlite.js';
+import { FfmpegCamera } from './sources/ffmpeg-camera.js';
+import { HotFolderSource } from './sources/hot-folder.js';
+import { ArtifactUploader } from './sync/artifact-uploader.js';
+import { loadPublicKey } from './sync/bundle-verify.js';
+import { ControlPlaneClient } from './sync/client.js';
+import { HttpResultSink } from './sync/http-result-sink.js';
+import { StateStore } from './sync/state-store.js';
+import { SyncService } from './sync/sync-service.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentDeps {
+  logger?: Logger;
+  clock?: Clock;
+  /** Overrides how bundles are loaded (default: by config.model.kind). */
+  factory?: InspectorFactory;
+}
+
+/** Stable id of a bundle: sha256 of a .tar/.json file, or of manifest.json for a bundle directory. */
+export function bundleSha256(path: string): string {
+  const file = statSync(path).isDirectory() ? join(path, 'manifest.json') : path;
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** Wires the agent together from a validated config; stop() shuts everything down in reverse order. */
+export class Agent {
+  readonly logger: Logger;
+  readonly metrics = new AgentMetrics();
+  readonly models = new ModelManager();
+  readonly state: StateStore;
+  readonly outbox: SqliteOutbox;
+  readonly inspection: InspectionService;
+  readonly publishers = new Map<string, StationPublisher>();
+  readonly drainers = new Map<string, OutboxDrainer>();
+  readonly cameras = new Map<string, FfmpegCamera>();
+  readonly hotFolders: HotFolderSource[] = [];
+  broker: EmbeddedBroker | null = null;
+  opcua: AgentOpcuaServer | null = null;
+  http: FastifyInstance | null = null;
+  sync: SyncService | null = null;
+  sparkplug: SparkplugNode | null = null;
+  uploader: ArtifactUploader | null = null;
+  httpSink: HttpResultSink | null = null;
+  private readonly clock: Clock;
+  private readonly factory: InspectorFactory;
+  private readonly timers: NodeJS.Timeout[] = [];
+  deviceId: string;
+
+  private constructor(
+    readonly config: AgentConfig,
+    deps: AgentDeps,
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? pino({ level: config.log.level, base: { app: 'diad-agent' } });
+    mkdirSync(config.dataDir, { recursive: true });
+    this.state = new StateStore(join(config.dataDir, 'state.json'));
+    this.deviceId = this.state.get().enrolment?.deviceId ?? config.deviceId;
+    this.factory =
+      deps.factory ??
+      (config.model.kind === 'standin'
+        ? (p, sha) => StandInInspector.load(p, sha)
+        : (p, sha) =>
+            DiadInspector.load(p, sha, { providers: config.model.providers, threads: config.model.threads }));
+    this.outbox = new SqliteOutbox(join(config.dataDir, 'outbox.db'), {
+      capacityBytes: Math.floor(config.outbox.capacityMb * 1024 * 1024),
+      synchronous: config.outbox.synchronous,
+      onQuarantine: (to, err) =>
+        this.logger.error(
+          { movedTo: to, err: err.message },
+          'outbox database unreadable: moved aside, started a new one',
+        ),
+    });
+    this.inspection = new InspectionService({
+      deviceId: this.deviceId,
+      stations: config.stations.map((s) => ({ id: s.id, queueSize: s.queueSize, category: s.category })),
+      models: this.models,
+      outbox: this.outbox,
+      clock: this.clock,
+      metrics: this.metrics,
+      logger: this.logger,
+      images: new ImageStore(join(config.dataDir, 'images'), config.images.retentionDays, this.clock),
+      saveImages: config.images.save,
+      seed: config.model.seed,
+    });
+    if (config.thresholds) {
+      this.inspection.setThresholds({
+        version: 0,
+        image: config.thresholds.image,
+        pixel: config.thresholds.pixel,
+        categoryThresholds: {},
+      });
+    }
+  }
+
+  static async start(config: AgentConfig, deps: AgentDeps = {}): Promise<Agent> {
+    const agent = new Agent(config, deps);
+    try {
+      await agent.startAll();
+    } catch (e) {
+      await agent.stop().catch(() => {});
+      throw e;
+    }
+    return agent;
+  }
+
+  /** Reasons the agent is not ready (empty = ready). */
+  readiness(): string[] {
+    const r: string[] = [];
+    if (!this.models.activeModel) r.push('no model loaded');
+    if (this.inspection.outboxFull) r.push('outbox full');
+    return r;
+  }
+
+  submit = (frame: Frame): Promise<InspectionResult> => this.inspection.submit(frame);
+
+  private async startAll() {
+    const c = this.config;
+    await this.loadInitialModels();
+
+    if (c.mqtt.enabled) await this.startMqtt();
+    this.inspection.on('result', (r) => this.drainers.get(r.station)?.kick());
+    this.inspection.on('alarm', () => {
+      void this.publishStatus();
+      this.opcua?.refresh();
+    });
+
+    if (c.opcua.enabled) await this.startOpcua();
+    for (const h of c.sources.hotFolders) {
+      const src = new HotFolderSource({
+        ...h,
+        site: c.site,
+        line: c.line,
+        submit: this.submit,
+        logger: this.logger,
+      });
+      src.start();
+      this.hotFolders.push(src);
+    }
+    for (const cam of c.sources.cameras) {
+      const camera = new FfmpegCamera({
+        ...cam,
+        site: c.site,
+        line: c.line,
+        submit: this.submit,
+        logger: this.logger,
+      });
+      camera.start();
+      this.cameras.set(cam.id, camera);
+    }
+    this.http = await createHttpServer({
+      host: c.http.host,
+      port: c.http.port,
+      maxBodyBytes: Math.floor(c.http.maxBodyMb * 1024 * 1024),
+      site: c.site,
+      line: c.line,
+      registry: this.metrics.registry,
+      readiness: () => this.readiness(),
+      submit: c.sources.http ? this.submit : undefined,
+      frameToken: c.http.frameToken,
+    });
+    if (c.controlPlane) this.startSync(c.controlPlane);
+
+    const images = new ImageStore(join(c.dataDir, 'images'), c.images.retentionDays, this.clock);
+    const sweep = () => {
+      const removed = images.sweep();
+      if (removed.length) this.logger.info({ removed }, 'image retention sweep');
+    };
+    sweep();
+    this.every(c.images.sweepMs, sweep);
+    this.every(30_000, () => void this.publishStatus());
+    this.logger.info(
+      { deviceId: this.deviceId, stations: c.stations.map((s) => s.id), model: this.models.activeModel },
+      'agent started',
+    );
+  }
+
+  private async loadInitialModels() {
+    const c = this.config;
+    const st = this.state.get();
+    const candidates = [st.activeBundle?.path, c.model.bundle].filter((p): p is string => !!p);
+    for (const path of candidates) {
+      try {
+        await this.models.activate(await this.factory(path, bundleSha256(path)));
+        break;
+      } catch (e) {
+        this.logger.error({ bundle: path, err: (e as Error).message }, 'could not load model bundle');
+      }
+    }
+    const shadow = st.shadowBundle?.path ?? c.model.shadowBundle;
+    if (shadow) {
+      try {
+        await this.models.setShadow(await this.factory(shadow, bundleSha256(shadow)));
+      } catch (e) {
+        this.logger.error({ bundle: shadow, err: (e as Error).message }, 'could not load shadow model');
+      }
+    }
+  }
+
+  private statusOf(station: string) {
+    return {
+      deviceId: this.deviceId,
+      state: (this.readiness().length ? 'degraded' : 'online') as 'online' | 'degraded',
+      model: this.models.activeModel,
+      provider: this.models.provider,
+      queueDepth: this.inspection.queueDepth(station),
+      outboxDepth: this.outbox.depth(station),
+    };
+  }
+
+  private async startMqtt() {
+    const c = this.config;
+    const m = c.mqtt;
+    let url = m.url;
+    if (m.embeddedBroker.enabled) {
+      const eb = m.embeddedBroker;
+      this.broker = await EmbeddedBroker.start(
+        eb.host,
+        eb.port,
+        eb.username && eb.password ? { username: eb.username, password: eb.password } : undefined,
+      );
+      url = `mqtt://${m.embeddedBroker.host === '0.0.0.0' ? '127.0.0.1' : m.embeddedBroker.host}:${this.broker.port}`;
+      this.logger.info({ url }, 'embedded MQTT broker started');
+    }
+    const connection = {
+      url,
+      username: m.username,
+      password: m.password,
+      tls: m.tls,
+      keepaliveS: m.keepaliveS,
+      backoff: m.backoff,
+    };
+    for (const s of c.stations) {
+      const pub = new StationPublisher({
+        address: { site: c.site, line: c.line, station: s.id },
+        connection: { ...connection, clientId: m.clientId ? `${m.clientId}-${s.id}` : undefined },
+        deviceId: this.deviceId,
+        status: () => this.statusOf(s.id),
+        clock: this.clock,
+        logger: this.logger,
+      });
+      const drainer = new OutboxDrainer({
+        outbox: this.outbox,
+        station: s.id,
+        sink: pub,
+        clock: this.clock,
+        backoff: m.backoff,
+        inflight: c.outbox.inflight,
+        logger: this.logger,
+        onAcked: (n, ms) => {
+          this.metrics.published.inc(n);
+          this.metrics.stageSeconds.observe({ stage: 'publish' }, ms / 1000);
+        },
+        onDeleted: () => {
+          this.inspection.refreshOutboxGauges();
+          if (this.inspection.outboxFull === false) this.opcua?.refresh();
+        },
+        onFailure: () => this.metrics.publishFailures.inc(),
+      });
+      pub.on('down', () => this.metrics.publishFailures.inc());
+      this.publishers.set(s.id, pub);
+      this.drainers.set(s.id, drainer);
+      pub.start();
+      drainer.start();
+    }
+    if (m.sparkplug.enabled) {
+      this.sparkplug = new SparkplugNode({
+        connection: { ...connection, clientId: `${m.clientId ?? `diad-${this.deviceId}`}-spb`.slice(0, 64) },
+        groupId: m.sparkplug.groupId,
+        edgeNodeId: m.sparkplug.edgeNodeId ?? this.deviceId.replace(/[^A-Za-z0-9_.-]/g, '_'),
+        stations: c.stations.map((s) => s.id),
+        dataDir: c.dataDir,
+        clock: this.clock,
+        logger: this.logger,
+      });
+      this.sparkplug.start();
+      this.inspection.on('result', (r) => this.sparkplug?.publishResult(r));
+    }
+  }
+
+  private async startOpcua() {
+    const c = this.config;
+    // node-opcua is large; installs without OPC UA never load it.
+    const { AgentOpcuaServer } = await import('./opcua/server.js');
+    this.opcua = new AgentOpcuaServer({
+      ...c.opcua,
+      pkiDir: c.opcua.pkiDir!,
+      trustListReloadMs: 10_000,
+      stations: c.stations.map((s) => s.id),
+      canAccept: (s) => this.inspection.canAccept(s) && !!this.models.activeModel,
+      agentStatus: () => ({
+        ready: this.readiness().length === 0,
+        modelName: this.models.activeModel?.name ?? '',
+        modelVersion: this.models.activeModel?.version ?? '',
+        outboxDepth: this.outbox.depth(),
+        outboxFull: this.inspection.outboxFull,
+      }),
+      logger: this.logger,
+      trigger: async (station, partId) => {
+        const spec = c.stations.find((s) => s.id === station)!;
+        const meta = {
+          site: c.site,
+          line: c.line,
+          station,
+          camera: spec.triggerCamera ?? 'none',
+          partId,
+          capturedAt: this.clock.now(),
+          category: spec.category,
+        };
+        const camera = spec.triggerCamera ? this.cameras.get(spec.triggerCamera) : undefined;
+        if (!camera)
+          return this.inspection.recordCaptureFailure(
+            meta,
+            'NO_CAMERA',
+            `station ${station} has no triggerCamera`,
+          );
+        let image: FrameInput;
+        try {
+          image = await camera.grab();
+        } catch (e) {
+          return this.inspection.recordCaptureFailure(meta, 'NO_FRAME', (e as Error).message);
+        }
+        return this.inspection.submit({ ...meta, image });
+      },
+    });
+    await this.opcua.start();
+  }
+
+  private startSync(cp: NonNullable<AgentConfig['controlPlane']>) {
+    const client = new ControlPlaneClient(cp.url);
+    if (this.config.images.upload && this.config.images.save !== 'none') {
+      const uploader = new ArtifactUploader({
+        dbPath: join(this.config.dataDir, 'artifacts.db'),
+        imagesRoot: join(this.config.dataDir, 'images'),
+        client,
+        credential: () => this.state.get().enrolment?.credential ?? null,
+        clock: this.clock,
+        backoff: cp.backoff,
+        logger: this.logger,
+      });
+      this.inspection.on('result', (r) => {
+        if (r.imageRef) uploader.enqueue(r.resultId, 'image', r.imageRef);
+        if (r.heatmapRef) uploader.enqueue(r.resultId, 'heatmap', r.heatmapRef);
+      });
+      uploader.start();
+      this.every(60_000, () => uploader.poke());
+      this.uploader = uploader;
+    }
+    if (!this.config.mqtt.enabled) this.startHttpDelivery(client, cp.backoff);
+    const token =
+      cp.enrolToken ?? (cp.enrolTokenFile ? readFileSync(cp.enrolTokenFile, 'utf8').trim() : undefined);
+    this.sync = new SyncService({
+      client,
+      state: this.state,
+      models: this.models,
+      factory: this.factory,
+      inspection: this.inspection,
+      outboxDepth: () => this.outbox.depth(),
+      bundlesDir: join(this.config.dataDir, 'bundles'),
+      enrolToken: token,
+      hostname: hostname(),
+      agentVersion: AGENT_VERSION,
+      providers: this.config.model.providers,
+      publicKey: cp.signingPublicKeyFile ? loadPublicKey(cp.signingPublicKeyFile) : null,
+      heartbeatMs: cp.heartbeatMs,
+      backoff: cp.backoff,
+      clock: this.clock,
+      logger: this.logger,
+      metrics: this.metrics,
+      onEnrolled: (e) => {
+        this.deviceId = e.deviceId;
+        this.inspection.setDeviceId(e.deviceId);
+        const c = this.config;
+        if (e.site !== c.site || e.line !== c.line || !c.stations.some((s) => s.id === e.station)) {
+          this.logger.warn(
+            {
+              enrolledAs: { site: e.site, line: e.line, station: e.station },
+              config: { site: c.site, line: c.line },
+            },
+            'the control plane registered this device under a different site/line/station than agent.yaml; topics follow agent.yaml',
+          );
+        }
+        this.uploader?.poke();
+        this.httpSink?.enrolled();
+      },
+      onChange: () => {
+        void this.publishStatus();
+        this.opcua?.refresh();
+      },
+    });
+    this.sync.start();
+  }
+
+  /** Without MQTT, results go to the control plane over HTTP, drained per station like the MQTT path. */
+  private startHttpDelivery(client: ControlPlaneClient, backoff: { initialMs: number; maxMs: number }) {
+    const sink = new HttpResultSink(client, () => this.state.get().enrolment?.credential ?? null);
+    this.httpSink = sink;
+    for (const s of this.config.stations) {
+      const drainer = new OutboxDrainer({
+        outbox: this.outbox,
+        station: s.id,
+        sink,
+        clock: this.clock,
+        backoff,
+        inflight: this.config.outbox.inflight,
+        logger: this.logger,
+        onAcked: (n, ms) => {
+          this.metrics.published.inc(n);
+          this.metrics.stageSeconds.observe({ stage: 'publish' }, ms / 1000);
+        },
+        onDeleted: () => {
+          this.inspection.refreshOutboxGauges();
+          this.opcua?.refresh();
+        },
+        onFailure: () => this.metrics.publishFailures.inc(),
+      });
+      this.drainers.set(s.id, drainer);
+      drainer.start();
+    }
+  }
+
+  private async publishStatus() {
+    for (const p of this.publishers.values()) await p.publishStatus().catch(() => {});
+  }
+
+  private every(ms: number, fn: () => void) {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await this.sync?.stop();
+    await this.uploader?.stop();
+    for (const h of this.hotFolders) await h.stop();
+    for (const cam of this.cameras.values()) await cam.stop();
+    await this.http?.close();
+    await this.inspection.stop();
+    await this.opcua?.stop();
+    for (const d of this.drainers.values()) await d.stop();
+    for (const p of this.publishers.values()) await p.close();
+    await this.sparkplug?.close();
+    await this.broker?.close();
+    await this.models.close();
+    this.outbox.close();
+    this.logger.info('agent stopped');
+  }
+}

@@ -1,0 +1,94 @@
+import { EventEmitter } from 'node:events';
+import { AgentStatus, InspectionResult, type StationAddress, topics } from '@diad/protocol';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { ResultSink } from '../outbox/drainer.js';
+import { MqttLink, type MqttLinkOptions } from './link.js';
+
+export type StatusSource = () => Omit<AgentStatus, 'schema' | 'state' | 'at'> & {
+  state: 'online' | 'degraded';
+};
+
+export interface StationPublisherOptions {
+  address: StationAddress;
+  connection: Omit<MqttLinkOptions, 'clientId' | 'will' | 'onConnect' | 'clock' | 'logger'> & {
+    clientId?: string;
+  };
+  deviceId: string;
+  status: StatusSource;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * One station's MQTT client: results on `diad/<site>/<line>/<station>/result` (QoS 1, validated), status
+ * retained on `.../status` with a birth message on every connect and a last will saying "offline".
+ */
+export class StationPublisher extends EventEmitter<{ up: []; down: [] }> implements ResultSink {
+  readonly link: MqttLink;
+  readonly resultTopic: string;
+  readonly statusTopic: string;
+
+  constructor(private readonly o: StationPublisherOptions) {
+    super();
+    this.resultTopic = topics.result(o.address);
+    this.statusTopic = topics.status(o.address);
+    this.link = new MqttLink({
+      ...o.connection,
+      clientId: o.connection.clientId ?? `diad-${o.deviceId}-${o.address.station}`.slice(0, 64),
+      clock: o.clock,
+      logger: o.logger,
+      will: () => ({
+        topic: this.statusTopic,
+        payload: JSON.stringify(this.statusPayload('offline')),
+        retain: true,
+        qos: 1,
+      }),
+      onConnect: (link) =>
+        link.publish(this.statusTopic, JSON.stringify(this.statusPayload()), { qos: 1, retain: true }),
+    });
+    this.link.on('up', () => this.emit('up'));
+    this.link.on('down', () => this.emit('down'));
+  }
+
+  get connected() {
+    return this.link.connected;
+  }
+
+  start() {
+    this.link.start();
+  }
+
+  publishResult(result: InspectionResult): Promise<void> {
+    const parsed = InspectionResult.safeParse(result);
+    if (!parsed.success)
+      return Promise.reject(new TypeError(`result ${result.resultId}: ${parsed.error.issues[0].message}`));
+    return this.link.publish(this.resultTopic, JSON.stringify(parsed.data), { qos: 1 });
+  }
+
+  /** Publishes the current status (retained); call on model change, alarms and periodically. */
+  async publishStatus(): Promise<void> {
+    if (!this.connected) return;
+    await this.link.publish(this.statusTopic, JSON.stringify(this.statusPayload()), { qos: 1, retain: true });
+  }
+
+  async close(): Promise<void> {
+    // An orderly shutdown says "offline" itself: the broker only sends the will on an unexpected loss.
+    if (this.connected) {
+      await this.link
+        .publish(this.statusTopic, JSON.stringify(this.statusPayload('offline')), { qos: 1, retain: true })
+        .catch(() => {});
+    }
+    await this.link.close();
+  }
+
+  private statusPayload(state?: 'offline'): AgentStatus {
+    const s = this.o.status();
+    return AgentStatus.parse({
+      ...s,
+      schema: 'diad.status/v1',
+      state: state ?? s.state,
+      at: new Date(this.o.clock.now()).toISOString(),
+    });
+  }
+}

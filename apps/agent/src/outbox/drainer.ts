@@ -1,0 +1,138 @@
+import type { InspectionResult } from '@diad/protocol';
+import type { Logger } from 'pino';
+import { backoffDelay, type Clock } from '../clock.js';
+import type { Outbox } from './types.js';
+
+/** Where results go: resolves once the receiver acknowledged (MQTT PUBACK). */
+export interface ResultSink {
+  readonly connected: boolean;
+  publishResult(result: InspectionResult): Promise<void>;
+  on(event: 'up' | 'down', fn: () => void): unknown;
+  off(event: 'up' | 'down', fn: () => void): unknown;
+}
+
+export interface DrainerOptions {
+  outbox: Outbox;
+  /** Drain only this station's results (one drainer per station keeps each station independent and in order). */
+  station?: string;
+  sink: ResultSink;
+  clock: Clock;
+  backoff: { initialMs: number; maxMs: number };
+  /** Publishes awaiting acknowledgement at once. */
+  inflight: number;
+  logger: Logger;
+  random?: () => number;
+  onAcked?: (n: number, latencyMs: number) => void;
+  /** After acknowledged entries were deleted (outbox gauges, alarm). */
+  onDeleted?: () => void;
+  onFailure?: (err: Error) => void;
+}
+
+/**
+ * Drains the outbox at least once, in outbox order, with a window of unacknowledged publishes. A failed publish
+ * stops the window, waits for everything in flight to settle, then rewinds to the oldest undelivered entry
+ * after an exponential backoff with jitter. Entries are deleted only after acknowledgement.
+ */
+export class OutboxDrainer {
+  private lastSent = 0;
+  private inflight = 0;
+  private failed = false;
+  private attempt = 0;
+  private timer: unknown = null;
+  private running = false;
+  private idle: (() => void)[] = [];
+  private acked: number[] = [];
+  private flushScheduled = false;
+  private readonly onUp = () => this.kick();
+
+  constructor(private readonly o: DrainerOptions) {}
+
+  start() {
+    this.running = true;
+    this.o.sink.on('up', this.onUp);
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.o.sink.off('up', this.onUp);
+    if (this.timer) this.o.clock.clearTimeout(this.timer);
+    this.timer = null;
+    while (this.inflight > 0) await new Promise<void>((r) => this.idle.push(r));
+    this.flushAcks();
+  }
+
+  /** New results were stored, or the sink came back: send what fits in the window. */
+  kick() {
+    if (!this.running || this.failed || this.timer || !this.o.sink.connected) return;
+    const room = this.o.inflight - this.inflight;
+    if (room <= 0) return;
+    const batch = this.o.outbox.peek(room, this.lastSent, this.o.station);
+    for (const e of batch) {
+      this.lastSent = e.seq;
+      this.inflight++;
+      const t0 = performance.now();
+      this.o.sink.publishResult(e.result).then(
+        () => {
+          this.ackLater(e.seq);
+          this.attempt = 0;
+          this.o.onAcked?.(1, performance.now() - t0);
+          this.settle();
+        },
+        (err: Error) => {
+          this.failed = true;
+          this.o.onFailure?.(err);
+          this.settle();
+        },
+      );
+    }
+  }
+
+  /**
+   * Deletes acknowledged entries in one transaction per event-loop turn: one fsync for a burst of PUBACKs
+   * instead of one each. A delete lost in a crash only means that result is sent again (at least once).
+   */
+  private ackLater(seq: number) {
+    this.acked.push(seq);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushAcks());
+  }
+
+  private flushAcks() {
+    this.flushScheduled = false;
+    const batch = this.acked.splice(0);
+    if (batch.length) this.o.outbox.ack(batch);
+    this.o.onDeleted?.();
+  }
+
+  private settle() {
+    this.inflight--;
+    if (this.inflight === 0) {
+      for (const r of this.idle.splice(0)) r();
+    }
+    if (this.failed) {
+      if (this.inflight > 0 || this.timer || !this.running) return;
+      // Everything in flight has settled: restart from the oldest undelivered entry after a backoff.
+      this.flushAcks();
+      this.lastSent = 0;
+      const delay = backoffDelay(
+        this.attempt++,
+        this.o.backoff.initialMs,
+        this.o.backoff.maxMs,
+        this.o.random,
+      );
+      this.o.logger.warn(
+        { station: this.o.station, retryInMs: delay },
+        'publish failed; retrying from the outbox',
+      );
+      this.timer = this.o.clock.setTimeout(() => {
+        this.timer = null;
+        this.failed = false;
+        this.kick();
+      }, delay);
+      return;
+    }
+    this.kick();
+  }
+}

@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import {
+  agentApi,
+  DesiredState,
+  EnrolRequest,
+  EnrolResponse,
+  type Heartbeat,
+  type InspectionResult,
+  ResultBatch,
+} from '@diad/protocol';
+import type { z } from 'zod';
+
+export class ControlPlaneError extends Error {
+  override name = 'ControlPlaneError';
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** HTTP client for the agent side of agentApi (paths in @diad/protocol). */
+export class ControlPlaneClient {
+  private readonly base: string;
+  constructor(
+    baseUrl: string,
+    private readonly timeoutMs = 15_000,
+  ) {
+    this.base = baseUrl.replace(/\/+$/, '');
+  }
+
+  async enrol(req: EnrolRequest): Promise<EnrolResponse> {
+    return this.json(agentApi.enrol, { method: 'POST', body: EnrolRequest.parse(req) }, EnrolResponse);
+  }
+
+  async heartbeat(credential: string, hb: Heartbeat): Promise<void> {
+    await this.request(agentApi.heartbeat, { method: 'POST', body: hb, credential });
+  }
+
+  async desiredState(credential: string): Promise<DesiredState> {
+    return this.json(agentApi.desiredState, { method: 'GET', credential }, DesiredState);
+  }
+
+  /** Posts a batch of results (idempotent on resultId at the control plane). */
+  async postResults(credential: string, results: InspectionResult[]): Promise<void> {
+    await this.request(agentApi.results, {
+      method: 'POST',
+      credential,
+      body: ResultBatch.parse({ results }),
+    });
+  }
+
+  /** Uploads a result's image or heatmap (control plane: PUT /api/v1/agent/results/:resultId/:kind). */
+  async putArtifact(
+    credential: string,
+    resultId: string,
+    kind: 'image' | 'heatmap',
+    bytes: Uint8Array,
+    contentType: string,
+  ) {
+    await this.request(`${agentApi.results}/${encodeURIComponent(resultId)}/${kind}`, {
+      method: 'PUT',
+      credential,
+      raw: { body: bytes, contentType },
+    });
+  }
+
+  /** Streams a bundle to `dest` (via a temp file), returning its sha256 and size. */
+  async download(
+    credential: string,
+    path: string,
+    dest: string,
+    maxBytes: number,
+  ): Promise<{ sha256: string; bytes: number }> {
+    const res = await this.request(path, { method: 'GET', credential, timeoutMs: 10 * 60_000 });
+    if (!res.body) throw new ControlPlaneError(`GET ${path}: empty body`);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const tmp = `${dest}.part`;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        if (bytes > maxBytes)
+          return cb(new ControlPlaneError(`GET ${path}: bundle larger than announced (${maxBytes} bytes)`));
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(
+        Readable.fromWeb(res.body as unknown as WebReadableStream),
+        meter,
+        createWriteStream(tmp),
+      );
+      await rename(tmp, dest);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    return { sha256: hash.digest('hex'), bytes };
+  }
+
+  private async json<T extends z.ZodType>(path: string, opts: RequestOpts, schema: T): Promise<z.infer<T>> {
+    const res = await this.request(path, opts);
+    const body = await res.json().catch(() => {
+      throw new ControlPlaneError(`${opts.method} ${path}: response is not JSON`);
+    });
+    const r = schema.safeParse(body);
+    if (!r.success) {
+      const i = r.error.issues[0];
+      throw new ControlPlaneError(`${opts.method} ${path}: response ${i.path.join('.')}: ${i.message}`);
+    }
+    return r.data;
+  }
+
+  private async request(path: string, opts: RequestOpts): Promise<Response> {
+    const url = new URL(path.replace(/^\/*/, '/'), `${this.base}/`).toString();
+    const headers: Record<string, string> = {};
+    if (opts.credential) headers.authorization = `Bearer ${opts.credential}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    if (opts.raw) headers['content-type'] = opts.raw.contentType;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: opts.method,
+        headers,
+        body: opts.raw ? opts.raw.body : opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
+      });
+    } catch (e) {
+      throw new ControlPlaneError(`${opts.method} ${path}: ${(e as Error).message}`);
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      throw new ControlPlaneError(
+        `${opts.method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`,
+        res.status,
+      );
+    }
+    return res;
+  }
+}
+
+interface RequestOpts {
+  method: 'GET' | 'POST' | 'PUT';
+  raw?: { body: Uint8Array; contentType: string };
+  body?: unknown;
+  credential?: string;
+  timeoutMs?: number;
+}

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import {
+  agentApi,
+  type DesiredState,
+  EnrolRequest,
+  Heartbeat,
+  type InspectionResult,
+  ResultBatch,
+} from '@diad/protocol';
+
+/** A small control plane over real HTTP that follows @diad/protocol's agentApi (test double). */
+export class FakeControlPlane {
+  readonly heartbeats: Heartbeat[] = [];
+  readonly results: InspectionResult[] = [];
+  readonly tokens = new Set<string>(['one-time-token-0123456789']);
+  readonly credential = 'c'.repeat(40);
+  readonly bundles = new Map<string, Buffer>();
+  desired: DesiredState = {
+    schema: 'diad.desired/v1',
+    deviceId: 'dev-1',
+    revision: 0,
+    model: null,
+    shadowModel: null,
+    rolloutId: null,
+    thresholds: null,
+    categoryThresholds: {},
+  };
+  readonly artifacts = new Map<string, { type: string; bytes: Buffer }>();
+  /** Status to answer artifact uploads with (simulate outages). */
+  artifactStatus = 200;
+  /** Status to answer result batches with (simulate outages). */
+  resultsStatus = 200;
+  resultBatches = 0;
+  enrolments = 0;
+  downloads = 0;
+  private server!: Server;
+  url = '';
+
+  async start() {
+    this.server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const rawBody = Buffer.concat(chunks);
+      const isJson = (req.headers['content-type'] ?? '').startsWith('application/json');
+      const body = chunks.length && isJson ? JSON.parse(rawBody.toString()) : undefined;
+      const send = (status: number, obj?: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(obj === undefined ? '' : JSON.stringify(obj));
+      };
+      const authed = req.headers.authorization === `Bearer ${this.credential}`;
+      if (req.method === 'POST' && req.url === agentApi.enrol) {
+        const r = EnrolRequest.safeParse(body);
+        if (!r.success) return send(400, { error: 'bad request' });
+        if (!this.tokens.delete(r.data.token)) return send(401, { error: 'token unknown or used' });
+        this.enrolments++;
+        return send(201, {
+          deviceId: 'dev-1',
+          credential: this.credential,
+          site: 'site1',
+          line: 'line1',
+          station: 'st1',
+        });
+      }
+      if (!authed) return send(401, { error: 'unauthorised' });
+      if (req.method === 'POST' && req.url === agentApi.heartbeat) {
+        const r = Heartbeat.safeParse(body);
+        if (!r.success) return send(400, { error: r.error.issues[0].message });
+        this.heartbeats.push(r.data);
+        return send(204);
+      }
+      if (req.method === 'GET' && req.url === agentApi.desiredState) return send(200, this.desired);
+      if (req.method === 'POST' && req.url === agentApi.results) {
+        if (this.resultsStatus !== 200) return send(this.resultsStatus, { error: 'simulated' });
+        this.resultBatches++;
+        const r = ResultBatch.safeParse(body);
+        if (!r.success) return send(400, { error: r.error.issues[0].message });
+        const known = new Set(this.results.map((x) => x.resultId));
+        const fresh = r.data.results.filter((x) => !known.has(x.resultId));
+        this.results.push(...fresh);
+        return send(200, { accepted: fresh.length, duplicates: r.data.results.length - fresh.length });
+      }
+      const a = req.url?.match(/^\/api\/v1\/agent\/results\/([0-9a-f-]{36})\/(image|heatmap)$/);
+      if (req.method === 'PUT' && a) {
+        if (this.artifactStatus !== 200) return send(this.artifactStatus, { error: 'simulated' });
+        const type = req.headers['content-type'] ?? '';
+        if (!['image/png', 'image/jpeg', 'image/webp'].includes(type)) return send(415, { error: 'type' });
+        this.artifacts.set(`${a[1]}/${a[2]}`, { type, bytes: rawBody });
+        return send(200, { resultId: a[1], kind: a[2], bytes: rawBody.length });
+      }
+      const m = req.url?.match(/^\/api\/v1\/bundles\/([0-9a-f]{64})$/);
+      if (req.method === 'GET' && m && this.bundles.has(m[1])) {
+        this.downloads++;
+        res.writeHead(200, { 'content-type': 'application/x-tar' });
+        return res.end(this.bundles.get(m[1]));
+      }
+      send(404, { error: 'not found' });
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    const a = this.server.address();
+    this.url = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+  }
+
+  /** Offers `bytes` as a bundle; `served` lets a test serve different (corrupt) bytes under the same sha. */
+  offer(
+    bytes: Buffer,
+    name: string,
+    version: string,
+    opts: { served?: Buffer; signature?: string | null } = {},
+  ) {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    this.bundles.set(sha256, opts.served ?? bytes);
+    return {
+      name,
+      version,
+      sha256,
+      url: `/api/v1/bundles/${sha256}`,
+      bytes: bytes.length,
+      signature: opts.signature ?? null,
+    };
+  }
+
+  close() {
+    return new Promise<void>((r) => this.server.close(() => r()));
+  }
+}

@@ -1,0 +1,82 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** One registry per control-plane instance, so several can run in one process (tests, demo). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpDuration = new Histogram({
+    name: 'diad_http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+  readonly resultsIngested = new Counter({
+    name: 'diad_results_ingested_total',
+    help: 'Results stored, by transport',
+    labelNames: ['transport'],
+    registers: [this.registry],
+  });
+  readonly resultsDuplicate = new Counter({
+    name: 'diad_results_duplicate_total',
+    help: 'Results ignored because their id was already stored',
+    labelNames: ['transport'],
+    registers: [this.registry],
+  });
+  readonly resultsRejected = new Counter({
+    name: 'diad_results_rejected_total',
+    help: 'Results rejected, by reason',
+    labelNames: ['transport', 'reason'],
+    registers: [this.registry],
+  });
+  readonly ingestBatchSeconds = new Histogram({
+    name: 'diad_ingest_batch_seconds',
+    help: 'Time to write one batch of results',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly mqttConnected = new Gauge({
+    name: 'diad_mqtt_connected',
+    help: '1 while the result subscriber is connected to the broker',
+    registers: [this.registry],
+  });
+  readonly rolloutActions = new Counter({
+    name: 'diad_rollout_actions_total',
+    help: 'Rollout transitions, by action',
+    labelNames: ['action'],
+    registers: [this.registry],
+  });
+  readonly sseClients = new Gauge({
+    name: 'diad_sse_clients',
+    help: 'Open live result streams',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'diad_cp_' });
+  }
+
+  /** Devices seen within the offline window, counted at scrape time (one query serves both gauges). */
+  watchDevices(count: () => Promise<{ online: number; total: number }>): void {
+    let last: Promise<{ online: number; total: number }> | null = null;
+    const once = () => {
+      last ??= count().finally(() => setTimeout(() => (last = null), 1000).unref());
+      return last;
+    };
+    new Gauge({
+      name: 'diad_devices_online',
+      help: 'Enabled devices seen within the offline window',
+      registers: [this.registry],
+      async collect() {
+        this.set((await once()).online);
+      },
+    });
+    new Gauge({
+      name: 'diad_devices',
+      help: 'Enrolled, enabled devices',
+      registers: [this.registry],
+      async collect() {
+        this.set((await once()).total);
+      },
+    });
+  }
+}

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+  .transform((v) => v === true || v === 'true' || v === '1');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Everything the control plane reads from its environment, validated once at start-up. */
+export const ControlPlaneConfig = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: int(0, 65535).default(8080),
+    /** PostgreSQL in production; when absent the embedded PGlite database lives in `dataDir`. */
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a postgresql:// URL')
+      .optional(),
+    /** PostgreSQL schema to use (tests give each file its own). */
+    databaseSchema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lowercase SQL identifier')
+      .default('public'),
+    /** PGlite data folder, or "memory://" for a throw-away in-memory database. */
+    dataDir: z.string().min(1).default('.data/control-plane/db'),
+    blobDir: z.string().min(1).default('.data/control-plane/blobs'),
+    /** Where bundles and result images live: the local folder `blobDir`, or an S3-compatible bucket. */
+    blobStore: z.enum(['fs', 's3']).default('fs'),
+    s3Endpoint: z.string().url().optional(),
+    s3Region: z.string().min(1).default('us-east-1'),
+    s3Bucket: z.string().min(1).optional(),
+    s3AccessKeyId: z.string().min(1).optional(),
+    s3SecretAccessKey: z.string().min(1).optional(),
+    mqttUrl: z
+      .string()
+      .regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt:// or ws:// URL')
+      .optional(),
+    /**
+     * Shared-subscription group ($share/<group>/...) so replicas split the stream; empty subscribes without
+     * sharing (brokers without shared subscriptions, e.g. aedes 1.x, grant $share filters but deliver nothing).
+     */
+    mqttGroup: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]*$/, 'expected letters, digits, "_" or "-"')
+      .default('control-plane'),
+    /** MQTT 5 by default; 4 (3.1.1) for brokers without MQTT 5 such as aedes 1.x. */
+    mqttProtocol: z.coerce
+      .number()
+      .pipe(z.union([z.literal(4), z.literal(5)]))
+      .default(5),
+    mqttUsername: z.string().optional(),
+    mqttPassword: z.string().optional(),
+    jwtSecret: z.string().min(32, 'expected at least 32 characters'),
+    jwtTtlSeconds: int(60, 30 * 86400).default(8 * 3600),
+    adminUsername: z.string().min(1).default('admin'),
+    /** When set and no user exists yet, an admin with this password is created on first start. */
+    adminPassword: z.string().min(10, 'expected at least 10 characters').optional(),
+    maxBundleBytes: int(1024, 2 ** 40).default(2 * 1024 ** 3),
+    maxArtifactBytes: int(1024, 2 ** 31).default(16 * 1024 ** 2),
+    requireSignedModels: bool.default(false),
+    offlineAfterSeconds: int(5, 86400).default(90),
+    rolloutTickMs: int(0, 3_600_000).default(5000),
+    /** Requests per minute per principal (or per address when anonymous); 0 turns limiting off. */
+    rateLimitPerMinute: int(0, 1_000_000).default(1200),
+    loginRateLimitPerMinute: int(0, 10_000).default(10),
+    /** Shifts of equal length for the "shift" aggregate, starting at `shiftOrigin` local time. */
+    shiftHours: int(1, 24).default(8),
+    shiftOrigin: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM')
+      .default('06:00'),
+    timeZone: z.string().default('UTC'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ingestBatchSize: int(1, 5000).default(1000),
+    ingestFlushMs: int(1, 10_000).default(20),
+  })
+  .strict()
+  .refine(
+    (c) => c.blobStore !== 's3' || (c.s3Endpoint && c.s3Bucket && c.s3AccessKeyId && c.s3SecretAccessKey),
+    {
+      message: 'blobStore "s3" needs s3Endpoint, s3Bucket, s3AccessKeyId and s3SecretAccessKey',
+      path: ['blobStore'],
+    },
+  );
+export type ControlPlaneConfig = z.infer<typeof ControlPlaneConfig>;
+export type ControlPlaneConfigInput = z.input<typeof ControlPlaneConfig>;
+
+export function parseConfig(input: ControlPlaneConfigInput): ControlPlaneConfig {
+  const r = ControlPlaneConfig.safeParse(input);
+  if (!r.success) {
+    const msgs = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new TypeError(`control-plane config: ${msgs.join('; ')}`);
+  }
+  return r.data;
+}
+
+const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
+  HOST: 'host',
+  PORT: 'port',
+  DATABASE_URL: 'databaseUrl',
+  DATABASE_SCHEMA: 'databaseSchema',
+  DATA_DIR: 'dataDir',
+  BLOB_DIR: 'blobDir',
+  BLOB_STORE: 'blobStore',
+  S3_ENDPOINT: 's3Endpoint',
+  S3_REGION: 's3Region',
+  S3_BUCKET: 's3Bucket',
+  S3_ACCESS_KEY_ID: 's3AccessKeyId',
+  S3_SECRET_ACCESS_KEY: 's3SecretAccessKey',
+  MQTT_URL: 'mqttUrl',
+  MQTT_GROUP: 'mqttGroup',
+  MQTT_PROTOCOL: 'mqttProtocol',
+  MQTT_USERNAME: 'mqttUsername',
+  MQTT_PASSWORD: 'mqttPassword',
+  JWT_SECRET: 'jwtSecret',
+  JWT_TTL_SECONDS: 'jwtTtlSeconds',
+  DIAD_ADMIN_USERNAME: 'adminUsername',
+  DIAD_ADMIN_PASSWORD: 'adminPassword',
+  MAX_BUNDLE_BYTES: 'maxBundleBytes',
+  MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
+  REQUIRE_SIGNED_MODELS: 'requireSignedModels',
+  OFFLINE_AFTER_SECONDS: 'offlineAfterSeconds',
+  ROLLOUT_TICK_MS: 'rolloutTickMs',
+  RATE_LIMIT_PER_MINUTE: 'rateLimitPerMinute',
+  LOGIN_RATE_LIMIT_PER_MINUTE: 'loginRateLimitPerMinute',
+  SHIFT_HOURS: 'shiftHours',
+  SHIFT_ORIGIN: 'shiftOrigin',
+  TIME_ZONE: 'timeZone',
+  LOG_LEVEL: 'logLevel',
+  INGEST_BATCH_SIZE: 'ingestBatchSize',
+  INGEST_FLUSH_MS: 'ingestFlushMs',
+};
+
+/** Reads the documented environment variables (unset and empty ones are left to the defaults). */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
+  const input: Record<string, string> = {};
+  for (const [k, key] of Object.entries(ENV_KEYS)) {
+    const v = env[k];
+    if (v !== undefined && (v !== '' || key === 'mqttGroup')) input[key] = v;
+  }
+  return parseConfig(input as ControlPlaneConfigInput);
+}

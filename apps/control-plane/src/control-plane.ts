@@ -1,0 +1,137 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AppModule } from './app.module.js';
+import { AuthService } from './auth/auth.service.js';
+import type { BlobStore } from './blob/blob-store.js';
+import { FsBlobStore } from './blob/fs-blob-store.js';
+import { S3BlobStore } from './blob/s3-blob-store.js';
+import { httpMiddleware } from './common/http-middleware.js';
+import { createLogger, type Logger } from './common/logger.js';
+import { Metrics } from './common/metrics.js';
+import { NestPinoLogger } from './common/nest-logger.js';
+import { type Clock, systemClock } from './common/tokens.js';
+import { type ControlPlaneConfig, type ControlPlaneConfigInput, parseConfig } from './config.js';
+import { Database } from './db/database.js';
+import { MqttIngest } from './results/mqtt-ingest.js';
+import { ResultEvents } from './results/result-events.js';
+import { RolloutsService } from './rollouts/rollouts.service.js';
+
+export interface ControlPlane {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  config: ControlPlaneConfig;
+  app: INestApplication;
+  db: Database;
+  /** Resolves a provider (tests drive services and the rollout tick directly). */
+  get<T>(token: abstract new (...args: never[]) => T): T;
+  close(): Promise<void>;
+}
+
+export interface ControlPlaneOverrides {
+  clock?: Clock;
+  blobs?: BlobStore;
+  log?: Logger;
+}
+
+/** Starts the control plane in this process: database (migrated), HTTP API, MQTT ingestion, rollout timer. */
+export async function createControlPlane(
+  input: ControlPlaneConfigInput,
+  overrides: ControlPlaneOverrides = {},
+): Promise<ControlPlane> {
+  const config = parseConfig(input);
+  const log = overrides.log ?? createLogger(config.logLevel);
+  const clock = overrides.clock ?? systemClock;
+  const metrics = new Metrics();
+  const db = await Database.open(config);
+  let app: NestExpressApplication | null = null;
+  try {
+    const applied = await db.migrate();
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    const blobs =
+      overrides.blobs ??
+      (config.blobStore === 's3'
+        ? new S3BlobStore({
+            endpoint: config.s3Endpoint!,
+            region: config.s3Region,
+            bucket: config.s3Bucket!,
+            accessKeyId: config.s3AccessKeyId!,
+            secretAccessKey: config.s3SecretAccessKey!,
+          })
+        : new FsBlobStore(config.blobDir));
+    app = await NestFactory.create<NestExpressApplication>(
+      AppModule.with({ config, db, blobs, clock, log, metrics }),
+      { logger: new NestPinoLogger(log), bodyParser: false },
+    );
+    app.set('trust proxy', 'loopback');
+    app.use(httpMiddleware(log, metrics));
+    app.useBodyParser('json', { limit: '32mb' });
+    const doc = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('DiAD Edge control plane')
+        .setDescription(
+          'Fleet, model registry, rollouts, thresholds, results and audit. Authenticate with Authorization: Bearer <JWT from /api/v1/auth/login | API key | device credential>.',
+        )
+        .setVersion('1')
+        .addBearerAuth()
+        .build(),
+    );
+    SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
+    await app.get(AuthService).seedAdmin();
+    metrics.watchDevices(async () => {
+      const since = new Date(clock.now().getTime() - config.offlineAfterSeconds * 1000);
+      const [online, total] = await Promise.all([
+        db.prisma.device.count({ where: { disabled: false, lastSeenAt: { gte: since } } }),
+        db.prisma.device.count({ where: { disabled: false } }),
+      ]);
+      return { online, total };
+    });
+    await app.listen(config.port, config.host);
+    const addr = app.getHttpServer().address() as AddressInfo;
+    const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    const mqttIngest = app.get(MqttIngest);
+    await mqttIngest.start();
+    const rollouts = app.get(RolloutsService);
+    const ticker =
+      config.rolloutTickMs > 0
+        ? setInterval(() => {
+            rollouts.tick().catch((e) => log.error({ err: e }, 'rollout tick failed'));
+          }, config.rolloutTickMs)
+        : null;
+    ticker?.unref();
+    log.info({ url, database: db.kind, mqtt: config.mqttUrl ?? null }, 'control plane listening');
+    const nest = app;
+    let closing: Promise<void> | null = null;
+    return {
+      url,
+      config,
+      app: nest,
+      db,
+      get: (token) => nest.get(token),
+      close: () => {
+        closing ??= (async () => {
+          if (ticker) clearInterval(ticker);
+          await mqttIngest.stop();
+          nest.get(ResultEvents).close();
+          const server = nest.getHttpServer();
+          const closed = nest.close();
+          // Keep-alive sockets would hold close() open; in-flight requests have had their chance by now.
+          setTimeout(() => server.closeAllConnections?.(), 2000).unref();
+          server.closeIdleConnections?.();
+          await closed;
+          await db.close();
+          log.info('control plane stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    if (app) await app.close().catch(() => {});
+    await db.close().catch(() => {});
+    throw e;
+  }
+}

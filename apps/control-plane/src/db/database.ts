@@ -1,0 +1,156 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { applyMigrations, loadMigrations, type MigrationSession } from './migrate.js';
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  databaseSchema: string;
+  dataDir: string;
+}
+
+/** The Prisma client plus what it runs on; the adapter is chosen here, once, at start-up. */
+export class Database {
+  private constructor(
+    readonly prisma: PrismaClient,
+    readonly kind: 'pglite' | 'postgres',
+    private readonly migrationSession: () => Promise<{
+      session: MigrationSession;
+      release: () => Promise<void>;
+    }>,
+    private readonly shutdown: () => Promise<void>,
+  ) {}
+
+  static async open(opts: DatabaseOptions): Promise<Database> {
+    if (opts.databaseUrl) return Database.openPostgres(opts.databaseUrl, opts.databaseSchema);
+    return Database.openPglite(opts.dataDir);
+  }
+
+  private static async openPglite(dataDir: string): Promise<Database> {
+    let pglite: PGlite;
+    if (dataDir === 'memory://') {
+      pglite = await memoryPglite();
+    } else {
+      // PGlite does not create parent folders itself.
+      mkdirSync(dirname(dataDir), { recursive: true });
+      pglite = new PGlite(dataDir);
+    }
+    await pglite.waitReady;
+    const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+    const session = pgliteSession(pglite);
+    return new Database(
+      prisma,
+      'pglite',
+      async () => ({ session, release: async () => {} }),
+      async () => {
+        await prisma.$disconnect();
+        await pglite.close();
+      },
+    );
+  }
+
+  private static async openPostgres(url: string, schema: string): Promise<Database> {
+    const connection = { connectionString: url, options: `-c search_path="${schema}"` };
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    } finally {
+      await admin.end();
+    }
+    const prisma = new PrismaClient({ adapter: new PrismaPg({ ...connection, max: 10 }, { schema }) });
+    const open = async () => {
+      const client = new pg.Client(connection);
+      await client.connect();
+      // Replicas starting together must not apply the same migration twice.
+      await client.query('SELECT pg_advisory_lock(7243911)');
+      const session: MigrationSession = {
+        query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+        inTransaction: async (fn) => {
+          await client.query('BEGIN');
+          try {
+            await fn(async (sql, params) => (await client.query(sql, params as unknown[])).rows);
+            await client.query('COMMIT');
+          } catch (e) {
+            await client.query('ROLLBACK');
+            throw e;
+          }
+        },
+      };
+      return {
+        session,
+        release: async () => {
+          await client.query('SELECT pg_advisory_unlock(7243911)');
+          await client.end();
+        },
+      };
+    };
+    return new Database(prisma, 'postgres', open, () => prisma.$disconnect());
+  }
+
+  /** Applies pending committed migrations; returns the names applied now. */
+  async migrate(migrationsDir?: string): Promise<string[]> {
+    const { session, release } = await this.migrationSession();
+    try {
+      return await applyMigrations(session, loadMigrations(migrationsDir));
+    } finally {
+      await release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.shutdown();
+  }
+}
+
+/**
+ * A throw-away in-memory database, already migrated. Creating a PGlite cluster (initdb) takes seconds; loading a
+ * dump of one takes a fraction of that, so the first caller writes a migrated template to the temp folder
+ * (keyed by the migrations' checksums) and later ones (tests, demos) start from it.
+ */
+async function memoryPglite(): Promise<PGlite> {
+  const migrations = loadMigrations();
+  const key = createHash('sha256')
+    .update(migrations.map((m) => `${m.name}:${m.checksum}`).join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+  const file = join(tmpdir(), `diad-pglite-template-${key}.tar`);
+  if (existsSync(file)) {
+    try {
+      const pg = new PGlite({ loadDataDir: new Blob([readFileSync(file)]) });
+      await pg.waitReady;
+      return pg;
+    } catch {
+      // A damaged template: fall through and build a fresh database.
+    }
+  }
+  const pg = new PGlite();
+  await pg.waitReady;
+  await applyMigrations(pgliteSession(pg), migrations);
+  const dump = Buffer.from(await (await pg.dumpDataDir('none')).arrayBuffer());
+  const tmp = `${file}.${randomUUID()}`;
+  writeFileSync(tmp, dump);
+  renameSync(tmp, file);
+  return pg;
+}
+
+function pgliteSession(pg: PGlite): MigrationSession {
+  return {
+    query: async (sql, params) => (await pg.query(sql, params)).rows as never[],
+    // Multi-statement files go through exec (the simple protocol); the bookkeeping insert has parameters.
+    inTransaction: (fn) =>
+      pg.transaction(async (tx) => {
+        await fn(async (sql, params) => {
+          if (params) return (await tx.query(sql, params)).rows;
+          await tx.exec(sql);
+          return [];
+        });
+      }) as Promise<void>,
+  };
+}

@@ -1,0 +1,284 @@
+import { EnrolRequest, type EnrolResponse, uuidv7 } from '@diad/protocol';
+import { Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { z } from 'zod';
+import { AuditService } from '../audit/audit.service.js';
+import { AuthService } from '../auth/auth.service.js';
+import { deviceCredential, randomSecret, sha256Hex } from '../auth/secrets.js';
+import type { RequestContext } from '../common/request-context.js';
+import { CLOCK, type Clock, CONFIG } from '../common/tokens.js';
+import type { ControlPlaneConfig } from '../config.js';
+import { Database } from '../db/database.js';
+import type { Device } from '../generated/prisma/client.js';
+import { DeviceDirectory } from './device-directory.js';
+
+const code = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected letters, digits, "_", "." or "-"');
+export const CreateSite = z.object({ code, name: z.string().min(1).max(200) }).strict();
+export const CreateLine = z
+  .object({ siteId: z.string().uuid(), code, name: z.string().min(1).max(200) })
+  .strict();
+export const CreateStation = z
+  .object({ lineId: z.string().uuid(), code, name: z.string().min(1).max(200) })
+  .strict();
+export const CreateEnrolmentToken = z
+  .object({
+    stationId: z.string().uuid(),
+    deviceName: z.string().min(1).max(200).optional(),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86400)
+      .default(86400),
+  })
+  .strict();
+export const UpdateDevice = z
+  .object({ name: z.string().min(1).max(200).optional(), disabled: z.boolean().optional() })
+  .strict();
+export const DeviceQuery = z.object({
+  siteId: z.string().uuid().optional(),
+  lineId: z.string().uuid().optional(),
+  stationId: z.string().uuid().optional(),
+  online: z.enum(['true', 'false']).optional(),
+});
+
+/** Sites → lines → stations → devices; enrolment; device status. */
+@Injectable()
+export class FleetService {
+  constructor(
+    @Inject(Database) private readonly db: Database,
+    @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(DeviceDirectory) private readonly directory: DeviceDirectory,
+    @Inject(AuthService) private readonly auth: AuthService,
+    @Inject(CONFIG) private readonly config: ControlPlaneConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  createSite(ctx: RequestContext, input: z.infer<typeof CreateSite>) {
+    return this.db.prisma.$transaction(async (tx) => {
+      const row = await tx.site.create({ data: input });
+      await this.audit.record(tx, ctx, {
+        action: 'site.create',
+        entityType: 'site',
+        entityId: row.id,
+        after: row,
+      });
+      return row;
+    });
+  }
+
+  listSites() {
+    return this.db.prisma.site.findMany({ orderBy: { code: 'asc' } });
+  }
+
+  createLine(ctx: RequestContext, input: z.infer<typeof CreateLine>) {
+    return this.db.prisma.$transaction(async (tx) => {
+      if (!(await tx.site.findUnique({ where: { id: input.siteId } }))) {
+        throw new NotFoundException(`site ${input.siteId} not found`);
+      }
+      const row = await tx.line.create({ data: input });
+      await this.audit.record(tx, ctx, {
+        action: 'line.create',
+        entityType: 'line',
+        entityId: row.id,
+        after: row,
+      });
+      return row;
+    });
+  }
+
+  listLines(siteId?: string) {
+    return this.db.prisma.line.findMany({ where: { siteId }, orderBy: { code: 'asc' } });
+  }
+
+  createStation(ctx: RequestContext, input: z.infer<typeof CreateStation>) {
+    return this.db.prisma.$transaction(async (tx) => {
+      if (!(await tx.line.findUnique({ where: { id: input.lineId } }))) {
+        throw new NotFoundException(`line ${input.lineId} not found`);
+      }
+      const row = await tx.station.create({ data: input });
+      await this.audit.record(tx, ctx, {
+        action: 'station.create',
+        entityType: 'station',
+        entityId: row.id,
+        after: row,
+      });
+      return row;
+    });
+  }
+
+  listStations(lineId?: string) {
+    return this.db.prisma.station.findMany({ where: { lineId }, orderBy: { code: 'asc' } });
+  }
+
+  async listDevices(q: z.infer<typeof DeviceQuery>) {
+    const rows = await this.db.prisma.device.findMany({
+      where: {
+        stationId: q.stationId,
+        station:
+          q.lineId || q.siteId
+            ? { lineId: q.lineId, line: q.siteId ? { siteId: q.siteId } : undefined }
+            : undefined,
+      },
+      include: { station: { include: { line: { include: { site: true } } } } },
+      orderBy: { name: 'asc' },
+    });
+    const out = rows.map((d) => this.present(d));
+    return q.online ? out.filter((d) => String(d.online) === q.online) : out;
+  }
+
+  async getDevice(id: string) {
+    const d = await this.db.prisma.device.findUnique({
+      where: { id },
+      include: { station: { include: { line: { include: { site: true } } } } },
+    });
+    if (!d) throw new NotFoundException(`device ${id} not found`);
+    return this.present(d);
+  }
+
+  async updateDevice(ctx: RequestContext, id: string, input: z.infer<typeof UpdateDevice>) {
+    const out = await this.db.prisma.$transaction(async (tx) => {
+      const before = await tx.device.findUnique({ where: { id } });
+      if (!before) throw new NotFoundException(`device ${id} not found`);
+      const after = await tx.device.update({ where: { id }, data: input });
+      await this.audit.record(tx, ctx, {
+        action: input.disabled === true ? 'device.disable' : 'device.update',
+        entityType: 'device',
+        entityId: id,
+        before: deviceSummary(before),
+        after: deviceSummary(after),
+      });
+      return deviceSummary(after);
+    });
+    this.directory.invalidate();
+    // A disabled device must lose access now, not when its cached credential expires.
+    this.auth.invalidate();
+    return out;
+  }
+
+  /** A one-time enrolment token for one station; the token is returned once and stored hashed. */
+  async createEnrolmentToken(ctx: RequestContext, input: z.infer<typeof CreateEnrolmentToken>) {
+    const token = `diad_e_${randomSecret()}`;
+    const expiresAt = new Date(this.clock.now().getTime() + input.ttlSeconds * 1000);
+    return this.db.prisma.$transaction(async (tx) => {
+      if (!(await tx.station.findUnique({ where: { id: input.stationId } }))) {
+        throw new NotFoundException(`station ${input.stationId} not found`);
+      }
+      const row = await tx.enrolmentToken.create({
+        data: {
+          tokenHash: sha256Hex(token),
+          stationId: input.stationId,
+          deviceName: input.deviceName ?? null,
+          expiresAt,
+          createdBy: ctx.principal.name,
+        },
+      });
+      await this.audit.record(tx, ctx, {
+        action: 'enrolment-token.create',
+        entityType: 'station',
+        entityId: input.stationId,
+        after: { tokenId: row.id, expiresAt, deviceName: row.deviceName },
+      });
+      return { id: row.id, token, stationId: input.stationId, expiresAt };
+    });
+  }
+
+  /** Trades a one-time token for a device id and credential; the token cannot be used twice. */
+  async enrol(input: EnrolRequest, ip: string | null): Promise<EnrolResponse> {
+    const now = this.clock.now();
+    const hash = sha256Hex(input.token);
+    const deviceId = uuidv7(now.getTime());
+    const { credential, hash: credentialHash } = deviceCredential(deviceId);
+    const res = await this.db.prisma.$transaction(async (tx) => {
+      // The conditional update is the one-time check: of two racing enrolments only one sees count 1.
+      const claimed = await tx.enrolmentToken.updateMany({
+        where: { tokenHash: hash, usedAt: null, expiresAt: { gt: now } },
+        data: { usedAt: now, deviceId },
+      });
+      if (claimed.count !== 1) throw new UnauthorizedException('enrolment token is unknown, used or expired');
+      const token = await tx.enrolmentToken.findUniqueOrThrow({
+        where: { tokenHash: hash },
+        include: { station: { include: { line: { include: { site: true } } } } },
+      });
+      const device = await tx.device.create({
+        data: {
+          id: deviceId,
+          stationId: token.stationId,
+          name: token.deviceName ?? input.hostname,
+          hostname: input.hostname,
+          agentVersion: input.agentVersion,
+          providers: input.providers,
+          credentialHash,
+        },
+      });
+      await this.audit.record(
+        tx,
+        {
+          principal: { kind: 'device', id: deviceId, name: device.name, role: 'device', deviceId },
+          requestId: null,
+          ip,
+        },
+        { action: 'device.enrol', entityType: 'device', entityId: deviceId, after: deviceSummary(device) },
+      );
+      return {
+        deviceId,
+        credential,
+        site: token.station.line.site.code,
+        line: token.station.line.code,
+        station: token.station.code,
+      };
+    });
+    this.directory.invalidate();
+    return res;
+  }
+
+  private present(
+    d: Device & {
+      station: {
+        id: string;
+        code: string;
+        line: { id: string; code: string; site: { id: string; code: string } };
+      };
+    },
+  ) {
+    const online =
+      d.lastSeenAt !== null &&
+      this.clock.now().getTime() - d.lastSeenAt.getTime() <= this.config.offlineAfterSeconds * 1000;
+    return {
+      ...deviceSummary(d),
+      site: d.station.line.site.code,
+      line: d.station.line.code,
+      station: d.station.code,
+      siteId: d.station.line.site.id,
+      lineId: d.station.line.id,
+      online,
+      status: d.disabled ? 'disabled' : online ? (d.health ?? 'ok') : 'offline',
+    };
+  }
+}
+
+export function deviceSummary(d: Device) {
+  return {
+    id: d.id,
+    name: d.name,
+    stationId: d.stationId,
+    hostname: d.hostname,
+    agentVersion: d.agentVersion,
+    providers: d.providers,
+    disabled: d.disabled,
+    enrolledAt: d.enrolledAt,
+    lastSeenAt: d.lastSeenAt,
+    health: d.health,
+    provider: d.provider,
+    queueDepth: d.queueDepth,
+    outboxDepth: d.outboxDepth,
+    activeModel: d.activeModelName
+      ? { name: d.activeModelName, version: d.activeModelVersion, sha256: d.activeModelSha256 }
+      : null,
+    desiredModelVersionId: d.desiredModelVersionId,
+    shadowModelVersionId: d.shadowModelVersionId,
+    desiredRolloutId: d.desiredRolloutId,
+    desiredRevision: d.desiredRevision,
+  };
+}

@@ -1,0 +1,72 @@
+import { createPublicKey, type KeyObject, verify as verifySignature } from 'node:crypto';
+import { type BundleManifest, parseManifest } from '@diad/protocol';
+import type { TarEntry } from './tar-scanner.js';
+
+/** True for the archive paths that may hold the manifest (top level or inside one top-level folder). */
+export function isManifestPath(path: string): boolean {
+  return path === 'manifest.json' || /^[^/]+\/manifest\.json$/.test(path);
+}
+
+/**
+ * Checks a scanned bundle against its own manifest: the manifest parses, and every file it lists is present with
+ * the same size and sha256. Extra files (golden/, README.md) are allowed. Throws TypeError naming what is wrong.
+ */
+export function verifyBundle(
+  entries: TarEntry[],
+  content: (path: string) => Buffer | undefined,
+): BundleManifest {
+  let prefix = '';
+  if (!entries.some((e) => e.path === 'manifest.json')) {
+    const m = entries.find((e) => isManifestPath(e.path));
+    if (!m)
+      throw new TypeError('bundle: manifest.json not found at the top level or in one top-level folder');
+    prefix = m.path.slice(0, -'manifest.json'.length);
+  }
+  const raw = content(`${prefix}manifest.json`);
+  if (!raw) throw new TypeError('bundle: manifest.json is larger than 1 MiB');
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw new TypeError(`bundle: manifest.json is not valid JSON (${(e as Error).message})`);
+  }
+  const manifest = parseManifest(json);
+  const byPath = new Map(
+    entries.filter((e) => e.path.startsWith(prefix)).map((e) => [e.path.slice(prefix.length), e]),
+  );
+  for (const [path, want] of Object.entries(manifest.files)) {
+    const got = byPath.get(path);
+    if (!got) throw new TypeError(`bundle: ${path}: listed in manifest.files but missing from the archive`);
+    if (got.bytes !== want.bytes) {
+      throw new TypeError(`bundle: ${path}: manifest says ${want.bytes} bytes, archive has ${got.bytes}`);
+    }
+    if (got.sha256 !== want.sha256) {
+      throw new TypeError(
+        `bundle: ${path}: sha256 mismatch (manifest ${want.sha256}, archive ${got.sha256})`,
+      );
+    }
+  }
+  return manifest;
+}
+
+/** Reads an ed25519 public key given as PEM or as base64 of the raw 32 bytes. */
+export function ed25519PublicKey(text: string): KeyObject {
+  const t = text.trim();
+  if (t.startsWith('-----BEGIN')) {
+    const k = createPublicKey(t);
+    if (k.asymmetricKeyType !== 'ed25519') throw new TypeError('publicKey: expected an ed25519 key');
+    return k;
+  }
+  const raw = Buffer.from(t, 'base64');
+  if (raw.length !== 32) throw new TypeError('publicKey: expected PEM or base64 of 32 raw ed25519 bytes');
+  // SubjectPublicKeyInfo prefix for ed25519 (RFC 8410).
+  const der = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]);
+  return createPublicKey({ key: der, format: 'der', type: 'spki' });
+}
+
+/** The signature covers the tar's sha256 as lowercase hex text (the same rule agents check). */
+export function checkSignature(sha256Hex: string, signatureB64: string, key: KeyObject): boolean {
+  const sig = Buffer.from(signatureB64, 'base64');
+  if (sig.length !== 64) return false;
+  return verifySignature(null, Buffer.from(sha256Hex, 'utf8'), key, sig);
+}

@@ -1,0 +1,135 @@
+import { Controller, Get, Inject, type MessageEvent, Param, Query, Res, Sse } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { defer, filter, finalize, map, type Observable } from 'rxjs';
+import { z } from 'zod';
+import { HUMANS, Roles } from '../auth/roles.js';
+import { Metrics } from '../common/metrics.js';
+import { parse, uuidParam } from '../common/validation.js';
+import { ARTIFACT_KINDS, ArtifactsService } from './artifacts.service.js';
+import { ResultEvents } from './result-events.js';
+import { CSV_COLUMNS, csvLine, ResultsService } from './results.service.js';
+import { AggregateQuery, ExportQuery, ResultPageQuery } from './results-query.js';
+
+const StreamQuery = z.object({
+  site: z.string().optional(),
+  line: z.string().optional(),
+  station: z.string().optional(),
+  verdict: z.enum(['OK', 'NOK']).optional(),
+  access_token: z.string().optional(),
+});
+
+const FILTER_DOC = [
+  'site',
+  'line',
+  'station',
+  'deviceId',
+  'partId',
+  'category',
+  'from',
+  'to',
+  'verdict',
+  'state',
+  'modelName',
+  'modelVersion',
+  'minScore',
+  'maxScore',
+];
+
+@ApiTags('results')
+@ApiBearerAuth()
+@Controller('api/v1/results')
+export class ResultsController {
+  constructor(
+    @Inject(ResultsService) private readonly results: ResultsService,
+    @Inject(ArtifactsService) private readonly artifacts: ArtifactsService,
+    @Inject(ResultEvents) private readonly events: ResultEvents,
+    @Inject(Metrics) private readonly metrics: Metrics,
+  ) {}
+
+  @Get()
+  @Roles(...HUMANS)
+  @ApiOperation({
+    summary: 'Defect history, newest first, keyset-paginated ({ items, nextCursor })',
+    description: `Filters: ${FILTER_DOC.join(', ')}; limit (1-1000), cursor.`,
+  })
+  list(@Query() q: unknown) {
+    return this.results.page(parse(ResultPageQuery, q, 'query'));
+  }
+
+  @Get('aggregates')
+  @Roles(...HUMANS)
+  @ApiOperation({
+    summary: 'NOK rate per hour, day or shift, per model version',
+    description:
+      'bucket=hour|day|shift|none, groupBy=model|none, plus the list filters; from defaults to 24 h ago.',
+  })
+  aggregates(@Query() q: unknown) {
+    return this.results.aggregate(parse(AggregateQuery, q, 'query'));
+  }
+
+  @Get('export.csv')
+  @Roles(...HUMANS)
+  @ApiProduces('text/csv')
+  @ApiOperation({ summary: 'CSV of the filtered history (limit up to 1,000,000 rows), streamed' })
+  async export(@Query() q: unknown, @Res() res: Response) {
+    const query = parse(ExportQuery, q, 'query');
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', 'attachment; filename="diad-results.csv"');
+    res.write(`${CSV_COLUMNS.join(',')}\r\n`);
+    for await (const page of this.results.exportRows(query)) {
+      if (!res.write(page.map(csvLine).join(''))) await new Promise((r) => res.once('drain', r));
+    }
+    res.end();
+  }
+
+  @Sse('stream')
+  @Roles(...HUMANS)
+  @ApiQuery({
+    name: 'access_token',
+    required: false,
+    description: 'for EventSource, which cannot send headers',
+  })
+  @ApiOperation({
+    summary: 'Server-Sent Events: every new result as it is stored (filters: site, line, station, verdict)',
+  })
+  stream(@Query() q: unknown): Observable<MessageEvent> {
+    const f = parse(StreamQuery, q, 'query');
+    return defer(() => {
+      this.metrics.sseClients.inc();
+      return this.events.stream.pipe(
+        filter(
+          (r) =>
+            (!f.site || r.site === f.site) &&
+            (!f.line || r.line === f.line) &&
+            (!f.station || r.station === f.station) &&
+            (!f.verdict || r.verdict === f.verdict),
+        ),
+        map((r) => ({ data: r, id: r.resultId, type: 'result' })),
+        finalize(() => this.metrics.sseClients.dec()),
+      );
+    });
+  }
+
+  @Get(':id')
+  @Roles(...HUMANS)
+  @ApiOperation({ summary: 'One result' })
+  get(@Param('id') id: string) {
+    return this.results.get(parse(uuidParam, id, 'id'));
+  }
+
+  @Get(':id/:kind')
+  @Roles(...HUMANS)
+  @ApiOperation({ summary: "A result's stored image or heatmap (kind: image | heatmap)" })
+  async artifact(@Param('id') id: string, @Param('kind') kind: string, @Res() res: Response) {
+    const a = await this.artifacts.get(
+      parse(uuidParam, id, 'id'),
+      parse(z.enum(ARTIFACT_KINDS), kind, 'kind'),
+    );
+    res.setHeader('Content-Type', a.contentType);
+    res.setHeader('Content-Length', String(a.bytes));
+    res.setHeader('Cache-Control', 'private, max-age=86400, immutable');
+    a.stream.on('error', () => res.destroy());
+    a.stream.pipe(res);
+  }
+}

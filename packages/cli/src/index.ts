@@ -1,0 +1,2 @@
+export { UsageError } from './args.js';
+export { run, USAGE } from './run.js';

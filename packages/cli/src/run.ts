@@ -1,0 +1,65 @@
+import { type Io, UsageError } from './args.js';
+import { synthCommand } from './commands/synth.js';
+
+export const USAGE = `Usage: diad <command> [options]
+
+Commands:
+  synth     write a deterministic synthetic inspection dataset (MVTec layout)
+  eval      evaluate a model bundle on a dataset: the paper's tables, plots, calibration
+  inspect   run a bundle on images
+
+Run "diad <command> --help" for the options of a command.
+`;
+
+const EXPECTED_ERRORS = new Set(['DatasetLayoutError', 'BundleError', 'ImageDecodeError']);
+
+type Command = (argv: string[], io: Io) => Promise<number>;
+
+async function loadInspect(): Promise<Command> {
+  // resolved at run time so the other commands work without the model runtime loaded
+  const pipeline = (await import('@diad/pipeline')) as { inspectCommand?: Command };
+  if (typeof pipeline.inspectCommand !== 'function') {
+    throw new Error('this build of @diad/pipeline has no inspectCommand');
+  }
+  return pipeline.inspectCommand;
+}
+
+async function loadEval(): Promise<Command> {
+  const mod = await import('./commands/eval.js');
+  return mod.evalCommand;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  synth: async () => synthCommand,
+  eval: loadEval,
+  inspect: loadInspect,
+};
+
+/** Runs the `diad` command line; returns the process exit code. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(USAGE);
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    io.stderr.write(`diad: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const command = await load();
+    return await command(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`diad ${name}: ${(err as Error).message}\n`);
+      return 2;
+    }
+    // problems with the user's files: the message says what and where, a stack trace adds nothing
+    if (err instanceof Error && EXPECTED_ERRORS.has(err.name)) {
+      io.stderr.write(`diad ${name}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,2 @@
+export * from './loaders/index.js';
+export * from './synth/index.js';
