@@ -1,12 +1,13 @@
 /**
  * Pipeline speed and memory on CPU for one bundle:
  *   npx tsx --conditions=@diad/source bench/pipeline.ts [bundle] [--images N] [--threads N] [--batch N] [--json]
+ *   [--spinning] lets ORT's threads busy-wait (PipelineOptions.allowSpinning).
  * Default bundle: models/diad-synth-tiny, else /work/data/bundles/tiny-random.
  * Prints images/s, mean ms per stage, the pipeline's own overhead (total − time inside session.run) as a share
  * of the total, and peak RSS. Inputs are synthetic frames of the manifest size (raw and PNG-encoded).
  */
 import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DiadPipeline, type InspectionOutput, type RawFrame } from '@diad/pipeline';
 import sharp from 'sharp';
@@ -18,6 +19,7 @@ const { values, positionals } = parseArgs({
     threads: { type: 'string' },
     batch: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
+    spinning: { type: 'boolean', default: false },
   },
 });
 const bundle =
@@ -44,18 +46,21 @@ function summarise(outs: InspectionOutput[], wallMs: number) {
   const keys = [...new Set(outs.flatMap((o) => Object.keys(o.timingsMs)))].filter((k) => k !== 'batch');
   const mean: Record<string, number> = {};
   for (const k of keys) mean[k] = outs.reduce((a, o) => a + (o.timingsMs[k] ?? 0), 0) / outs.length;
+  const totals = outs.map((o) => o.timingsMs.total).sort((a, b) => a - b);
+  const medianTotalMs = totals[Math.floor((totals.length - 1) / 2)];
   const overhead = (mean.total - mean.inference) / mean.total;
   const overheadNoDecode = (mean.total - mean.inference - (mean.decode ?? 0)) / mean.total;
   return {
     imagesPerSecond: (outs.length * 1000) / wallMs,
     meanMs: mean,
+    medianTotalMs,
     overhead,
     overheadExcludingDecode: overheadNoDecode,
   };
 }
 
 const t0 = performance.now();
-const pipeline = await DiadPipeline.create(bundle, { threads });
+const pipeline = await DiadPipeline.create(bundle, { threads, allowSpinning: values.spinning });
 const loadMs = performance.now() - t0;
 const m = pipeline.manifest;
 const frames = Array.from({ length: nImages }, (_, i) =>
@@ -98,6 +103,7 @@ const result = {
   sampler: `startStep ${m.sampler.startStep}, ${m.sampler.steps} steps`,
   provider: pipeline.provider,
   threads: threads ?? 'ORT default',
+  spinning: values.spinning,
   cpu: `${cpus()[0]?.model ?? '?'} x${cpus().length}`,
   images: nImages,
   loadAndWarmupMs: loadMs,
@@ -105,6 +111,7 @@ const result = {
   png,
   batched: batched ? { batch, imagesPerSecond: batched.imagesPerSecond } : undefined,
   peakRssMiB,
+  loadAverage: loadavg()[0],
 };
 
 if (values.json) {
@@ -115,7 +122,7 @@ if (values.json) {
     `bundle ${bundle} (${result.model}; input ${result.input}, latent ${result.latent}, ${result.sampler})`,
   );
   console.log(
-    `provider ${result.provider}, threads ${result.threads}, ${result.cpu}; load + warm-up ${f(loadMs)} ms`,
+    `provider ${result.provider}, threads ${result.threads}, spinning ${result.spinning}, ${result.cpu}; load + warm-up ${f(loadMs)} ms`,
   );
   for (const [label, r] of [
     ['raw frames', raw],
@@ -123,11 +130,14 @@ if (values.json) {
   ] as const) {
     console.log(`\n${label}: ${f(r.imagesPerSecond)} images/s`);
     for (const [k, v] of Object.entries(r.meanMs)) console.log(`  ${k.padEnd(14)} ${f(v).padStart(9)} ms`);
+    console.log(`  median total   ${f(r.medianTotalMs).padStart(9)} ms`);
     console.log(`  overhead (total − session.run): ${(100 * r.overhead).toFixed(2)}% of total`);
     console.log(
       `  overhead excluding image decode: ${(100 * r.overheadExcludingDecode).toFixed(2)}% of total`,
     );
   }
   if (batched) console.log(`\nrunBatch(${batch}): ${f(batched.imagesPerSecond)} images/s`);
-  console.log(`\npeak RSS ${peakRssMiB.toFixed(0)} MiB`);
+  console.log(
+    `\npeak RSS ${peakRssMiB.toFixed(0)} MiB; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs`,
+  );
 }

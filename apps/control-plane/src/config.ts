@@ -80,6 +80,8 @@ export const ControlPlaneConfig = z
       .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM')
       .default('06:00'),
     timeZone: z.string().default('UTC'),
+    /** The built dashboard served at "/" (default apps/dashboard/dist next to this package); without index.html, none. */
+    dashboardDir: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ingestBatchSize: int(1, 5000).default(1000),
     ingestFlushMs: int(1, 10_000).default(20),
@@ -138,6 +140,7 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   SHIFT_HOURS: 'shiftHours',
   SHIFT_ORIGIN: 'shiftOrigin',
   TIME_ZONE: 'timeZone',
+  DASHBOARD_DIR: 'dashboardDir',
   LOG_LEVEL: 'logLevel',
   INGEST_BATCH_SIZE: 'ingestBatchSize',
   INGEST_FLUSH_MS: 'ingestFlushMs',

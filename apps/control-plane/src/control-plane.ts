@@ -15,6 +15,7 @@ import { Metrics } from './common/metrics.js';
 import { NestPinoLogger } from './common/nest-logger.js';
 import { type Clock, systemClock } from './common/tokens.js';
 import { type ControlPlaneConfig, type ControlPlaneConfigInput, parseConfig } from './config.js';
+import { serveDashboard } from './dashboard/static-dashboard.js';
 import { Database } from './db/database.js';
 import { MqttIngest } from './results/mqtt-ingest.js';
 import { ResultEvents } from './results/result-events.js';
@@ -67,6 +68,8 @@ export async function createControlPlane(
       { logger: new NestPinoLogger(log), bodyParser: false },
     );
     app.set('trust proxy', 'loopback');
+    // Before the request log and metrics: static files need neither (and client routes would be unbounded labels).
+    app.use(serveDashboard({ dir: config.dashboardDir }));
     app.use(httpMiddleware(log, metrics));
     app.useBodyParser('json', { limit: '32mb' });
     const doc = SwaggerModule.createDocument(

@@ -33,6 +33,12 @@ export interface PipelineOptions {
   tensorrtFp16?: boolean;
   engineCacheDir?: string;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Let ONNX Runtime's thread pool busy-wait for work (default false). Spinning threads compete with the
+   * JavaScript thread (map maths, decoding, networking) and other processes; off was 2–3× faster on a shared
+   * 2-core machine (docs/benchmarks.md). Turn on only on a dedicated box where every microsecond of latency counts.
+   */
+  allowSpinning?: boolean;
   /** Runs every graph once on load (default true). */
   warmup?: boolean;
   logger?: PipelineLogger;
@@ -160,6 +166,7 @@ export class DiadPipeline {
         cudaDeviceId: opts.cudaDeviceId,
         tensorrtFp16: opts.tensorrtFp16,
         graphOptimization: opts.graphOptimization,
+        allowSpinning: opts.allowSpinning ?? false,
       };
       if (provider === 'tensorrt') {
         if (opts.engineCacheDir) {

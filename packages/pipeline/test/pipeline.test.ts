@@ -68,6 +68,24 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
     }
   });
 
+  it('loads graphs whose weights are ONNX external data (sidecar files, as large models need)', async () => {
+    const dir = join(root, 'external');
+    const m = await writeTinyBundle(dir, { externalData: true });
+    expect(Object.keys(m.files)).toContain('denoiser.onnx.data');
+    const p = await DiadPipeline.create(dir);
+    try {
+      const f = frame(1);
+      const n1 = new Float32Array(64);
+      const n2 = new Float32Array(64);
+      seededNoise(5, n1, n2);
+      const ref = referenceRun(f.data, n1, n2, { startStep: 299, steps: 3 });
+      const out = await p.inspect(f, { seed: 5 });
+      expect(maxAbsDiff(out.map, ref.map)).toBeLessThan(1e-5);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('injected noise, step overrides and autoencoder mode all match the reference', async () => {
     const p = await DiadPipeline.create(dynDir);
     try {
@@ -256,6 +274,19 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
     try {
       expect(p.provider).toBe('cpu');
       expect(warns).toEqual([{ provider: 'cuda', reason: 'warm-up failed: CUDA out of memory' }]);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('accepts thread, optimisation and spinning settings', async () => {
+    const p = await DiadPipeline.create(dynDir, {
+      threads: 1,
+      graphOptimization: 'basic',
+      allowSpinning: true,
+    });
+    try {
+      expect(Number.isFinite((await p.inspect(frame(1))).score)).toBe(true);
     } finally {
       await p.close();
     }

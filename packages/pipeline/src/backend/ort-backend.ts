@@ -82,6 +82,9 @@ export class OrtBackend implements InferenceBackend {
       executionMode: 'sequential',
       logSeverityLevel: 3,
     };
+    // Session config entries (onnxruntime_session_options_config_keys.h); the Node binding flattens `extra`.
+    const spin = config.allowSpinning ? '1' : '0';
+    options.extra = { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } };
     // The binding rejects keys that are present but undefined.
     if (config.threads !== undefined && config.threads > 0) options.intraOpNumThreads = config.threads;
     const session = await ort.InferenceSession.create(file, options);

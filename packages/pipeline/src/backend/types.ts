@@ -42,6 +42,8 @@ export interface SessionConfig {
   /** Already keyed by bundle sha and device by the caller. */
   engineCacheDir?: string;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Let ORT's worker threads busy-wait between operators (default false). */
+  allowSpinning?: boolean;
 }
 
 export interface InferenceBackend {

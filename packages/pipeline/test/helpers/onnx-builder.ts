@@ -33,6 +33,8 @@ export interface Initializer {
   dtype: 'float32' | 'int64';
   dims: number[];
   values: number[];
+  /** Store a float32 tensor's bytes in this sidecar file (ONNX external data) instead of the model. */
+  external?: { location: string; offset: number };
 }
 
 function valueInfo(io: IoSpec) {
@@ -70,11 +72,24 @@ export function buildModel(spec: {
       name: 'g',
       input: spec.inputs.map(valueInfo),
       output: spec.outputs.map(valueInfo),
-      initializer: (spec.initializers ?? []).map((t) =>
-        t.dtype === 'float32'
+      initializer: (spec.initializers ?? []).map((t) => {
+        if (t.external) {
+          return {
+            name: t.name,
+            dataType: FLOAT,
+            dims: t.dims,
+            dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+            externalData: [
+              { key: 'location', value: t.external.location },
+              { key: 'offset', value: String(t.external.offset) },
+              { key: 'length', value: String(t.values.length * 4) },
+            ],
+          };
+        }
+        return t.dtype === 'float32'
           ? { name: t.name, dataType: FLOAT, dims: t.dims, floatData: t.values }
-          : { name: t.name, dataType: INT64, dims: t.dims, int64Data: t.values },
-      ),
+          : { name: t.name, dataType: INT64, dims: t.dims, int64Data: t.values };
+      }),
       node: spec.nodes.map((n, i) => ({
         name: `n${i}_${n.op}`,
         opType: n.op,

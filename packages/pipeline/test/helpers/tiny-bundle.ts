@@ -186,15 +186,18 @@ export async function writeTinyBundle(
   dir: string,
   opts: {
     batch?: Dim;
+    /** Put one denoiser weight in denoiser.onnx.data (listed in files like any other file). */
+    externalData?: boolean;
     editManifest?: (m: LooseManifest) => void;
     editFiles?: (files: Record<string, Uint8Array>) => void;
   } = {},
 ): Promise<LooseManifest> {
   await mkdir(dir, { recursive: true });
-  const graphs = tinyGraphs(opts.batch);
+  const graphs = tinyGraphs(opts.batch, opts.externalData);
   const manifest = tinyManifest(opts.batch);
   const files: Record<string, Uint8Array> = {};
   for (const [g, bytes] of Object.entries(graphs)) files[`${g}.onnx`] = bytes;
+  if (opts.externalData) files['denoiser.onnx.data'] = new Uint8Array(Float32Array.of(0.1).buffer);
   for (const [name, bytes] of Object.entries(files))
     manifest.files[name] = { sha256: sha(bytes), bytes: bytes.length };
   opts.editManifest?.(manifest);

@@ -1,0 +1,124 @@
+import type { AppContext } from '../context.js';
+import { h, replace } from '../dom.js';
+import { formatAgo, formatCount } from '../format.js';
+import type { View } from '../router.js';
+import type { Device } from '../types.js';
+import { errorBox, loading, pageHeader } from '../ui.js';
+
+const REFRESH_MS = 10_000;
+
+export function fleetView(ctx: AppContext): View {
+  const summary = h('div', { class: 'fleet-summary', role: 'status' });
+  const body = h('div', null, loading('devices'));
+  let timer: ReturnType<typeof setInterval> | null = null;
+
+  async function refresh(): Promise<void> {
+    try {
+      const devices = await ctx.api.get<Device[]>('/devices');
+      const online = devices.filter((d) => d.online).length;
+      const backlog = devices.reduce((n, d) => n + (d.outboxDepth ?? 0), 0);
+      replace(
+        summary,
+        stat('Devices', formatCount(devices.length)),
+        stat('Online', formatCount(online), online < devices.length ? 'warn' : 'good'),
+        stat('Offline', formatCount(devices.length - online), devices.length - online > 0 ? 'bad' : 'good'),
+        stat('Outbox backlog', formatCount(backlog), backlog > 0 ? 'warn' : 'good'),
+      );
+      replace(body, devices.length ? table(devices) : h('p', { class: 'muted' }, 'No devices enrolled yet.'));
+    } catch (e) {
+      replace(body, errorBox(e));
+    }
+  }
+
+  void refresh();
+  timer = setInterval(() => void refresh(), REFRESH_MS);
+  const el = h(
+    'section',
+    { class: 'view' },
+    pageHeader(
+      'Fleet',
+      h('button', { type: 'button', class: 'secondary', onClick: () => void refresh() }, 'Refresh'),
+    ),
+    summary,
+    body,
+  );
+  return { title: 'Fleet', el, dispose: () => timer && clearInterval(timer) };
+}
+
+function stat(label: string, value: string, tone = ''): HTMLElement {
+  return h(
+    'div',
+    { class: `stat ${tone}` },
+    h('span', { class: 'stat-value' }, value),
+    h('span', { class: 'stat-label' }, label),
+  );
+}
+
+function table(devices: Device[]): HTMLElement {
+  const now = Date.now();
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'data fleet', 'aria-label': 'Devices' },
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          [
+            'Device',
+            'Line · station',
+            'State',
+            'Active model',
+            'Execution provider',
+            'Queue',
+            'Outbox',
+            'Agent',
+            'Last seen',
+          ].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      h(
+        'tbody',
+        null,
+        devices.map((d) =>
+          h(
+            'tr',
+            { 'data-device': d.name },
+            h(
+              'th',
+              { scope: 'row' },
+              d.name,
+              d.hostname && d.hostname !== d.name ? h('small', { class: 'muted block' }, d.hostname) : null,
+            ),
+            h('td', null, `${d.site} · ${d.line} · ${d.station}`),
+            h('td', null, stateBadge(d)),
+            h(
+              'td',
+              null,
+              d.activeModel
+                ? `${d.activeModel.name}@${d.activeModel.version}`
+                : h('span', { class: 'muted' }, 'none'),
+            ),
+            h('td', null, d.provider ?? '—'),
+            h('td', { class: 'num' }, d.queueDepth ?? '—'),
+            h('td', { class: `num ${(d.outboxDepth ?? 0) > 0 ? 'warn-text' : ''}` }, d.outboxDepth ?? '—'),
+            h('td', null, d.agentVersion ?? '—'),
+            h('td', null, formatAgo(d.lastSeenAt, now)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function stateBadge(d: Device): HTMLElement {
+  if (d.disabled) return h('span', { class: 'badge muted' }, 'Disabled');
+  if (!d.online) return h('span', { class: 'badge nok' }, 'Offline');
+  if (d.status === 'degraded' || d.status === 'failing')
+    return h('span', { class: 'badge warn' }, `Online · ${d.status}`);
+  return h('span', { class: 'badge ok' }, 'Online');
+}
