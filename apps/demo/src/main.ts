@@ -131,14 +131,22 @@ async function main(): Promise<number> {
   }, 2000);
 
   await new Promise<void>((resolveStop) => {
+    let firstSignalAt = 0;
     const stop = (sig: string) => {
-      if (stopping) return;
+      // Ctrl-C reaches this process twice (from the terminal and relayed by tsx); a signal 2 s or more after the
+      // first one means "stop now".
+      if (stopping) {
+        if (Date.now() - firstSignalAt < 2000) return;
+        say(`${sig} again: exiting without a clean stop`);
+        process.exit(130);
+      }
+      firstSignalAt = Date.now();
       stopping = true;
       say(`${sig}: stopping (state kept in ${dataDir}; the next start resumes)...`);
       resolveStop();
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
   clearInterval(ticker);
   feeder.stop();
