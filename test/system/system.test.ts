@@ -82,17 +82,25 @@ describe.each(VARIANTS)('system: $name', (variant) => {
   /** Waits until the defect history holds every part id, then returns those rows. */
   const history = async (partIds: string[], ms = 30_000): Promise<Map<string, HistoryResult[]>> => {
     const want = new Set(partIds);
-    return waitFor(
-      async () => {
-        const rows = await sys.api.results({ station: sys.fleet.station });
-        const byPart = new Map<string, HistoryResult[]>();
-        for (const r of rows)
-          if (want.has(r.partId)) byPart.set(r.partId, [...(byPart.get(r.partId) ?? []), r]);
-        return byPart.size === want.size ? byPart : null;
-      },
-      ms,
-      `${partIds.length} results in the defect history`,
-    );
+    let found = 0;
+    try {
+      return await waitFor(
+        async () => {
+          const rows = await sys.api.results({ station: sys.fleet.station });
+          const byPart = new Map<string, HistoryResult[]>();
+          for (const r of rows)
+            if (want.has(r.partId)) byPart.set(r.partId, [...(byPart.get(r.partId) ?? []), r]);
+          found = byPart.size;
+          return byPart.size === want.size ? byPart : null;
+        },
+        ms,
+        `${partIds.length} results in the defect history`,
+      );
+    } catch (e) {
+      throw new Error(
+        `${(e as Error).message}: ${found} arrived, agent outbox depth ${sys.agent.outbox.depth()}`,
+      );
+    }
   };
 
   /** Feeds images through the hot folder and returns their part ids and images. */
