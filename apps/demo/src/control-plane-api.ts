@@ -38,7 +38,11 @@ export interface HistoryResult {
   modelName: string | null;
   modelVersion: string | null;
   imageThreshold: number | null;
+  capturedAt: string;
   inspectedAt: string;
+  /** When the control plane stored it. */
+  receivedAt: string | null;
+  timingsMs: Record<string, number>;
 }
 
 interface Row {
@@ -212,6 +216,9 @@ function toHistoryResult(r: Record<string, unknown>): HistoryResult {
     modelName: model?.name ?? null,
     modelVersion: model?.version ?? null,
     imageThreshold: thresholds?.image ?? null,
+    capturedAt: r.capturedAt as string,
     inspectedAt: r.inspectedAt as string,
+    receivedAt: (r.receivedAt as string | null) ?? null,
+    timingsMs: (r.timingsMs as Record<string, number>) ?? {},
   };
 }
