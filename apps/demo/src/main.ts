@@ -18,6 +18,7 @@ Runs the whole DiAD Edge system in one process on embedded defaults: control pla
   --bundle <dir>     model bundle folder (default models/diad-synth-tiny; env DIAD_DEMO_BUNDLE)
   --data <dir>       state folder, kept across restarts (default .data/demo; env DIAD_DEMO_DATA)
   --rate <fps>       frames per second fed to the hot folder (default 2)
+  --image-size <px>  side of the generated test images (default 256, the synthetic training sets' size)
   --port <n>         control plane HTTP port (default 8080; another free port when taken)
   --mqtt-port <n>    MQTT port (default 1883; another free port when taken)
   --opcua-port <n>   OPC UA port (default 4840; another free port when taken)
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
       bundle: { type: 'string' },
       data: { type: 'string' },
       rate: { type: 'string' },
+      'image-size': { type: 'string' },
       port: { type: 'string' },
       'mqtt-port': { type: 'string' },
       'opcua-port': { type: 'string' },
@@ -70,11 +72,13 @@ async function main(): Promise<number> {
   const categories = Array.isArray(trained) ? trained.filter((c): c is string => known.has(c)) : [];
 
   say(`DiAD Edge demo: data in ${dataDir}`);
-  say(`preparing synthetic test images (${manifest.input.width} px, offline, deterministic)...`);
+  // Parts as the camera would see them: rendered at the training set's size; the agent resizes to the model input.
+  const imageSize = num('image-size', values['image-size'], 256, 32, 2048);
+  say(`preparing synthetic test images (${imageSize} px, offline, deterministic)...`);
   const images = await ensureTestImages({
     dir: join(dataDir, 'test-images'),
     seed: 7,
-    size: manifest.input.width,
+    size: imageSize,
     categories,
     perCategory: 20,
   });
