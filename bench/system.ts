@@ -33,7 +33,7 @@ try {
   const images = await ensureTestImages({
     dir: join(dir, 'images'),
     seed: 7,
-    size: manifest.input.width,
+    size: 256,
     perCategory: 10,
   });
   const started = performance.now();
