@@ -71,11 +71,17 @@ class DiAD(nn.Module):
         a = self.alphas_cumprod[t].reshape(-1, 1, 1, 1)
         return a.sqrt() * z0 + (1 - a).sqrt() * noise
 
-    def diffusion_loss(self, z0, hint, use_control=True, generator=None):
+    def diffusion_loss(self, z0, hint, use_control=True, generator=None, frozen_encoder=False):
+        """epsilon-prediction MSE; `frozen_encoder` skips autograd through the UNet encoder and middle."""
         b = z0.shape[0]
         t = torch.randint(0, self.alphas_cumprod.shape[0], (b,), generator=generator)
         noise = torch.randn(z0.shape, generator=generator)
-        pred = self.eps(self.q_sample(z0, t, noise), t, hint, use_control)
+        z_t = self.q_sample(z0, t, noise)
+        ctx = self.context.expand(b, -1, -1)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
+            h, hs, emb = self.unet.encode(z_t, t, ctx)
+        control = self.control_model(z_t, hint, t, ctx) if use_control else None
+        pred = self.unet.decode(h, hs, emb, ctx, control)
         return F.mse_loss(pred, noise)
 
     def encode_latent(self, x, n1):
@@ -106,3 +112,13 @@ class DiAD(nn.Module):
         if trace is not None:
             trace["recon"] = recon
         return recon
+
+
+def perturb_zero_inits(model, seed, std=0.02):
+    """Zero-initialised convs (SG zero convs, SFF, UNet output) hide the SG path of an untrained model; give
+    them small random weights so random-weight bundles and tests exercise every path."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in list(model.control_model.parameters()) + list(model.unet.parameters()):
+            if p.dim() > 1 and float(p.abs().max()) == 0.0:
+                p.copy_(torch.randn(p.shape, generator=g) * std)
