@@ -24,7 +24,7 @@ TINY = {
     "schedule": {"type": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "steps": 1000},
     "autoencoder": {"ch": 16, "ch_mult": [1, 2, 4, 4], "num_res_blocks": 1, "z_channels": 4, "embed_dim": 4,
                     "groups": 8},
-    "unet": {"in_channels": 4, "out_channels": 4, "model_channels": 24, "channel_mult": [1, 2, 4, 4],
+    "unet": {"in_channels": 4, "out_channels": 4, "model_channels": 16, "channel_mult": [1, 2, 4, 4],
              "num_res_blocks": 2, "attention_resolutions": [4, 2], "num_heads": 4, "context_dim": 32,
              "groups": 8, "hint_channels": [8, 8, 16, 16, 32, 32, 64]},
     "context_tokens": 8,

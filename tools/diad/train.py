@@ -51,6 +51,10 @@ def parse_args(argv):
     p.add_argument("--calib-max", type=int, default=60)
     p.add_argument("--image-size", type=int)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ae-crop", type=int, default=0, help="train the autoencoder on random crops of this size")
+    p.add_argument("--max-minutes", type=float, default=0,
+                   help="wall-clock cap for the three stages (split 25/30/45%%); a stage ends at its step count or "
+                        "its share of the time, and its learning-rate schedule follows whichever is further")
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--save-every", type=int, default=200)
     return p.parse_args(argv)
@@ -101,12 +105,22 @@ def optimizer_for(stage, model, args):
     return torch.optim.AdamW(params, lr=lr, weight_decay=0.0 if stage != "ae" else 1e-4)
 
 
-def lr_at(base, step, total, warmup=50):
-    """Linear warm-up then cosine decay to 10%."""
+def lr_at(base, step, frac, warmup=30):
+    """Linear warm-up over `warmup` steps, then cosine decay to 10% over the stage's progress `frac`."""
     if step < warmup:
         return base * (step + 1) / warmup
-    frac = (step - warmup) / max(1, total - warmup)
+    frac = min(1.0, max(0.0, frac))
     return base * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
+
+
+BUDGET_SHARE = {"ae": 0.25, "unet": 0.30, "diad": 0.45}
+
+
+def random_crop(x, size, generator):
+    if not size or size >= x.shape[-1]:
+        return x
+    i, j = (int(v) for v in torch.randint(0, x.shape[-1] - size + 1, (2,), generator=generator))
+    return x[:, :, i : i + size, j : j + size]
 
 
 @torch.no_grad()
@@ -134,7 +148,7 @@ def init_sg_from_unet(model):
 def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
     total = progress.plan[stage]
     start = ckpt["step"] if ckpt["stage"] == stage else 0
-    if start >= total:
+    if start >= total or stage in ckpt.get("completed", []):
         return
     gen = torch.Generator().manual_seed(args.seed * 1000 + STAGES.index(stage))
     opt = optimizer_for(stage, model, args)
@@ -147,11 +161,21 @@ def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
     model.train()
     progress.t_stage = time.time()
     history = ckpt["history"].setdefault(stage, [])
+    budget = args.max_minutes * 60 * BUDGET_SHARE[stage] - ckpt.get("seconds", {}).get(stage, 0)
+    t_start = time.time()
     for step in range(start + 1, total + 1):
+        elapsed_frac = (time.time() - t_start) / budget if args.max_minutes else 0.0
+        frac = max((step - 1) / total, elapsed_frac)
+        if elapsed_frac >= 1.0:
+            print(json.dumps({"stage": stage, "stopped_at_time_budget": step - 1, "of": total}), file=log, flush=True)
+            total = step - 1
+            ckpt.setdefault("stopped", {})[stage] = total
+            break
         for g in opt.param_groups:
-            g["lr"] = lr_at(opt.defaults["lr"], step - 1, total)
+            g["lr"] = lr_at(opt.defaults["lr"], step - 1, frac)
         x = cache.batch(args.batch, gen)
         if stage == "ae":
+            x = random_crop(x, args.ae_crop, gen)
             noise = torch.randn(x.shape[0], 4, x.shape[2] // 8, x.shape[3] // 8, generator=gen)
             recon, mean, logvar = model.first_stage_model(x, noise)
             kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
@@ -175,6 +199,7 @@ def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
     if stage == "ae":
         s = set_latent_scale(model, cache, ckpt, gen)
         print(json.dumps({"stage": "ae", "latent_scale": s}), file=log, flush=True)
+    ckpt.setdefault("completed", []).append(stage)
     ckpt.update(stage=stage, step=total, model=model.state_dict(), optim=None, rng=None)
     C.save(os.path.join(out, "checkpoint.pt"), ckpt)
 
