@@ -31,10 +31,10 @@ def is_official(raw):
     return isinstance(sd, dict) and any(k.startswith("control_model.") for k in sd) and "format" not in raw
 
 
-def official_to_model(raw, context=None):
+def official_to_model(raw, context=None, base_config="paper"):
     """Maps an official DiAD state dict (keys kept by design) onto the paper config; returns (model, cfg)."""
     sd = raw.get("state_dict", raw)
-    cfg = get_config("paper")
+    cfg = get_config(base_config)
     w = sd.get("model.diffusion_model.input_blocks.0.0.weight")
     if w is None:
         raise ValueError("--checkpoint: no model.diffusion_model.input_blocks.0.0.weight; not a DiAD checkpoint")
@@ -56,14 +56,14 @@ def official_to_model(raw, context=None):
     return model, cfg
 
 
-def load(path, context_path=None):
+def load(path, context_path=None, official_config="paper"):
     """Returns (model, checkpoint dict). Accepts our checkpoints and official DiAD ones."""
     raw = torch.load(path, map_location="cpu")
     if not isinstance(raw, dict):
         raise ValueError(f"--checkpoint {path}: expected a dict, got {type(raw).__name__}")
     if is_official(raw):
         context = torch.from_numpy(np.load(context_path)) if context_path else None
-        model, cfg = official_to_model(raw, context)
+        model, cfg = official_to_model(raw, context, official_config)
         ckpt = new_checkpoint(cfg)
         ckpt.update(stage="official", training={"source": "official DiAD checkpoint"})
         return model.eval(), ckpt
