@@ -86,10 +86,13 @@ def main(argv=None):
             res, n, n_bad = evaluate_category(model, features, items, size, variants, pixel=args.pixel)
             report["tiers"][tier][cat] = {"n": n, "anomalous": n_bad, "seconds": round(time.time() - t0, 1), **res}
             print(json.dumps({"tier": tier, "category": cat, **report["tiers"][tier][cat]}), flush=True)
+        cats = [v for k, v in report["tiers"][tier].items() if not k.startswith("_")]
+        means = {}
         for name in variants:
-            vals = [v[name]["image_auroc"] for v in report["tiers"][tier].values() if v[name]["image_auroc"] is not None]
-            report["tiers"][tier].setdefault("_mean", {})[name] = float(np.mean(vals)) if vals else None
-        print(json.dumps({"tier": tier, "mean_image_auroc": report["tiers"][tier]["_mean"]}), flush=True)
+            vals = [v[name]["image_auroc"] for v in cats if v[name]["image_auroc"] is not None]
+            means[name] = float(np.mean(vals)) if vals else None
+        report["tiers"][tier]["_mean"] = means
+        print(json.dumps({"tier": tier, "mean_image_auroc": means}), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
