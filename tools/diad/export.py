@@ -1,0 +1,179 @@
+"""Exports a trained DiAD checkpoint (ours or an official one) to the model bundle of docs/bundle.md.
+
+    python3 -m tools.diad.export --checkpoint run/model.pt --out bundles/diad-x [--tar]
+        [--name diad-x --version 1.0.0] [--features resnet50 --features-weights r50.pth]
+        [--calib-data <MVTec dir>] [--context empty_prompt.npy]
+    python3 -m tools.diad.export --random tiny --out bundles/tiny-random --save-checkpoint r.pt  # untrained
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+from . import bundle as B
+from . import checkpoint as C
+from .config import get_config
+from .data import list_categories, load_image, train_split
+from .features import DEFAULT_MOBILENET_LAYERS, IMAGENET_MEAN, IMAGENET_STD, build_features
+from .inference import detect_many, latent_shape
+from .model import DiAD, perturb_zero_inits
+from .scoring import calibrate
+
+SCORING = {"sigma": 5, "truncate": 4, "kernel": 8, "rounds": 8}
+
+
+def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calibration, sampler):
+    size, lat = cfg["image_size"], cfg["image_size"] // 8
+    c = cfg["latent_channels"]
+    s = cfg["schedule"]
+    img = ["batch", 3, size, size]
+    zshape = ["batch", c, lat, lat]
+    return {
+        "format": "diad-bundle",
+        "formatVersion": 1,
+        "model": {"name": name, "version": version, "created": B.now_iso(),
+                  "description": f"DiAD ({cfg.get('source', cfg['name'])} config) exported by tools/diad"},
+        "source": {"config": cfg.get("source", cfg["name"]), "framework": f"torch {torch.__version__.split('a')[0]}",
+                   "training": ckpt.get("training", {}), "stage": ckpt.get("stage")},
+        "input": {"width": size, "height": size, "channels": 3, "channelOrder": "RGB",
+                  "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "resize": "bilinear"},
+        "latent": {"channels": c, "height": lat, "width": lat, "scale": float(cfg["scale_factor"])},
+        "schedule": {"type": s["type"], "betaStart": s["beta_start"], "betaEnd": s["beta_end"],
+                     "trainSteps": s["steps"]},
+        "sampler": {"type": "ddim", "eta": 0, "startStep": sampler[0], "steps": sampler[1]},
+        "graphs": {
+            "encoder": {"file": "encoder.onnx", "opset": B.OPSET, "inputs": [B._spec("image", img)],
+                        "outputs": [B._spec("mean", zshape), B._spec("logvar", zshape)]},
+            "denoiser": {"file": "denoiser.onnx", "opset": B.OPSET,
+                         "inputs": [B._spec("z_t", zshape), B._spec("t", ["batch"], "int64"), B._spec("hint", img)],
+                         "outputs": [B._spec("eps", zshape)]},
+            "decoder": {"file": "decoder.onnx", "opset": B.OPSET, "inputs": [B._spec("z", zshape)],
+                        "outputs": [B._spec("image", img)]},
+            "features": {"file": "features.onnx", "opset": B.OPSET, "inputs": [B._spec("image", img)],
+                         "outputs": [B._spec(f"f{i}", ["batch", *sh]) for i, sh in enumerate(feat_shapes)]},
+        },
+        "features": {"network": features.network, "layers": features.layer_names,
+                     "weightsSource": features.weights_source or "unspecified"},
+        "scoring": {"mapWidth": size, "mapHeight": size, "upsample": "bilinear-align-corners",
+                    "sigma": SCORING["sigma"], "truncate": SCORING["truncate"],
+                    "poolKernel": SCORING["kernel"], "poolRounds": SCORING["rounds"]},
+        "calibration": calibration,
+        "files": files,
+    }  # fmt: skip
+
+
+def export_graphs(model, features, out_dir, external="auto"):
+    cfg = model.cfg
+    size = cfg["image_size"]
+    x = torch.randn(2, 3, size, size)
+    z = torch.randn(latent_shape(cfg, 2))
+    t = torch.tensor([901, 1], dtype=torch.long)
+    files = []
+    files += B.export_graph(B.EncoderGraph(model.first_stage_model).eval(), (x,), os.path.join(out_dir, "encoder.onnx"),
+                            ["image"], ["mean", "logvar"], external)  # fmt: skip
+    files += B.export_graph(model.denoiser().eval(), (z, t, x), os.path.join(out_dir, "denoiser.onnx"),
+                            ["z_t", "t", "hint"], ["eps"], external)  # fmt: skip
+    files += B.export_graph(B.DecoderGraph(model.first_stage_model).eval(), (z,), os.path.join(out_dir, "decoder.onnx"),
+                            ["z"], ["image"], external)  # fmt: skip
+    names = [f"f{i}" for i in range(len(features.layer_names))]
+    files += B.export_graph(features.eval(), (x,), os.path.join(out_dir, "features.onnx"), ["image"], names, external)
+    with torch.no_grad():
+        shapes = [tuple(f.shape[1:]) for f in features(x[:1])]
+    return files, shapes
+
+
+def calibration_images(args, cfg, ckpt):
+    if args.calib_data:
+        cats = args.categories or list_categories(args.calib_data)
+        _, held = train_split(args.calib_data, cats, seed=ckpt.get("training", {}).get("seed", 0))
+        if not held:
+            _, held = train_split(args.calib_data, cats, holdout_fraction=0.2)
+        return [load_image(p, cfg["image_size"]) for _, p in held[: args.calib_max]]
+    if args.calib_images:
+        return [load_image(p, cfg["image_size"]) for p in args.calib_images]
+    return None
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="tools/diad checkpoint or official DiAD .ckpt")
+    src.add_argument("--random", metavar="CONFIG", help="export an untrained model of this config (tests)")
+    p.add_argument("--out", required=True, help="bundle directory to write")
+    p.add_argument("--tar", action="store_true", help="also write <out>.tar")
+    p.add_argument("--name", help="model name (default: the output folder name)")
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--features", help="mobilenet_v2 (default), resnet50 or wide_resnet50_2")
+    p.add_argument("--features-weights", help="torchvision state_dict for resnet features; converted nsfwjs .pt")
+    p.add_argument("--feature-layers", nargs="+", help="mobilenet_v2 layer names")
+    p.add_argument("--context", help="official checkpoints without CLIP weights: empty-prompt context .npy")
+    p.add_argument("--calib-data", help="MVTec-layout dir; its held-out train/good images calibrate thresholds")
+    p.add_argument("--calib-images", nargs="+", help="normal images to calibrate thresholds on")
+    p.add_argument("--calib-max", type=int, default=60)
+    p.add_argument("--categories", nargs="+")
+    p.add_argument("--start-step", type=int, default=999)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--external-data", choices=["auto", "always", "never"], default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-checkpoint", help="with --random: also save the random model as a checkpoint")
+    args = p.parse_args(argv)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+    if args.checkpoint:
+        if not os.path.isfile(args.checkpoint):
+            raise SystemExit(f"--checkpoint: no file {args.checkpoint}")
+        model, ckpt = C.load(args.checkpoint, args.context)
+    else:
+        torch.manual_seed(args.seed)
+        cfg = get_config(args.random)
+        model = DiAD(cfg).eval()
+        perturb_zero_inits(model, args.seed)
+        ckpt = C.new_checkpoint(cfg)
+        ckpt.update(stage="random", training={"note": "untrained random weights, for parity tests only"})
+        ckpt["model"] = model.state_dict()
+        if args.save_checkpoint:
+            C.save(args.save_checkpoint, ckpt)
+    cfg = model.cfg
+    fcfg = ckpt.get("features", {})
+    network = args.features or fcfg.get("network", "mobilenet_v2")
+    layers = args.feature_layers or (fcfg.get("layers") if network == "mobilenet_v2" else None)
+    if network == "mobilenet_v2" and not layers:
+        layers = list(DEFAULT_MOBILENET_LAYERS)
+    if network != "mobilenet_v2" and not args.features_weights:
+        raise SystemExit(f"--features {network}: needs --features-weights <torchvision state_dict>")
+    features = build_features(network, args.features_weights, layers)
+
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    name = args.name or os.path.basename(out.rstrip("/"))
+    files, feat_shapes = export_graphs(model, features, out, args.external_data if args.external_data != "never" else "off")
+
+    calibration = ckpt.get("calibration")
+    images = calibration_images(args, cfg, ckpt)
+    if images:
+        print(f"calibrating on {len(images)} normal images ...", file=sys.stderr)
+        scores, maps = detect_many(model, features, images, seed=args.seed, start_step=args.start_step,
+                                   steps=args.steps)  # fmt: skip
+        calibration = calibrate(scores, maps)
+    if calibration is None:
+        raise SystemExit("no calibration: pass --calib-data or --calib-images (the checkpoint has none)")
+
+    file_info = {f: {"sha256": B.sha256_file(os.path.join(out, f)), "bytes": os.path.getsize(os.path.join(out, f))}
+                 for f in files}  # fmt: skip
+    manifest = build_manifest(name, args.version, cfg, ckpt, features, feat_shapes, file_info, calibration,
+                              (args.start_step, args.steps))  # fmt: skip
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    print(f"wrote bundle {out}: {', '.join(files)}", file=sys.stderr)
+    if args.tar:
+        tar_path = out.rstrip("/") + ".tar"
+        B.write_tar(out, tar_path)
+        print(f"wrote {tar_path}", file=sys.stderr)
+    return manifest
+
+
+if __name__ == "__main__":
+    main()

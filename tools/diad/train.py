@@ -1,0 +1,259 @@
+"""Trains DiAD on an MVTec-layout folder: one unified model over all categories, as the paper.
+
+    python3 -m tools.diad.train --data <dir> --config tiny --out run/ [--categories a b] [--seed 0]
+
+Stages (each resumable from <out>/checkpoint.pt; rerun the same command to resume):
+  ae    autoencoder fine-tune (here: from scratch; L1 + feature-cosine perceptual + 1e-6 KL), then the
+        latent scale is set to 1/std of the latents (LDM's scale_by_std) because no SD VAE exists here
+  unet  the UNet alone, eps-prediction, all parameters: a stand-in for the Stable Diffusion pretraining
+        the paper starts from (skipped with --unet-steps 0 when the UNet is pretrained)
+  diad  the paper's training: SG network (initialised from the UNet encoder, ControlNet-style), SFF and
+        the UNet decoder blocks + output trained; UNet encoder/middle, autoencoder, context frozen
+At the end the held-out normal images (10% of train/good) calibrate the thresholds; <out>/model.pt is the
+checkpoint to export.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from . import checkpoint as C
+from .config import get_config
+from .data import ImageCache, list_categories, load_image, train_split
+from .features import build_features
+from .inference import detect_many
+from .model import DiAD
+from .scoring import calibrate, layer_distance
+
+STAGES = ("ae", "unet", "diad")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="MVTec-layout directory")
+    p.add_argument("--config", default="tiny", help="tiny, micro or paper")
+    p.add_argument("--out", required=True)
+    p.add_argument("--categories", nargs="+")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--ae-steps", type=int, default=600)
+    p.add_argument("--unet-steps", type=int, default=800)
+    p.add_argument("--diad-steps", type=int, default=1200)
+    p.add_argument("--lr-ae", type=float, default=1e-3)
+    p.add_argument("--lr-unet", type=float, default=5e-4)
+    p.add_argument("--lr", type=float, default=2e-4, help="diad stage (paper: 1e-5 on a pretrained SD)")
+    p.add_argument("--holdout", type=float, default=0.1)
+    p.add_argument("--calib-max", type=int, default=60)
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ae-crop", type=int, default=0, help="train the autoencoder on random crops of this size")
+    p.add_argument("--max-minutes", type=float, default=0,
+                   help="wall-clock cap for the three stages (split 25/30/45%%); a stage ends at its step count or "
+                        "its share of the time, and its learning-rate schedule follows whichever is further")
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--save-every", type=int, default=200)
+    return p.parse_args(argv)
+
+
+class Progress:
+    def __init__(self, plan, log):
+        self.plan = plan  # stage -> steps
+        self.log = log
+        self.t_stage = time.time()
+        self.window = []
+
+    def step(self, stage, step, loss, start_step):
+        self.window.append(loss)
+        total = self.plan[stage]
+        if step % self.log_every == 0 or step == total:
+            elapsed = time.time() - self.t_stage
+            rate = elapsed / max(1, step - start_step)
+            later = sum(self.plan[s] for s in STAGES[STAGES.index(stage) + 1 :])
+            eta = rate * (total - step) + rate * later
+            rec = {"stage": stage, "step": step, "of": total, "loss": float(np.mean(self.window)),
+                   "s_per_step": round(rate, 3), "eta_min": round(eta / 60, 1), "time": round(time.time(), 1)}  # fmt: skip
+            self.window = []
+            print(json.dumps(rec), file=self.log, flush=True)
+            return rec
+        return None
+
+
+def perceptual(features, x, r):
+    return sum(layer_distance(a, b).mean() for a, b in zip(features(x), features(r)))
+
+
+def optimizer_for(stage, model, args):
+    if stage == "ae":
+        params = list(model.first_stage_model.parameters())
+        lr = args.lr_ae
+    elif stage == "unet":
+        params = list(model.unet.parameters())
+        lr = args.lr_unet
+    else:
+        params = list(model.control_model.parameters())
+        params += list(model.unet.output_blocks.parameters()) + list(model.unet.out.parameters())
+        lr = args.lr
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=0.0 if stage != "ae" else 1e-4)
+
+
+def lr_at(base, step, frac, warmup=30):
+    """Linear warm-up over `warmup` steps, then cosine decay to 10% over the stage's progress `frac`."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    frac = min(1.0, max(0.0, frac))
+    return base * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
+
+
+BUDGET_SHARE = {"ae": 0.25, "unet": 0.30, "diad": 0.45}
+
+
+def random_crop(x, size, generator):
+    if not size or size >= x.shape[-1]:
+        return x
+    i, j = (int(v) for v in torch.randint(0, x.shape[-1] - size + 1, (2,), generator=generator))
+    return x[:, :, i : i + size, j : j + size]
+
+
+@torch.no_grad()
+def set_latent_scale(model, cache, ckpt, generator):
+    zs = []
+    for i in range(0, len(cache), 16):
+        mean, logvar = model.first_stage_model.encode(cache.tensors[i : i + 16])
+        zs.append(mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=generator))
+    std = float(torch.cat(zs).std())
+    model.scale_factor = 1.0 / std
+    model.cfg["scale_factor"] = ckpt["config"]["scale_factor"] = 1.0 / std
+    return 1.0 / std
+
+
+@torch.no_grad()
+def init_sg_from_unet(model):
+    """ControlNet/DiAD build_model.py: control_model.<k> <- model.diffusion_model.<k> where the names exist."""
+    src = model.unet.state_dict()
+    dst = model.control_model.state_dict()
+    copied = {k: src[k].clone() for k in dst if k in src and src[k].shape == dst[k].shape}
+    model.control_model.load_state_dict(copied, strict=False)
+    return len(copied)
+
+
+def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
+    total = progress.plan[stage]
+    start = ckpt["step"] if ckpt["stage"] == stage else 0
+    if start >= total or stage in ckpt.get("completed", []):
+        return
+    gen = torch.Generator().manual_seed(args.seed * 1000 + STAGES.index(stage))
+    opt = optimizer_for(stage, model, args)
+    if ckpt["stage"] == stage and ckpt.get("optim") is not None:
+        opt.load_state_dict(ckpt["optim"])
+        gen.set_state(ckpt["rng"])
+    elif stage == "diad":
+        n = init_sg_from_unet(model)
+        print(json.dumps({"stage": stage, "sg_init_from_unet_tensors": n}), file=log, flush=True)
+    model.train()
+    progress.t_stage = time.time()
+    history = ckpt["history"].setdefault(stage, [])
+    budget = args.max_minutes * 60 * BUDGET_SHARE[stage] - ckpt.get("seconds", {}).get(stage, 0)
+    t_start = time.time()
+    for step in range(start + 1, total + 1):
+        elapsed_frac = (time.time() - t_start) / budget if args.max_minutes else 0.0
+        frac = max((step - 1) / total, elapsed_frac)
+        if elapsed_frac >= 1.0:
+            print(json.dumps({"stage": stage, "stopped_at_time_budget": step - 1, "of": total}), file=log, flush=True)
+            total = step - 1
+            ckpt.setdefault("stopped", {})[stage] = total
+            break
+        for g in opt.param_groups:
+            g["lr"] = lr_at(opt.defaults["lr"], step - 1, frac)
+        x = cache.batch(args.batch, gen)
+        if stage == "ae":
+            x = random_crop(x, args.ae_crop, gen)
+            noise = torch.randn(x.shape[0], 4, x.shape[2] // 8, x.shape[3] // 8, generator=gen)
+            recon, mean, logvar = model.first_stage_model(x, noise)
+            kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+            loss = (recon - x).abs().mean() + perceptual(features, x, recon) + 1e-6 * kl
+        else:
+            with torch.no_grad():
+                z0, _, _ = model.encode_latent(x, torch.randn(x.shape[0], 4, x.shape[2] // 8, x.shape[3] // 8,
+                                                              generator=gen))  # fmt: skip
+            loss = model.diffusion_loss(z0, x, use_control=(stage == "diad"), generator=gen,
+                                        frozen_encoder=(stage == "diad"))  # fmt: skip
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+        opt.step()
+        rec = progress.step(stage, step, float(loss), start)
+        if rec:
+            history.append([step, rec["loss"]])
+        if step % args.save_every == 0 or step == total:
+            ckpt.update(stage=stage, step=step, model=model.state_dict(), optim=opt.state_dict(), rng=gen.get_state())
+            C.save(os.path.join(out, "checkpoint.pt"), ckpt)
+    if stage == "ae":
+        s = set_latent_scale(model, cache, ckpt, gen)
+        print(json.dumps({"stage": "ae", "latent_scale": s}), file=log, flush=True)
+    ckpt.setdefault("completed", []).append(stage)
+    ckpt.update(stage=stage, step=total, model=model.state_dict(), optim=None, rng=None)
+    C.save(os.path.join(out, "checkpoint.pt"), ckpt)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    log = sys.stdout
+    cats = args.categories or list_categories(args.data)
+    train_items, held = train_split(args.data, cats, args.holdout, args.seed)
+    ck_path = os.path.join(out, "checkpoint.pt")
+    if os.path.exists(ck_path):
+        model, ckpt = C.load(ck_path)
+        cfg = ckpt["config"]
+        print(json.dumps({"resume": ck_path, "stage": ckpt["stage"], "step": ckpt["step"]}), file=log, flush=True)
+    else:
+        cfg = get_config(args.config, image_size=args.image_size)
+        model = DiAD(cfg)
+        ckpt = C.new_checkpoint(cfg)
+    model.cfg = cfg
+    model.scale_factor = cfg["scale_factor"]
+    ckpt["training"] = {"dataset": os.path.abspath(args.data), "categories": cats, "images": len(train_items),
+                        "heldOutNormals": len(held), "seed": args.seed, "batch": args.batch,
+                        "steps": {"ae": args.ae_steps, "unet": args.unet_steps, "diad": args.diad_steps},
+                        "lr": {"ae": args.lr_ae, "unet": args.lr_unet, "diad": args.lr}}  # fmt: skip
+    features = build_features(ckpt["features"]["network"], None, ckpt["features"]["layers"])
+    t0 = time.time()
+    cache = ImageCache(train_items, cfg["image_size"])
+    print(json.dumps({"images": len(cache), "held_out": len(held), "categories": cats,
+                      "load_s": round(time.time() - t0, 1)}), file=log, flush=True)  # fmt: skip
+    plan = {"ae": args.ae_steps, "unet": args.unet_steps, "diad": args.diad_steps}
+    progress = Progress(plan, log)
+    progress.log_every = args.log_every
+    done = STAGES.index(ckpt["stage"]) if ckpt["stage"] in STAGES else -1
+    for i, stage in enumerate(STAGES):
+        if i < done:
+            continue
+        t_stage = time.time()
+        run_stage(stage, model, features, cache, ckpt, args, out, progress, log)
+        ckpt.setdefault("seconds", {})[stage] = ckpt.get("seconds", {}).get(stage, 0) + round(time.time() - t_stage, 1)
+    model.eval()
+    if held:
+        images = [load_image(p, cfg["image_size"]) for _, p in held[: args.calib_max]]
+        scores, maps = detect_many(model, features, images, seed=args.seed)
+        ckpt["calibration"] = calibrate(scores, maps)
+        print(json.dumps({"calibration": ckpt["calibration"]["normalScores"]}), file=log, flush=True)
+    ckpt.update(stage="done", optim=None, rng=None, model=model.state_dict())
+    C.save(ck_path, ckpt)
+    C.save(os.path.join(out, "model.pt"), ckpt)
+    print(json.dumps({"done": os.path.join(out, "model.pt"), "seconds": ckpt.get("seconds")}), file=log, flush=True)
+
+
+if __name__ == "__main__":
+    main()

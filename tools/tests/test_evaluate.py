@@ -1,0 +1,26 @@
+import torch
+
+from tools.diad import checkpoint as C
+from tools.diad import evaluate
+from tools.diad.config import get_config
+from tools.diad.model import DiAD
+
+from .test_train import make_dataset
+
+
+def test_evaluate_reports_per_category_and_mean_auroc_for_each_variant(tmp_path):
+    data = make_dataset(tmp_path / "data", n=1)
+    ckpt = C.new_checkpoint(get_config("micro"))
+    torch.manual_seed(0)
+    ckpt["model"] = DiAD(get_config("micro")).state_dict()
+    C.save(str(tmp_path / "m.pt"), ckpt)
+    report = evaluate.main(["--checkpoint", str(tmp_path / "m.pt"), "--data", str(data), "--start-steps", "999", "300",
+                            "--ddim-steps", "2", "--pixel", "--json", str(tmp_path / "r.json")])  # fmt: skip
+    tier = report["tiers"]["data"]
+    assert set(tier) == {"alpha", "beta", "_mean"}
+    assert set(tier["_mean"]) == {"ae_only", "diad_s999_n2", "diad_s300_n2"}
+    for cat in ("alpha", "beta"):
+        assert tier[cat]["n"] == 2 and tier[cat]["anomalous"] == 1
+        assert 0.0 <= tier[cat]["ae_only"]["image_auroc"] <= 1.0
+        assert tier[cat]["ae_only"]["pixel_auroc"] is None  # no ground-truth masks in this dataset
+    assert (tmp_path / "r.json").exists()

@@ -1,0 +1,48 @@
+import numpy as np
+import torch
+
+from tools.diad import schedule
+from tools.diad.config import get_config
+from tools.diad.model import DiAD, perturb_zero_inits
+
+
+def test_ddim_timesteps_match_the_bundle_contract():
+    assert schedule.ddim_timesteps(999, 10) == [901, 801, 701, 601, 501, 401, 301, 201, 101, 1]
+    assert schedule.ddim_timesteps(499, 5) == [401, 301, 201, 101, 1]
+
+
+def test_scaled_linear_betas_endpoints():
+    b = schedule.betas("scaled_linear", 0.00085, 0.012, 1000)
+    assert abs(b[0] - 0.00085) < 1e-12 and abs(b[-1] - 0.012) < 1e-12
+    assert abs(np.sqrt(b[1]) - (np.sqrt(0.00085) + (np.sqrt(0.012) - np.sqrt(0.00085)) / 999)) < 1e-12
+
+
+def test_zero_initialised_sg_leaves_the_unet_output_unchanged():
+    torch.manual_seed(0)
+    m = DiAD(get_config("micro")).eval()
+    z = torch.randn(2, 4, 16, 16)
+    t = torch.tensor([10, 900])
+    x = torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.allclose(m.eps(z, t, x, use_control=True), m.eps(z, t, x, use_control=False))
+
+
+def test_sg_connection_reaches_eps_once_trained():
+    torch.manual_seed(0)
+    m = DiAD(get_config("micro")).eval()
+    perturb_zero_inits(m, 0, std=0.2)
+    z, t, x = torch.randn(1, 4, 16, 16), torch.tensor([500]), torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        a = m.eps(z, t, x)
+        b = m.eps(z, t, x + 1.0)
+    assert not torch.allclose(a, b)
+
+
+def test_reconstruct_records_every_intermediate():
+    m = DiAD(get_config("micro")).eval()
+    trace = {}
+    x = torch.randn(1, 3, 128, 128)
+    r = m.reconstruct(x, torch.randn(1, 4, 16, 16), torch.randn(1, 4, 16, 16), 999, 5, trace=trace)
+    assert r.shape == x.shape
+    assert {"mean", "logvar", "z0", "zS", "recon"} <= set(trace)
+    assert all(f"eps_{k}" in trace and f"z_{k}" in trace for k in range(5))
