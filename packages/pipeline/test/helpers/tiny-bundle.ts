@@ -36,6 +36,7 @@ const slice = (inp: string, from: string, to: string, out: string): NodeSpec => 
 
 export function tinyGraphs(
   batch: Dim = 'batch',
+  externalData = false,
 ): Record<'encoder' | 'denoiser' | 'decoder' | 'features', Uint8Array> {
   const S = TINY.size;
   const img = (name: string) => ({ name, dtype: 'float32' as const, shape: [batch, 3, S, S] });
@@ -58,7 +59,9 @@ export function tinyGraphs(
     outputs: [lat('eps')],
     initializers: [
       ...common,
-      f32('k01', 0.1),
+      externalData
+        ? { ...f32('k01', 0.1), external: { location: 'denoiser.onnx.data', offset: 0 } }
+        : f32('k01', 0.1),
       f32('k001', 0.001),
       f32('k005', 0.05),
       i64('shape_b111', [-1, 1, 1, 1]),
