@@ -1,26 +1,20 @@
+import type {
+  InspectionOutput as PipelineInspectionOutput,
+  InspectOptions as PipelineInspectOptions,
+} from '@diad/pipeline';
 import type { ModelRef } from '@diad/protocol';
 import type { FrameInput } from '../frame.js';
 
-/** The subset of @diad/pipeline's InspectOptions/InspectionOutput the agent relies on (docs: PIPELINE_API.md). */
-export interface InspectOptions {
-  seed?: number;
-  thresholds?: { image: number; pixel: number };
-}
+/** The part of @diad/pipeline's options the agent passes per frame. */
+export type InspectOptions = Pick<PipelineInspectOptions, 'seed' | 'thresholds'>;
 
-export interface InspectionOutput {
-  score: number;
-  map: Float32Array;
-  mapWidth: number;
-  mapHeight: number;
-  verdict: 'OK' | 'NOK';
-  normalizedScore: number;
-  mask: Uint8Array;
-  defectAreaPx: number;
-  thresholds: { image: number; pixel: number };
-  timingsMs: Record<string, number>;
-  model: { name: string; version: string; sha256: string };
+/**
+ * @diad/pipeline's output without the optional tensors; `provider` is widened to a string so stand-in models
+ * (tests, benchmarks) can name themselves.
+ */
+export type InspectionOutput = Omit<PipelineInspectionOutput, 'provider' | 'input' | 'reconstruction'> & {
   provider: string;
-}
+};
 
 /** A loaded model the agent can run frames through. */
 export interface Inspector {
