@@ -59,6 +59,9 @@ def main(argv=None):
     p.add_argument("--pixel", action="store_true", help="also pixel AUROC (maps subsampled 4x)")
     p.add_argument("--max-per-category", type=int, default=0)
     p.add_argument("--feature-layers", nargs="+")
+    p.add_argument("--sigma", type=float, default=5.0, help="anomaly-map blur (paper: 5)")
+    p.add_argument("--pool-kernel", type=int, default=8, help="image-score pooling kernel (paper: 8)")
+    p.add_argument("--pool-rounds", type=int, default=8, help="image-score pooling rounds (paper: 8)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json")
     args = p.parse_args(argv)
@@ -67,13 +70,15 @@ def main(argv=None):
     layers = args.feature_layers or ckpt["features"]["layers"]
     features = build_features(ckpt["features"]["network"], None, layers)
     size = model.cfg["image_size"]
+    scoring = {"sigma": args.sigma, "truncate": 4.0, "kernel": args.pool_kernel, "rounds": args.pool_rounds}
     variants = {}
     if not args.no_baseline:
-        variants["ae_only"] = {"use_ae_only": True}
+        variants["ae_only"] = {"use_ae_only": True, "scoring": scoring}
     for s in args.start_steps:
         for n in args.ddim_steps:
-            variants[f"diad_s{s}_n{n}"] = {"start_step": s, "steps": n}
-    report = {"checkpoint": os.path.abspath(args.checkpoint), "feature_layers": layers, "tiers": {}}
+            variants[f"diad_s{s}_n{n}"] = {"start_step": s, "steps": n, "scoring": scoring}
+    report = {"checkpoint": os.path.abspath(args.checkpoint), "feature_layers": layers, "scoring": scoring,
+              "tiers": {}}
     for root in args.data:
         tier = os.path.basename(os.path.normpath(root))
         report["tiers"][tier] = {}

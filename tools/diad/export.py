@@ -25,7 +25,8 @@ from .scoring import calibrate
 SCORING = {"sigma": 5, "truncate": 4, "kernel": 8, "rounds": 8}
 
 
-def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calibration, sampler):
+def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calibration, sampler, scoring=None):
+    sc = scoring or SCORING
     size, lat = cfg["image_size"], cfg["image_size"] // 8
     c = cfg["latent_channels"]
     s = cfg["schedule"]
@@ -58,8 +59,8 @@ def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calib
         "features": {"network": features.network, "layers": features.layer_names,
                      "weightsSource": features.weights_source or "unspecified"},
         "scoring": {"mapWidth": size, "mapHeight": size, "upsample": "bilinear-align-corners",
-                    "sigma": SCORING["sigma"], "truncate": SCORING["truncate"],
-                    "poolKernel": SCORING["kernel"], "poolRounds": SCORING["rounds"]},
+                    "sigma": sc["sigma"], "truncate": sc["truncate"],
+                    "poolKernel": sc["kernel"], "poolRounds": sc["rounds"]},
         "calibration": calibration,
         "files": files,
     }  # fmt: skip
@@ -116,11 +117,20 @@ def main(argv=None):
     p.add_argument("--categories", nargs="+")
     p.add_argument("--start-step", type=int, default=999)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--sigma", type=float, default=SCORING["sigma"], help="anomaly-map blur (paper: 5 at 256 px)")
+    p.add_argument("--pool-kernel", type=int, default=SCORING["kernel"], help="image-score pooling kernel (paper: 8)")
+    p.add_argument("--pool-rounds", type=int, default=SCORING["rounds"], help="image-score pooling rounds (paper: 8)")
     p.add_argument("--external-data", choices=["auto", "always", "never"], default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-checkpoint", help="with --random: also save the random model as a checkpoint")
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    if not args.sigma > 0:
+        raise SystemExit(f"--sigma: expected a positive number, got {args.sigma}")
+    if args.pool_kernel < 1 or args.pool_rounds < 0:
+        raise SystemExit(f"--pool-kernel/--pool-rounds: expected >= 1 / >= 0, got {args.pool_kernel}/{args.pool_rounds}")
+    scoring = {"sigma": args.sigma, "truncate": SCORING["truncate"], "kernel": args.pool_kernel,
+               "rounds": args.pool_rounds}
 
     if args.checkpoint:
         if not os.path.isfile(args.checkpoint):
@@ -156,7 +166,7 @@ def main(argv=None):
     if images:
         print(f"calibrating on {len(images)} normal images ...", file=sys.stderr)
         scores, maps = detect_many(model, features, images, seed=args.seed, start_step=args.start_step,
-                                   steps=args.steps)  # fmt: skip
+                                   steps=args.steps, scoring=scoring)  # fmt: skip
         calibration = calibrate(scores, maps)
     if calibration is None:
         raise SystemExit("no calibration: pass --calib-data or --calib-images (the checkpoint has none)")
@@ -164,7 +174,7 @@ def main(argv=None):
     file_info = {f: {"sha256": B.sha256_file(os.path.join(out, f)), "bytes": os.path.getsize(os.path.join(out, f))}
                  for f in files}  # fmt: skip
     manifest = build_manifest(name, args.version, cfg, ckpt, features, feat_shapes, file_info, calibration,
-                              (args.start_step, args.steps))  # fmt: skip
+                              (args.start_step, args.steps), scoring)  # fmt: skip
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     print(f"wrote bundle {out}: {', '.join(files)}", file=sys.stderr)

@@ -71,10 +71,14 @@ class DiAD(nn.Module):
         a = self.alphas_cumprod[t].reshape(-1, 1, 1, 1)
         return a.sqrt() * z0 + (1 - a).sqrt() * noise
 
-    def diffusion_loss(self, z0, hint, use_control=True, generator=None, frozen_encoder=False):
-        """epsilon-prediction MSE; `frozen_encoder` skips autograd through the UNet encoder and middle."""
+    def diffusion_loss(self, z0, hint, use_control=True, generator=None, frozen_encoder=False, t_max=0):
+        """epsilon-prediction MSE; `frozen_encoder` skips autograd through the UNet encoder and middle;
+        `t_max` > 0 samples t from [0, t_max) instead of all train steps."""
         b = z0.shape[0]
-        t = torch.randint(0, self.alphas_cumprod.shape[0], (b,), generator=generator)
+        steps = self.alphas_cumprod.shape[0]
+        if not 0 <= t_max <= steps:
+            raise ValueError(f"t_max: expected 0 (all) or 1..{steps}, got {t_max}")
+        t = torch.randint(0, t_max or steps, (b,), generator=generator)
         noise = torch.randn(z0.shape, generator=generator)
         z_t = self.q_sample(z0, t, noise)
         ctx = self.context.expand(b, -1, -1)

@@ -55,6 +55,12 @@ def parse_args(argv):
     p.add_argument("--max-minutes", type=float, default=0,
                    help="wall-clock cap for the three stages (split 25/30/45%%); a stage ends at its step count or "
                         "its share of the time, and its learning-rate schedule follows whichever is further")
+    p.add_argument("--stage-minutes", nargs=3, type=float, metavar=("AE", "UNET", "DIAD"),
+                   help="wall-clock cap per stage in minutes (overrides the --max-minutes split)")
+    p.add_argument("--t-max", type=int, default=0,
+                   help="train the diffusion stages on timesteps below this only (default: all; the paper samples "
+                        "all 1000). Inference starting at step S never queries t > S, so a small model can spend "
+                        "its capacity where the sampler runs")
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--save-every", type=int, default=200)
     return p.parse_args(argv)
@@ -161,10 +167,11 @@ def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
     model.train()
     progress.t_stage = time.time()
     history = ckpt["history"].setdefault(stage, [])
-    budget = args.max_minutes * 60 * BUDGET_SHARE[stage] - ckpt.get("seconds", {}).get(stage, 0)
+    minutes = args.stage_minutes[STAGES.index(stage)] if args.stage_minutes else args.max_minutes * BUDGET_SHARE[stage]
+    budget = minutes * 60 - ckpt.get("seconds", {}).get(stage, 0)
     t_start = time.time()
     for step in range(start + 1, total + 1):
-        elapsed_frac = (time.time() - t_start) / budget if args.max_minutes else 0.0
+        elapsed_frac = (time.time() - t_start) / budget if minutes else 0.0
         frac = max((step - 1) / total, elapsed_frac)
         if elapsed_frac >= 1.0:
             print(json.dumps({"stage": stage, "stopped_at_time_budget": step - 1, "of": total}), file=log, flush=True)
@@ -185,7 +192,7 @@ def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
                 z0, _, _ = model.encode_latent(x, torch.randn(x.shape[0], 4, x.shape[2] // 8, x.shape[3] // 8,
                                                               generator=gen))  # fmt: skip
             loss = model.diffusion_loss(z0, x, use_control=(stage == "diad"), generator=gen,
-                                        frozen_encoder=(stage == "diad"))  # fmt: skip
+                                        frozen_encoder=(stage == "diad"), t_max=args.t_max)  # fmt: skip
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
@@ -227,7 +234,8 @@ def main(argv=None):
     ckpt["training"] = {"dataset": os.path.abspath(args.data), "categories": cats, "images": len(train_items),
                         "heldOutNormals": len(held), "seed": args.seed, "batch": args.batch,
                         "steps": {"ae": args.ae_steps, "unet": args.unet_steps, "diad": args.diad_steps},
-                        "lr": {"ae": args.lr_ae, "unet": args.lr_unet, "diad": args.lr}}  # fmt: skip
+                        "lr": {"ae": args.lr_ae, "unet": args.lr_unet, "diad": args.lr},
+                        "tMax": args.t_max or None}  # fmt: skip
     features = build_features(ckpt["features"]["network"], None, ckpt["features"]["layers"])
     t0 = time.time()
     cache = ImageCache(train_items, cfg["image_size"])

@@ -43,3 +43,18 @@ def check_manifest(path):
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
     return res.returncode == 0, res.stdout + res.stderr
+
+
+def random_micro_checkpoint(path, seed=0):
+    """Saves an untrained micro-config DiAD as a tools/diad checkpoint at `path`; returns the path as str."""
+    import torch
+
+    from tools.diad import checkpoint as C
+    from tools.diad.config import get_config
+    from tools.diad.model import DiAD
+
+    ckpt = C.new_checkpoint(get_config("micro"))
+    torch.manual_seed(seed)
+    ckpt["model"] = DiAD(get_config("micro")).state_dict()
+    C.save(str(path), ckpt)
+    return str(path)

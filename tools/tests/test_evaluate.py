@@ -1,19 +1,12 @@
-import torch
-
-from tools.diad import checkpoint as C
 from tools.diad import evaluate
-from tools.diad.config import get_config
-from tools.diad.model import DiAD
 
+from .helpers import random_micro_checkpoint
 from .test_train import make_dataset
 
 
 def test_evaluate_reports_per_category_and_mean_auroc_for_each_variant(tmp_path):
     data = make_dataset(tmp_path / "data", n=1)
-    ckpt = C.new_checkpoint(get_config("micro"))
-    torch.manual_seed(0)
-    ckpt["model"] = DiAD(get_config("micro")).state_dict()
-    C.save(str(tmp_path / "m.pt"), ckpt)
+    random_micro_checkpoint(tmp_path / "m.pt")
     report = evaluate.main(["--checkpoint", str(tmp_path / "m.pt"), "--data", str(data), "--start-steps", "999", "300",
                             "--ddim-steps", "2", "--pixel", "--json", str(tmp_path / "r.json")])  # fmt: skip
     tier = report["tiers"]["data"]

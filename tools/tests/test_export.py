@@ -34,7 +34,8 @@ def bundle(tmp_path_factory):
     out = root / "micro-random"
     ckpt = root / "random.pt"
     manifest = export.main(["--random", "micro", "--out", str(out), "--tar", "--save-checkpoint", str(ckpt),
-                            "--calib-images", *images[:2], "--steps", "3"])  # fmt: skip
+                            "--calib-images", *images[:2], "--steps", "3",
+                            "--sigma", "3", "--pool-kernel", "4", "--pool-rounds", "6"])  # fmt: skip
     model, _ = C.load(str(ckpt))
     from tools.diad.features import build_features
 
@@ -51,6 +52,18 @@ def test_every_graph_passes_the_onnx_checker_with_opset_17_and_a_dynamic_batch(b
         assert [i.name for i in model.graph.input] == [i["name"] for i in g["inputs"]], name
         assert [o.name for o in model.graph.output] == [o["name"] for o in g["outputs"]], name
         assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch", name
+
+
+def test_manifest_records_the_scoring_the_export_was_asked_for(bundle):
+    sc = bundle["manifest"]["scoring"]
+    assert (sc["sigma"], sc["poolKernel"], sc["poolRounds"], sc["truncate"]) == (3, 4, 6, 4)
+
+
+def test_export_rejects_a_scoring_out_of_range(tmp_path):
+    with pytest.raises(SystemExit, match="--sigma"):
+        export.main(["--random", "micro", "--out", str(tmp_path / "b"), "--sigma", "0"])
+    with pytest.raises(SystemExit, match="--pool-kernel"):
+        export.main(["--random", "micro", "--out", str(tmp_path / "b"), "--pool-kernel", "0"])
 
 
 def test_manifest_lists_every_file_with_its_sha256(bundle):

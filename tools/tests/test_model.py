@@ -46,3 +46,34 @@ def test_reconstruct_records_every_intermediate():
     assert r.shape == x.shape
     assert {"mean", "logvar", "z0", "zS", "recon"} <= set(trace)
     assert all(f"eps_{k}" in trace and f"z_{k}" in trace for k in range(5))
+
+
+def test_diffusion_loss_draws_timesteps_below_t_max_only(monkeypatch):
+    torch.manual_seed(0)
+    model = DiAD(get_config("micro"))
+    seen = []
+    original = model.q_sample
+
+    def spy(z0, t, noise):
+        seen.append(t.clone())
+        return original(z0, t, noise)
+
+    monkeypatch.setattr(model, "q_sample", spy)
+    z0 = torch.zeros(64, 4, 16, 16)
+    hint = torch.zeros(64, 3, 128, 128)
+    with torch.no_grad():
+        model.diffusion_loss(z0, hint, generator=torch.Generator().manual_seed(1), t_max=50)
+        model.diffusion_loss(z0, hint, generator=torch.Generator().manual_seed(1))
+    assert int(seen[0].max()) < 50
+    assert int(seen[1].max()) >= 50  # 64 uniform draws over 1000 steps: all below 50 has odds ~1e-83
+
+
+def test_diffusion_loss_rejects_a_t_max_outside_the_schedule():
+    model = DiAD(get_config("micro"))
+    for bad in (-1, 1001):
+        try:
+            model.diffusion_loss(torch.zeros(1, 4, 16, 16), torch.zeros(1, 3, 128, 128), t_max=bad)
+        except ValueError as e:
+            assert "t_max" in str(e)
+        else:
+            raise AssertionError(f"t_max={bad} was accepted")

@@ -82,3 +82,16 @@ def test_sg_initialisation_copies_the_unet_encoder():
     assert n > 0
     assert torch.equal(model.control_model.input_blocks[1][0].in_layers[2].weight,
                        model.unet.input_blocks[1][0].in_layers[2].weight)  # fmt: skip
+
+
+def test_stage_minutes_cap_each_stage_and_the_log_says_where_it_stopped(tmp_path, capsys):
+    data = make_dataset(tmp_path / "data")
+    out = tmp_path / "run"
+    train.main(["--data", str(data), "--config", "micro", "--out", str(out), "--batch", "2", "--ae-steps", "50",
+                "--unet-steps", "50", "--diad-steps", "50", "--stage-minutes", "1e-9", "1e-9", "1e-9",
+                "--t-max", "300", "--log-every", "1"])  # fmt: skip
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    stops = {r["stage"]: r["stopped_at_time_budget"] for r in lines if "stopped_at_time_budget" in r}
+    assert set(stops) == {"ae", "unet", "diad"} and all(v <= 1 for v in stops.values())
+    _, ckpt = C.load(str(out / "model.pt"))
+    assert ckpt["training"]["tMax"] == 300 and ckpt["stopped"] == stops

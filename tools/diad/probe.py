@@ -1,0 +1,129 @@
+"""Chooses the feature layers, start step and scoring scale of a trained model on a validation split.
+
+    python3 -m tools.diad.probe --checkpoint run/model.pt --data val/easy val/hard \
+        --start-steps 300 500 --layer-sets block_5_add,block_9_add block_3_expand_relu,block_6_expand_relu \
+        --scorings 5:8:8 2.5:4:8 [--max-per-category N] [--json out.json]
+
+Reconstructions are the expensive part, so each image is reconstructed once per start step (and once by the
+autoencoder alone), and every layer set and scoring (sigma:pool-kernel:pool-rounds) is scored from those.
+Use a split made with another seed than the test split the model is reported on, so the choice does not
+see the test images (`diad synth --seed 2 --train 0` writes one).
+"""
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from . import checkpoint as C
+from .data import load_image, test_split
+from .features import build_features
+from .inference import latent_shape
+from .scoring import blur, image_score, raw_map
+
+
+def parse_scoring(text):
+    try:
+        sigma, kernel, rounds = text.split(":")
+        out = {"sigma": float(sigma), "kernel": int(kernel), "rounds": int(rounds)}
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--scorings: expected sigma:kernel:rounds like 5:8:8, got {text!r}") from e
+    if out["sigma"] <= 0 or out["kernel"] < 1 or out["rounds"] < 0:
+        raise argparse.ArgumentTypeError(f"--scorings: out of range in {text!r}")
+    return out
+
+
+def test_categories(root):
+    """Categories with a test folder (a validation split may have no train images)."""
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"--data: no directory {root}")
+    cats = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d, "test")))
+    if not cats:
+        raise FileNotFoundError(f"--data: no <category>/test folders under {root}")
+    return cats
+
+
+@torch.no_grad()
+def reconstructions(model, x, start_steps, steps, seed):
+    """{'ae_only': recon, 's<S>': recon}; noise drawn as tools.diad.inference.detect draws it."""
+    out = {}
+    mean, _ = model.first_stage_model.encode(x)
+    out["ae_only"] = model.first_stage_model.decode(mean)
+    for s in start_steps:
+        g = torch.Generator().manual_seed(seed)
+        shape = latent_shape(model.cfg, x.shape[0])
+        n1, n2 = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+        out[f"s{s}"] = model.reconstruct(x, n1, n2, s, steps)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", nargs="+", required=True)
+    p.add_argument("--start-steps", nargs="*", type=int, default=[300, 500], help="none: autoencoder only")
+    p.add_argument("--ddim-steps", type=int, default=10)
+    p.add_argument("--layer-sets", nargs="+", required=True, help="comma-separated MobileNetV2 layer names")
+    p.add_argument("--scorings", nargs="+", type=parse_scoring, default=[parse_scoring("5:8:8")])
+    p.add_argument("--max-per-category", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    model, ckpt = C.load(args.checkpoint)
+    model.eval()
+    sets = [s.split(",") for s in args.layer_sets]
+    union = sorted({name for s in sets for name in s})
+    features = build_features("mobilenet_v2", None, union)
+    size = model.cfg["image_size"]
+    report = {"checkpoint": args.checkpoint, "tiers": {}}
+    for root in args.data:
+        tier = root.rstrip("/").split("/")[-1]
+        per_cat = {}
+        for cat in test_categories(root):
+            items = test_split(root, cat)
+            if args.max_per_category:
+                rng = np.random.default_rng(0)
+                items = [items[i] for i in sorted(rng.permutation(len(items))[: args.max_per_category])]
+            labels = np.array([lab for _, lab, _ in items])
+            scores = {}
+            t0 = time.time()
+            for i in range(0, len(items), 10):
+                x = torch.stack([load_image(path, size) for path, _, _ in items[i : i + 10]])
+                recons = reconstructions(model, x, args.start_steps, args.ddim_steps, seed=i)
+                with torch.no_grad():
+                    fx = dict(zip(union, features(x)))
+                    for rname, r in recons.items():
+                        fr = dict(zip(union, features(r)))
+                        for layer_set in sets:
+                            raw = raw_map([fx[n] for n in layer_set], [fr[n] for n in layer_set], size).numpy()
+                            for sc in args.scorings:
+                                key = f"{rname}|{','.join(layer_set)}|{sc['sigma']}:{sc['kernel']}:{sc['rounds']}"
+                                maps = blur(raw, sc["sigma"])
+                                scores.setdefault(key, []).extend(image_score(m, sc["kernel"], sc["rounds"]) for m in maps)
+            per_cat[cat] = {k: float(roc_auc_score(labels, v)) for k, v in scores.items()}
+            print(json.dumps({"tier": tier, "category": cat, "seconds": round(time.time() - t0, 1)}), flush=True)
+        keys = next(iter(per_cat.values())).keys()
+        means = {k: float(np.mean([per_cat[c][k] for c in per_cat])) for k in keys}
+        report["tiers"][tier] = {"categories": per_cat, "mean": means}
+    keys = list(next(iter(report["tiers"].values()))["mean"].keys())
+    tiers = list(report["tiers"])
+    rows = sorted(keys, key=lambda k: -np.mean([report["tiers"][t]["mean"][k] for t in tiers]))
+    print("| reconstruction | layers | sigma:kernel:rounds | " + " | ".join(tiers) + " |")
+    print("|---|---|---|" + "---|" * len(tiers))
+    for k in rows:
+        r, layers, sc = k.split("|")
+        vals = " | ".join(f"{report['tiers'][t]['mean'][k]:.3f}" for t in tiers)
+        print(f"| {r} | {layers} | {sc} | {vals} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return report
+
+
+if __name__ == "__main__":
+    main()
