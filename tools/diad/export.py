@@ -25,6 +25,18 @@ from .scoring import calibrate
 SCORING = {"sigma": 5, "truncate": 4, "kernel": 8, "rounds": 8}
 
 
+def training_summary(ckpt):
+    """The checkpoint's training record plus the steps each stage really ran (a time cap may stop it early)."""
+    training = dict(ckpt.get("training", {}))
+    planned = training.get("steps")
+    if isinstance(planned, dict):
+        stopped = ckpt.get("stopped", {})
+        training["stepsRun"] = {k: stopped.get(k, v) for k, v in planned.items()}
+    if ckpt.get("seconds"):
+        training["seconds"] = ckpt["seconds"]
+    return training
+
+
 def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calibration, sampler, scoring=None):
     sc = scoring or SCORING
     size, lat = cfg["image_size"], cfg["image_size"] // 8
@@ -38,7 +50,7 @@ def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calib
         "model": {"name": name, "version": version, "created": B.now_iso(),
                   "description": f"DiAD ({cfg.get('source', cfg['name'])} config) exported by tools/diad"},
         "source": {"config": cfg.get("source", cfg["name"]), "framework": f"torch {torch.__version__.split('a')[0]}",
-                   "training": ckpt.get("training", {}), "stage": ckpt.get("stage")},
+                   "training": training_summary(ckpt), "stage": ckpt.get("stage")},
         "input": {"width": size, "height": size, "channels": 3, "channelOrder": "RGB",
                   "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "resize": "bilinear"},
         "latent": {"channels": c, "height": lat, "width": lat, "scale": float(cfg["scale_factor"])},

@@ -165,3 +165,12 @@ def test_export_rejects_a_file_that_is_not_a_checkpoint(tmp_path):
 def test_resnet_features_need_weights(tmp_path):
     with pytest.raises(SystemExit, match="features-weights"):
         export.main(["--random", "micro", "--features", "resnet50", "--out", str(tmp_path / "b")])
+
+
+def test_manifest_training_summary_gives_the_steps_each_stage_really_ran():
+    ckpt = {"training": {"steps": {"ae": 100, "unet": 100, "diad": 100}}, "stopped": {"ae": 40},
+            "seconds": {"ae": 60.0, "unet": 30.0, "diad": 90.0}}  # fmt: skip
+    summary = export.training_summary(ckpt)
+    assert summary["stepsRun"] == {"ae": 40, "unet": 100, "diad": 100}
+    assert summary["seconds"] == {"ae": 60.0, "unet": 30.0, "diad": 90.0}
+    assert ckpt["training"] == {"steps": {"ae": 100, "unet": 100, "diad": 100}}  # the checkpoint is not changed
