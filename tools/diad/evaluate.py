@@ -20,6 +20,7 @@ from . import checkpoint as C
 from .data import list_categories, load_image, load_mask, test_split
 from .features import build_features
 from .inference import detect
+from .scoring import PAPER_SCORING
 
 
 def evaluate_category(model, features, items, size, variants, batch=10, seed=0, pixel=False):
@@ -59,9 +60,9 @@ def main(argv=None):
     p.add_argument("--pixel", action="store_true", help="also pixel AUROC (maps subsampled 4x)")
     p.add_argument("--max-per-category", type=int, default=0)
     p.add_argument("--feature-layers", nargs="+")
-    p.add_argument("--sigma", type=float, default=5.0, help="anomaly-map blur (paper: 5)")
-    p.add_argument("--pool-kernel", type=int, default=8, help="image-score pooling kernel (paper: 8)")
-    p.add_argument("--pool-rounds", type=int, default=8, help="image-score pooling rounds (paper: 8)")
+    p.add_argument("--sigma", type=float, default=PAPER_SCORING["sigma"], help="anomaly-map blur (paper: 5)")
+    p.add_argument("--pool-kernel", type=int, default=PAPER_SCORING["kernel"], help="image-score pooling kernel (paper: 8)")
+    p.add_argument("--pool-rounds", type=int, default=PAPER_SCORING["rounds"], help="image-score pooling rounds (paper: 8)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json")
     args = p.parse_args(argv)
@@ -70,7 +71,7 @@ def main(argv=None):
     layers = args.feature_layers or ckpt["features"]["layers"]
     features = build_features(ckpt["features"]["network"], None, layers)
     size = model.cfg["image_size"]
-    scoring = {"sigma": args.sigma, "truncate": 4.0, "kernel": args.pool_kernel, "rounds": args.pool_rounds}
+    scoring = {**PAPER_SCORING, "sigma": args.sigma, "kernel": args.pool_kernel, "rounds": args.pool_rounds}
     variants = {}
     if not args.no_baseline:
         variants["ae_only"] = {"use_ae_only": True, "scoring": scoring}

@@ -20,10 +20,7 @@ from .data import list_categories, load_image, train_split
 from .features import DEFAULT_MOBILENET_LAYERS, IMAGENET_MEAN, IMAGENET_STD, build_features
 from .inference import detect_many, latent_shape
 from .model import DiAD, perturb_zero_inits
-from .scoring import calibrate
-
-SCORING = {"sigma": 5, "truncate": 4, "kernel": 8, "rounds": 8}
-
+from .scoring import PAPER_SCORING, calibrate
 
 def training_summary(ckpt):
     """The checkpoint's training record plus the steps each stage really ran (a time cap may stop it early)."""
@@ -38,7 +35,7 @@ def training_summary(ckpt):
 
 
 def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calibration, sampler, scoring=None):
-    sc = scoring or SCORING
+    sc = scoring or PAPER_SCORING
     size, lat = cfg["image_size"], cfg["image_size"] // 8
     c = cfg["latent_channels"]
     s = cfg["schedule"]
@@ -129,9 +126,9 @@ def main(argv=None):
     p.add_argument("--categories", nargs="+")
     p.add_argument("--start-step", type=int, default=999)
     p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--sigma", type=float, default=SCORING["sigma"], help="anomaly-map blur (paper: 5 at 256 px)")
-    p.add_argument("--pool-kernel", type=int, default=SCORING["kernel"], help="image-score pooling kernel (paper: 8)")
-    p.add_argument("--pool-rounds", type=int, default=SCORING["rounds"], help="image-score pooling rounds (paper: 8)")
+    p.add_argument("--sigma", type=float, default=PAPER_SCORING["sigma"], help="anomaly-map blur (paper: 5 at 256 px)")
+    p.add_argument("--pool-kernel", type=int, default=PAPER_SCORING["kernel"], help="image-score pooling kernel (paper: 8)")
+    p.add_argument("--pool-rounds", type=int, default=PAPER_SCORING["rounds"], help="image-score pooling rounds (paper: 8)")
     p.add_argument("--external-data", choices=["auto", "always", "never"], default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-checkpoint", help="with --random: also save the random model as a checkpoint")
@@ -141,7 +138,7 @@ def main(argv=None):
         raise SystemExit(f"--sigma: expected a positive number, got {args.sigma}")
     if args.pool_kernel < 1 or args.pool_rounds < 0:
         raise SystemExit(f"--pool-kernel/--pool-rounds: expected >= 1 / >= 0, got {args.pool_kernel}/{args.pool_rounds}")
-    scoring = {"sigma": args.sigma, "truncate": SCORING["truncate"], "kernel": args.pool_kernel,
+    scoring = {"sigma": args.sigma, "truncate": PAPER_SCORING["truncate"], "kernel": args.pool_kernel,
                "rounds": args.pool_rounds}
 
     if args.checkpoint:

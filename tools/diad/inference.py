@@ -11,21 +11,26 @@ def latent_shape(cfg, batch):
     return (batch, cfg["latent_channels"], lat, lat)
 
 
-def detect(model, features, x, seed=0, start_step=999, steps=10, scoring=None, trace=None, use_ae_only=False):
-    """Returns dict(recon, raw, maps, scores); noise n1, n2 drawn from torch.Generator(seed)."""
-    sc = scoring or {}
+@torch.no_grad()
+def reconstruct_images(model, x, seed=0, start_step=999, steps=10, trace=None, use_ae_only=False):
+    """DiAD reconstruction with noise n1, n2 drawn from torch.Generator(seed); `use_ae_only` decodes the
+    posterior mean instead (the autoencoder-only baseline)."""
+    if use_ae_only:
+        mean, _ = model.first_stage_model.encode(x)
+        return model.first_stage_model.decode(mean)
     g = torch.Generator().manual_seed(seed)
     shape = latent_shape(model.cfg, x.shape[0])
     n1 = torch.randn(shape, generator=g)
     n2 = torch.randn(shape, generator=g)
-    with torch.no_grad():
-        if use_ae_only:
-            mean, logvar = model.first_stage_model.encode(x)
-            recon = model.first_stage_model.decode(mean)
-        else:
-            if trace is not None:
-                trace.update(x=x, n1=n1, n2=n2)
-            recon = model.reconstruct(x, n1, n2, start_step, steps, trace=trace)
+    if trace is not None:
+        trace.update(x=x, n1=n1, n2=n2)
+    return model.reconstruct(x, n1, n2, start_step, steps, trace=trace)
+
+
+def detect(model, features, x, seed=0, start_step=999, steps=10, scoring=None, trace=None, use_ae_only=False):
+    """Returns dict(recon, raw, maps, scores); see reconstruct_images for the noise."""
+    sc = scoring or {}
+    recon = reconstruct_images(model, x, seed, start_step, steps, trace, use_ae_only)
     raw, maps, scores, fi, fr = score_images(
         features, x, recon, sc.get("sigma", 5.0), sc.get("truncate", 4.0), sc.get("kernel", 8), sc.get("rounds", 8)
     )

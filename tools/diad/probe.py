@@ -22,8 +22,8 @@ from sklearn.metrics import roc_auc_score
 from . import checkpoint as C
 from .data import load_image, test_split
 from .features import build_features
-from .inference import latent_shape
-from .scoring import blur, image_score, raw_map
+from .inference import reconstruct_images
+from .scoring import PAPER_SCORING, blur, image_score, raw_map
 
 
 def parse_scoring(text):
@@ -47,17 +47,11 @@ def test_categories(root):
     return cats
 
 
-@torch.no_grad()
 def reconstructions(model, x, start_steps, steps, seed):
-    """{'ae_only': recon, 's<S>': recon}; noise drawn as tools.diad.inference.detect draws it."""
-    out = {}
-    mean, _ = model.first_stage_model.encode(x)
-    out["ae_only"] = model.first_stage_model.decode(mean)
+    """{'ae_only': recon, 's<S>': recon}, each as tools.diad.inference.detect reconstructs it."""
+    out = {"ae_only": reconstruct_images(model, x, use_ae_only=True)}
     for s in start_steps:
-        g = torch.Generator().manual_seed(seed)
-        shape = latent_shape(model.cfg, x.shape[0])
-        n1, n2 = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
-        out[f"s{s}"] = model.reconstruct(x, n1, n2, s, steps)
+        out[f"s{s}"] = reconstruct_images(model, x, seed, s, steps)
     return out
 
 
@@ -68,7 +62,7 @@ def main(argv=None):
     p.add_argument("--start-steps", nargs="*", type=int, default=[300, 500], help="none: autoencoder only")
     p.add_argument("--ddim-steps", type=int, default=10)
     p.add_argument("--layer-sets", nargs="+", required=True, help="comma-separated MobileNetV2 layer names")
-    p.add_argument("--scorings", nargs="+", type=parse_scoring, default=[parse_scoring("5:8:8")])
+    p.add_argument("--scorings", nargs="+", type=parse_scoring, default=[{k: PAPER_SCORING[k] for k in ("sigma", "kernel", "rounds")}])
     p.add_argument("--max-per-category", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json")

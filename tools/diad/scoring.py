@@ -5,6 +5,9 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
+# The paper's scoring (docs/bundle.md): blur sigma and truncation, then `rounds` x `kernel`-wide mean pooling.
+PAPER_SCORING = {"sigma": 5, "truncate": 4, "kernel": 8, "rounds": 8}
+
 
 def layer_distance(fa, fb):
     """1 - cosine over channels, denominator max(|a||b|, 1e-8); inputs (B, C, H, W) float32 tensors."""
