@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 from . import checkpoint as C
 from .data import list_categories, load_image, load_mask, test_split
 from .features import build_features
-from .inference import detect
+from .inference import MAX_DRAWS, detect
 from .scoring import PAPER_SCORING
 
 
@@ -56,6 +56,7 @@ def main(argv=None):
     p.add_argument("--categories", nargs="+")
     p.add_argument("--start-steps", nargs="+", type=int, default=[999])
     p.add_argument("--ddim-steps", nargs="+", type=int, default=[10])
+    p.add_argument("--draws", nargs="+", type=int, default=[1], help="reconstructions averaged per image")
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--pixel", action="store_true", help="also pixel AUROC (maps subsampled 4x)")
     p.add_argument("--max-per-category", type=int, default=0)
@@ -75,9 +76,14 @@ def main(argv=None):
     variants = {}
     if not args.no_baseline:
         variants["ae_only"] = {"use_ae_only": True, "scoring": scoring}
+    for d in args.draws:
+        if not 1 <= d <= MAX_DRAWS:
+            raise SystemExit(f"--draws: expected integers in [1, {MAX_DRAWS}], got {d}")
     for s in args.start_steps:
         for n in args.ddim_steps:
-            variants[f"diad_s{s}_n{n}"] = {"start_step": s, "steps": n, "scoring": scoring}
+            for d in args.draws:
+                name = f"diad_s{s}_n{n}" + (f"_d{d}" if d > 1 else "")
+                variants[name] = {"start_step": s, "steps": n, "scoring": scoring, "draws": d}
     report = {"checkpoint": os.path.abspath(args.checkpoint), "feature_layers": layers, "scoring": scoring,
               "tiers": {}}
     for root in args.data:

@@ -18,7 +18,7 @@ from . import checkpoint as C
 from .config import get_config
 from .data import list_categories, load_image, train_split
 from .features import DEFAULT_MOBILENET_LAYERS, IMAGENET_MEAN, IMAGENET_STD, build_features
-from .inference import detect_many, latent_shape
+from .inference import MAX_DRAWS, detect_many, latent_shape
 from .model import DiAD, perturb_zero_inits
 from .scoring import PAPER_SCORING, calibrate
 
@@ -34,7 +34,7 @@ def training_summary(ckpt):
     return training
 
 
-def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calibration, sampler, scoring=None):
+def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calibration, sampler, scoring=None, draws=1):
     sc = scoring or PAPER_SCORING
     size, lat = cfg["image_size"], cfg["image_size"] // 8
     c = cfg["latent_channels"]
@@ -53,7 +53,8 @@ def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calib
         "latent": {"channels": c, "height": lat, "width": lat, "scale": float(cfg["scale_factor"])},
         "schedule": {"type": s["type"], "betaStart": s["beta_start"], "betaEnd": s["beta_end"],
                      "trainSteps": s["steps"]},
-        "sampler": {"type": "ddim", "eta": 0, "startStep": sampler[0], "steps": sampler[1]},
+        "sampler": {"type": "ddim", "eta": 0, "startStep": sampler[0], "steps": sampler[1],
+                    "draws": draws},
         "graphs": {
             "encoder": {"file": "encoder.onnx", "opset": B.OPSET, "inputs": [B._spec("image", img)],
                         "outputs": [B._spec("mean", zshape), B._spec("logvar", zshape)]},
@@ -126,6 +127,8 @@ def main(argv=None):
     p.add_argument("--categories", nargs="+")
     p.add_argument("--start-step", type=int, default=999)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--draws", type=int, default=1,
+                   help="reconstructions averaged per frame (default 1 as the paper; more draws, steadier scores)")
     p.add_argument("--sigma", type=float, default=PAPER_SCORING["sigma"], help="anomaly-map blur (paper: 5 at 256 px)")
     p.add_argument("--pool-kernel", type=int, default=PAPER_SCORING["kernel"], help="image-score pooling kernel (paper: 8)")
     p.add_argument("--pool-rounds", type=int, default=PAPER_SCORING["rounds"], help="image-score pooling rounds (paper: 8)")
@@ -138,6 +141,8 @@ def main(argv=None):
         raise SystemExit(f"--sigma: expected a positive number, got {args.sigma}")
     if args.pool_kernel < 1 or args.pool_rounds < 0:
         raise SystemExit(f"--pool-kernel/--pool-rounds: expected >= 1 / >= 0, got {args.pool_kernel}/{args.pool_rounds}")
+    if not 1 <= args.draws <= MAX_DRAWS:
+        raise SystemExit(f"--draws: expected an integer in [1, {MAX_DRAWS}], got {args.draws}")
     scoring = {"sigma": args.sigma, "truncate": PAPER_SCORING["truncate"], "kernel": args.pool_kernel,
                "rounds": args.pool_rounds}
 
@@ -175,7 +180,7 @@ def main(argv=None):
     if images:
         print(f"calibrating on {len(images)} normal images ...", file=sys.stderr)
         scores, maps = detect_many(model, features, images, seed=args.seed, start_step=args.start_step,
-                                   steps=args.steps, scoring=scoring)  # fmt: skip
+                                   steps=args.steps, scoring=scoring, draws=args.draws)  # fmt: skip
         calibration = calibrate(scores, maps)
     if calibration is None:
         raise SystemExit("no calibration: pass --calib-data or --calib-images (the checkpoint has none)")
@@ -183,7 +188,7 @@ def main(argv=None):
     file_info = {f: {"sha256": B.sha256_file(os.path.join(out, f)), "bytes": os.path.getsize(os.path.join(out, f))}
                  for f in files}  # fmt: skip
     manifest = build_manifest(name, args.version, cfg, ckpt, features, feat_shapes, file_info, calibration,
-                              (args.start_step, args.steps), scoring)  # fmt: skip
+                              (args.start_step, args.steps), scoring, args.draws)  # fmt: skip
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     print(f"wrote bundle {out}: {', '.join(files)}", file=sys.stderr)

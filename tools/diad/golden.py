@@ -60,9 +60,11 @@ def write_golden(model, features, manifest, images, out_dir, seed=0):
         "model": manifest["model"]["name"],
         "startStep": start,
         "steps": steps,
+        "draws": 1,
         "timesteps": [int(t) for t in _taus(start, steps)],
         "notes": "raw little-endian float32; eps_k/z_k indexed by k of tau_k (visited k = steps-1 .. 0); "
-        "n1, n2 drawn from torch.Generator(seed) in that order",
+        "n1, n2 drawn from torch.Generator(seed) in that order; one draw (sampler.draws averages the raw maps "
+        "of several such runs)",
         "cases": cases,
     }
     with open(os.path.join(out_dir, "index.json"), "w") as f:

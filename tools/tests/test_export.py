@@ -34,7 +34,7 @@ def bundle(tmp_path_factory):
     out = root / "micro-random"
     ckpt = root / "random.pt"
     manifest = export.main(["--random", "micro", "--out", str(out), "--tar", "--save-checkpoint", str(ckpt),
-                            "--calib-images", *images[:2], "--steps", "3",
+                            "--calib-images", *images[:2], "--steps", "3", "--draws", "2",
                             "--sigma", "3", "--pool-kernel", "4", "--pool-rounds", "6"])  # fmt: skip
     model, _ = C.load(str(ckpt))
     from tools.diad.features import build_features
@@ -57,6 +57,65 @@ def test_every_graph_passes_the_onnx_checker_with_opset_17_and_a_dynamic_batch(b
 def test_manifest_records_the_scoring_the_export_was_asked_for(bundle):
     sc = bundle["manifest"]["scoring"]
     assert (sc["sigma"], sc["poolKernel"], sc["poolRounds"], sc["truncate"]) == (3, 4, 6, 4)
+
+
+def test_manifest_records_the_draws_and_golden_holds_one_draw(bundle):
+    assert bundle["manifest"]["sampler"]["draws"] == 2
+    assert bundle["index"]["draws"] == 1
+
+
+def test_export_rejects_draws_out_of_range(tmp_path):
+    for bad in ("0", "65"):
+        with pytest.raises(SystemExit, match=r"--draws: expected an integer in \[1, 64\]"):
+            export.main(["--random", "micro", "--out", str(tmp_path / "b"), "--draws", bad])
+
+
+def test_unbundle_rebuilds_the_exact_weights_from_the_onnx_graphs(bundle):
+    from tools.diad import unbundle
+
+    model, ckpt = unbundle.rebuild(str(bundle["dir"]))
+    want = bundle["model"].state_dict()
+    got = model.state_dict()
+    assert set(got) == set(want)
+    # The random export perturbs every SG zero conv, but DiAD connects only some SG outputs: the exporter drops the
+    # others, and the rebuild leaves them at their initial zeros.
+    unused = unbundle.unused_parameters(bundle["model"], unbundle.graph_wrappers(bundle["model"]))
+    assert unused and all(".zero_convs." in k for k in unused)
+    for k in want:
+        if k in unused:
+            assert not got[k].any(), k
+        else:
+            assert torch.equal(got[k], want[k]), k
+    assert ckpt["features"]["layers"] == bundle["manifest"]["features"]["layers"]
+    assert ckpt["calibration"] == bundle["manifest"]["calibration"]
+    diffs = unbundle.check_against_golden(model, str(bundle["dir"]))
+    assert {"mean", "z0", "recon", "eps_0"} <= set(diffs)
+    assert max(diffs.values()) <= 1e-5
+
+
+def test_unbundle_names_what_it_cannot_rebuild(bundle, tmp_path):
+    import shutil
+
+    from tools.diad import unbundle
+
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle["dir"], broken)
+    m = json.loads((broken / "manifest.json").read_text())
+    m["source"]["config"] = "no-such-config"
+    (broken / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ValueError, match="source.config 'no-such-config'"):
+        unbundle.rebuild(str(broken))
+    g = onnx.load(str(broken / "decoder.onnx"))
+    keep = [i for i in g.graph.initializer if not i.name.endswith("conv_out.weight")]
+    del g.graph.initializer[:]
+    g.graph.initializer.extend(keep)
+    onnx.save(g, str(broken / "decoder.onnx"))
+    m["source"]["config"] = bundle["manifest"]["source"]["config"]
+    (broken / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ValueError, match=r"weights missing \(\['first_stage_model.decoder.conv_out.weight'\]\)"):
+        unbundle.rebuild(str(broken))
+    with pytest.raises(SystemExit, match="no manifest.json"):
+        unbundle.main(["--bundle", str(tmp_path), "--out", str(tmp_path / "x.pt")])
 
 
 def test_export_rejects_a_scoring_out_of_range(tmp_path):

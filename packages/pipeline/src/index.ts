@@ -29,4 +29,4 @@ export {
   type PipelineLogger,
   type PipelineOptions,
 } from './pipeline.js';
-export { NonFiniteOutputError } from './run/diad-run.js';
+export { type NoisePair, NonFiniteOutputError } from './run/diad-run.js';

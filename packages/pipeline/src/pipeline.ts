@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BundleManifest, GRAPH_NAMES, type GraphName } from '@diad/protocol';
+import { type BundleManifest, GRAPH_NAMES, type GraphName, MAX_DRAWS } from '@diad/protocol';
 import {
   type GraphSession,
   type InferenceBackend,
@@ -17,7 +17,14 @@ import { normalizedScore, thresholdMask, verdictOf } from './core/score.js';
 import { BundleError } from './errors.js';
 import { decodeToRgb, encodePng, type FrameInput } from './image/decode.js';
 import { allocateRunBuffers, type RunBuffers } from './run/buffers.js';
-import { narrowBuffers, type RunParams, runDiad, type Sessions, StageClock } from './run/diad-run.js';
+import {
+  type NoisePair,
+  narrowBuffers,
+  type RunParams,
+  runDiad,
+  type Sessions,
+  StageClock,
+} from './run/diad-run.js';
 import { Mutex } from './run/mutex.js';
 
 export interface PipelineLogger {
@@ -56,7 +63,10 @@ export interface InspectOptions {
   seed?: number;
   steps?: number;
   startStep?: number;
-  noise?: { n1: Float32Array; n2: Float32Array };
+  /** Reconstructions averaged per frame (default: the manifest's sampler.draws, else 1). */
+  draws?: number;
+  /** Injected noise instead of the seeded stream: one pair, or one per draw (an array sets the draw count). */
+  noise?: NoisePair | NoisePair[];
   mode?: 'diad' | 'autoencoder';
   thresholds?: { image: number; pixel: number };
   keepTensors?: boolean;
@@ -242,7 +252,7 @@ export class DiadPipeline {
       this.sessions,
       bufs,
       this.alphas,
-      this.params({ steps: 1 }),
+      this.params({ steps: 1, draws: 1 }),
       new StageClock(),
     );
   }
@@ -266,20 +276,36 @@ export class DiadPipeline {
     const mode = o.mode ?? 'diad';
     if (mode !== 'diad' && mode !== 'autoencoder')
       throw new RangeError(`mode: expected "diad" or "autoencoder", got ${mode}`);
-    if (o.noise) {
-      const L = m.latent.channels * m.latent.height * m.latent.width;
-      for (const k of ['n1', 'n2'] as const) {
-        const v = o.noise[k];
-        if (!(v instanceof Float32Array)) throw new TypeError(`noise.${k}: expected a Float32Array`);
-        if (v.length !== L)
-          throw new RangeError(`noise.${k}: expected ${L} values (latent C×H×W), got ${v.length}`);
+    // An array of injected noise pairs says how many draws it is for.
+    const draws = o.draws ?? (Array.isArray(o.noise) ? o.noise.length : (m.sampler.draws ?? 1));
+    if (!Number.isInteger(draws) || draws < 1 || draws > MAX_DRAWS) {
+      throw new RangeError(`draws: expected an integer in [1, ${MAX_DRAWS}], got ${draws}`);
+    }
+    let noise: NoisePair[] | undefined;
+    if (o.noise !== undefined) {
+      noise = Array.isArray(o.noise) ? o.noise : [o.noise];
+      if (mode === 'diad' && noise.length !== draws) {
+        throw new RangeError(
+          `noise: expected ${draws} pair(s) of n1, n2 (one per draw), got ${noise.length}`,
+        );
       }
+      const L = m.latent.channels * m.latent.height * m.latent.width;
+      noise.forEach((pair, d) => {
+        const at = noise!.length > 1 ? `noise[${d}]` : 'noise';
+        for (const k of ['n1', 'n2'] as const) {
+          const v = pair?.[k];
+          if (!(v instanceof Float32Array)) throw new TypeError(`${at}.${k}: expected a Float32Array`);
+          if (v.length !== L)
+            throw new RangeError(`${at}.${k}: expected ${L} values (latent C×H×W), got ${v.length}`);
+        }
+      });
     }
     return {
       startStep,
       steps,
+      draws,
       seed,
-      noise: o.noise,
+      noise,
       mode,
       keepTensors: o.keepTensors ?? false,
       trace: o.trace,

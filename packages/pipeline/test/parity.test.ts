@@ -93,6 +93,8 @@ for (const b of bundles) {
           const traced = new Map<string, Float32Array>();
           const out = await pipeline.inspect(join(b.dir, 'golden', c.image), {
             noise: { n1: golden('n1'), n2: golden('n2') },
+            // golden/ holds one draw's intermediates; averaging draws is checked in pipeline.test.ts
+            draws: 1,
             startStep: index.startStep,
             steps: index.steps,
             trace: (k, v) => traced.set(k, v),

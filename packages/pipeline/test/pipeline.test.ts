@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrtBackend } from '../src/backend/ort-backend.js';
-import { DiadPipeline, type InferenceBackend, type RawFrame, seededNoise } from '../src/index.js';
+import {
+  DiadPipeline,
+  fillNormal,
+  type InferenceBackend,
+  planPoolScore,
+  poolScore,
+  type RawFrame,
+  seededNoise,
+  Xoshiro128,
+} from '../src/index.js';
 import { SpyBackend } from './helpers/spy-backend.js';
 import { writeTinyBundle } from './helpers/tiny-bundle.js';
 import { referenceRun } from './helpers/tiny-reference.js';
@@ -141,6 +150,91 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
         expect(hi.timingsMs[k], k).toBeGreaterThanOrEqual(0);
       }
       expect(hi.timingsMs.total).toBeGreaterThanOrEqual(hi.timingsMs.inference);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('draws: averages the anomaly maps of several reconstructions, noise pairs taken in order from one stream', async () => {
+    const p = await DiadPipeline.create(dynDir);
+    try {
+      const f = frame(4);
+      const out = await p.inspect(f, { seed: 7, draws: 3, keepTensors: true });
+      const rng = new Xoshiro128(7);
+      const pairs = [0, 1, 2].map(() => ({
+        n1: fillNormal(rng, new Float32Array(64)),
+        n2: fillNormal(rng, new Float32Array(64)),
+      }));
+      const refs = pairs.map(({ n1, n2 }) => referenceRun(f.data, n1, n2, { startStep: 299, steps: 3 }));
+      // The blur is linear, so the blurred mean of the raw maps is the mean of the blurred maps.
+      const meanMap = refs[0].map.map((_, k) => (refs[0].map[k] + refs[1].map[k] + refs[2].map[k]) / 3);
+      expect(maxAbsDiff(out.map, meanMap)).toBeLessThan(1e-5);
+      const { mapHeight, mapWidth, poolKernel, poolRounds } = p.manifest.scoring;
+      const expected = poolScore(
+        Float32Array.from(meanMap),
+        planPoolScore(mapHeight, mapWidth, poolKernel, poolRounds),
+      );
+      expect(out.score).toBeCloseTo(expected, 5);
+      // The averaged score is none of the single-draw scores, and the first draw is the one-draw run.
+      for (const r of refs) expect(out.score).not.toBeCloseTo(r.score, 4);
+      const one = await p.inspect(f, { seed: 7, keepTensors: true });
+      expect(one.score).toBeCloseTo(refs[0].score, 5);
+      expect(maxAbsDiff(out.reconstruction!, one.reconstruction!)).toBe(0);
+      const injected = await p.inspect(f, { noise: pairs });
+      expect(injected.score).toBe(out.score);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('draws: sampler.draws of the manifest is the default; each draw costs one denoise, decode and feature run', async () => {
+    const dir = join(root, 'draws2');
+    await writeTinyBundle(dir, { editManifest: (m) => ((m.sampler as { draws?: number }).draws = 2) });
+    const spy = new SpyBackend();
+    const p = await DiadPipeline.create(dir, { backend: spy, warmup: false });
+    const plain = await DiadPipeline.create(dynDir);
+    try {
+      const f = frame(5);
+      const a = await p.inspect(f, { seed: 3 });
+      const b = await plain.inspect(f, { seed: 3, draws: 2 });
+      expect(a.score).toBeCloseTo(b.score, 6);
+      const count = (file: string) => spy.runs.filter((r) => r.file === file).length;
+      expect(count('encoder.onnx')).toBe(1);
+      expect(count('denoiser.onnx')).toBe(6); // 3 steps x 2 draws
+      expect(count('decoder.onnx')).toBe(2);
+      expect(count('features.onnx')).toBe(3); // the input once, each reconstruction once
+      spy.runs.length = 0;
+      await p.inspect(f, { mode: 'autoencoder' });
+      expect(count('decoder.onnx')).toBe(1); // the autoencoder has no noise to average
+      expect(count('denoiser.onnx')).toBe(0);
+      spy.runs.length = 0;
+      await p.inspect(f, { draws: 1 });
+      expect(count('decoder.onnx')).toBe(1);
+    } finally {
+      await p.close();
+      await plain.close();
+    }
+  });
+
+  it('draws: out-of-range counts and noise that does not match them are refused, naming the option', async () => {
+    const p = await DiadPipeline.create(dynDir, { warmup: false });
+    try {
+      const n = () => ({ n1: new Float32Array(64), n2: new Float32Array(64) });
+      for (const draws of [0, 65, 1.5, Number.NaN]) {
+        await expect(p.inspect(frame(1), { draws })).rejects.toThrow(RangeError);
+        await expect(p.inspect(frame(1), { draws })).rejects.toThrow(
+          /^draws: expected an integer in \[1, 64\]/,
+        );
+      }
+      await expect(p.inspect(frame(1), { draws: 2, noise: n() })).rejects.toThrow(
+        /noise: expected 2 pair\(s\) of n1, n2 \(one per draw\), got 1/,
+      );
+      await expect(
+        p.inspect(frame(1), {
+          draws: 2,
+          noise: [n(), { n1: new Float32Array(64), n2: new Float32Array(3) }],
+        }),
+      ).rejects.toThrow(/noise\[1\]\.n2: expected 64 values/);
     } finally {
       await p.close();
     }

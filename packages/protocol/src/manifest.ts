@@ -8,6 +8,9 @@ const semver = z
     /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/,
     'expected a semantic version like 1.2.3',
   );
+/** Upper bound on sampler.draws: each draw costs one full reconstruction per frame. */
+export const MAX_DRAWS = 64;
+
 export const modelName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected lowercase letters, digits, ".", "_" or "-", at most 64');
@@ -78,6 +81,8 @@ export const BundleManifest = z.object({
     eta: z.literal(0),
     startStep: z.number().int().nonnegative(),
     steps: z.number().int().positive(),
+    /** Reconstructions per frame whose raw maps are averaged; absent in bundles from before this field. */
+    draws: z.number().int().min(1).max(MAX_DRAWS).default(1),
   }),
   graphs: z.object({
     encoder: GraphSpec,

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DATASET_LAYOUTS, type DatasetLayout, loadDataset } from '@diad/datasets';
 import { toMarkdown } from '@diad/metrics';
+import { MAX_DRAWS } from '@diad/protocol';
 import { choiceOption, type Io, intOption, listOption, numberOption, UsageError } from '../args.js';
 import { METHODS, type Method } from '../eval/cache.js';
 import { runEvaluation } from '../eval/evaluate.js';
@@ -34,6 +35,7 @@ plots, review panels and a threshold suggestion. Interrupted runs resume from <o
   --seed N                 noise seed (default 0)
   --steps N                DDIM steps (default: manifest)
   --start-step N           DDIM start step (default: manifest)
+  --draws N                reconstructions averaged per image (default: manifest)
   --batch N                frames per pipeline call (default 1)
   --threads N              ONNX Runtime intra-op threads
   --providers list         e.g. cuda,cpu (default cpu)
@@ -60,6 +62,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
       seed: { type: 'string' },
       steps: { type: 'string' },
       'start-step': { type: 'string' },
+      draws: { type: 'string' },
       batch: { type: 'string' },
       threads: { type: 'string' },
       providers: { type: 'string' },
@@ -106,6 +109,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
       values['start-step'] === undefined
         ? undefined
         : intOption('start-step', values['start-step'], 0, 1, 10_000),
+    draws: values.draws === undefined ? undefined : intOption('draws', values.draws, 1, 1, MAX_DRAWS),
     methods,
     batch: intOption('batch', values.batch, 1, 1, 256),
     targetFrr: numberOption('target-frr', values['target-frr'], 0.01, 0, 0.99),
@@ -167,6 +171,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
         seed: settings.seed,
         steps: settings.steps ?? null,
         startStep: settings.startStep ?? null,
+        draws: settings.draws ?? null,
         targetFrr: settings.targetFrr,
         fprLimit: settings.fprLimit,
       },

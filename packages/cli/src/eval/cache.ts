@@ -21,6 +21,7 @@ export interface CacheKeyParts {
   seed: number;
   steps: number | null;
   startStep: number | null;
+  draws: number | null;
   methods: readonly Method[];
 }
 

@@ -26,6 +26,8 @@ export interface EvalSettings {
   seed: number;
   steps?: number;
   startStep?: number;
+  /** Reconstructions averaged per image (default: manifest). */
+  draws?: number;
   methods: readonly Method[];
   /** Frames per pipeline call. */
   batch: number;
@@ -138,6 +140,7 @@ async function scoreImages(
       seed: s.seed,
       steps: s.steps ?? null,
       startStep: s.startStep ?? null,
+      draws: s.draws ?? null,
       methods: s.methods,
     });
   const pending: Array<{ sample: DatasetSample; key: string }> = [];
@@ -146,7 +149,7 @@ async function scoreImages(
     const jobs = pending.splice(0, pending.length);
     const batch = jobs.map((j) => j.sample);
     const paths = batch.map((b) => b.imagePath);
-    const common = { seed: s.seed, steps: s.steps, startStep: s.startStep };
+    const common = { seed: s.seed, steps: s.steps, startStep: s.startStep, draws: s.draws };
     const t0 = performance.now();
     const diad = await named(paths, () =>
       pipeline.runBatch(paths, { ...common, mode: 'diad', keepTensors: s.methods.includes('pixel') }),

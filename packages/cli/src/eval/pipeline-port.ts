@@ -11,6 +11,7 @@ export interface EvalInspectOptions {
   seed?: number;
   steps?: number;
   startStep?: number;
+  draws?: number;
   mode?: 'diad' | 'autoencoder';
   keepTensors?: boolean;
 }

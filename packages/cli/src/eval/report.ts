@@ -12,6 +12,7 @@ export interface ReportContext {
     seed: number;
     steps: number | null;
     startStep: number | null;
+    draws: number | null;
     targetFrr: number;
     fprLimit: number;
   };
@@ -129,7 +130,7 @@ export function renderMarkdown(ctx: ReportContext, r: EvalResult): string {
     }`,
     `- Options: seed ${ctx.options.seed}, DDIM steps ${ctx.options.steps ?? 'from manifest'}, start step ${
       ctx.options.startStep ?? 'from manifest'
-    }; AUPRO up to FPR ${ctx.options.fprLimit}`,
+    }, draws ${ctx.options.draws ?? 'from manifest'}; AUPRO up to FPR ${ctx.options.fprLimit}`,
     `- Wall time ${ctx.wallSeconds.toFixed(1)} s${r.cacheHits ? ` (${r.cacheHits} images from the cache)` : ''}`,
     '',
     '## Summary',

@@ -10,7 +10,7 @@ export interface CommandIo {
   stderr: NodeJS.WritableStream;
 }
 
-export const INSPECT_USAGE = `usage: diad inspect --bundle <dir|tar> [--seed N] [--steps N] [--start-step T] [--heatmaps <dir>]
+export const INSPECT_USAGE = `usage: diad inspect --bundle <dir|tar> [--seed N] [--steps N] [--start-step T] [--draws N] [--heatmaps <dir>]
                     [--json] [--providers cuda,cpu] [--threads N] <image…>
 Prints one JSON line per image (score, verdict, normalised score, defect area, timings, model, provider).
 Without --json, the line leaves out the per-stage timings. Unreadable images get a one-line error on stderr;
@@ -51,6 +51,7 @@ export async function inspectCommand(argv: string[], io: CommandIo): Promise<num
         bundle: { type: 'string' },
         seed: { type: 'string' },
         steps: { type: 'string' },
+        draws: { type: 'string' },
         'start-step': { type: 'string' },
         heatmaps: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -71,6 +72,7 @@ export async function inspectCommand(argv: string[], io: CommandIo): Promise<num
   let seed: number | undefined;
   let steps: number | undefined;
   let startStep: number | undefined;
+  let draws: number | undefined;
   let threads: number | undefined;
   let providers: Provider[] | undefined;
   try {
@@ -79,6 +81,7 @@ export async function inspectCommand(argv: string[], io: CommandIo): Promise<num
     seed = intArg('seed', v.seed as string | undefined, 0);
     steps = intArg('steps', v.steps as string | undefined, 1);
     startStep = intArg('start-step', v['start-step'] as string | undefined, 0);
+    draws = intArg('draws', v.draws as string | undefined, 1);
     threads = intArg('threads', v.threads as string | undefined, 0);
     if (typeof v.providers === 'string') {
       providers = v.providers.split(',').map((p) => p.trim()) as Provider[];
@@ -105,7 +108,7 @@ export async function inspectCommand(argv: string[], io: CommandIo): Promise<num
   try {
     for (const image of parsed.positionals) {
       try {
-        const out = await pipeline.inspect(image, { seed, steps, startStep });
+        const out = await pipeline.inspect(image, { seed, steps, startStep, draws });
         let heatmapPath: string | undefined;
         if (heatmaps) {
           heatmapPath = join(heatmaps, `${basename(image, extname(image))}.heatmap.png`);

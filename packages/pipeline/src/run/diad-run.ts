@@ -4,7 +4,7 @@ import { gaussianBlur } from '../core/blur.js';
 import { cosineDistanceMap } from '../core/cosine.js';
 import { ddimStep, posteriorSample, qSample } from '../core/ddim.js';
 import { poolScore } from '../core/pool.js';
-import { seededNoise } from '../core/rng.js';
+import { fillNormal, Xoshiro128 } from '../core/rng.js';
 import { ddimTimesteps } from '../core/schedule.js';
 import { upsampleBilinearAlignCorners } from '../core/upsample.js';
 import type { RunBuffers } from './buffers.js';
@@ -19,11 +19,19 @@ export class NonFiniteOutputError extends Error {
   }
 }
 
+export interface NoisePair {
+  n1: Float32Array;
+  n2: Float32Array;
+}
+
 export interface RunParams {
   startStep: number;
   steps: number;
+  /** Reconstructions per frame; their raw anomaly maps are averaged before blur and pooling. */
+  draws: number;
   seed: number;
-  noise?: { n1: Float32Array; n2: Float32Array };
+  /** One pair per draw; when absent, draw d takes the (2d+1)-th and (2d+2)-th noise planes of one seeded stream. */
+  noise?: NoisePair[];
   mode: 'diad' | 'autoencoder';
   keepTensors: boolean;
   /** Optional hook for parity tests: receives every intermediate of frame 0 (copies). */
@@ -101,17 +109,106 @@ export async function runDiad(
     trace('logvar', view(bufs.logvar, 0, L).slice());
   }
 
+  const fin = g.features.inputs[0].name;
+  const outsOf = (which: 'ofInput' | 'ofRecon') =>
+    Object.fromEntries(bufs.layers.map((l) => [l.name, l[which]]));
+  await clock.graph(sessions.features, { [fin]: bufs.x }, outsOf('ofInput'));
+  clock.mark('features');
+
+  const { mapWidth, mapHeight } = m.scoring;
+  const mapSize = mapWidth * mapHeight;
+  // Per-frame sum of the raw (unblurred) maps over the draws; blur and pooling come after averaging.
+  const sums = Array.from({ length: B }, () => new Float32Array(mapSize));
+  const kept: (Float32Array | undefined)[] = new Array(B);
+  const draws = p.mode === 'autoencoder' ? 1 : p.draws;
+  const rng = p.noise ? undefined : new Xoshiro128(p.seed);
+  for (let d = 0; d < draws; d++) {
+    const traceDraw = d === 0 ? trace : undefined;
+    await reconstruct(m, sessions, bufs, alphasCumprod, p, clock, traceDraw, (n1, n2) => {
+      if (p.noise) {
+        n1.set(p.noise[d].n1);
+        n2.set(p.noise[d].n2);
+      } else {
+        fillNormal(rng!, n1);
+        fillNormal(rng!, n2);
+      }
+    });
+    await clock.graph(sessions.features, { [fin]: bufs.recon }, outsOf('ofRecon'));
+    clock.mark('features');
+    for (let i = 0; i < B; i++) {
+      bufs.mapRaw.fill(0);
+      bufs.layers.forEach((l, li) => {
+        const size = l.channels * l.height * l.width;
+        const a = view(l.ofInput, i, size);
+        const b = view(l.ofRecon, i, size);
+        if (traceDraw && i === 0) {
+          traceDraw(`feat_in_${li}`, a.slice());
+          traceDraw(`feat_rec_${li}`, b.slice());
+        }
+        cosineDistanceMap(a, b, l.channels, l.height, l.width, l.dist);
+        upsampleBilinearAlignCorners(l.dist, l.upsample, bufs.mapRaw, true);
+      });
+      const sum = sums[i];
+      for (let k = 0; k < mapSize; k++) sum[k] += bufs.mapRaw[k];
+      if (d === 0 && p.keepTensors) kept[i] = view(bufs.recon, i, bufs.imageSize).slice();
+    }
+    clock.mark('map');
+  }
+
+  const results: FrameResult[] = [];
+  for (let i = 0; i < B; i++) {
+    const raw = sums[i];
+    if (draws > 1) for (let k = 0; k < mapSize; k++) raw[k] /= draws;
+    if (trace && i === 0) trace('map_raw', raw.slice());
+    const map = new Float32Array(mapSize);
+    gaussianBlur(raw, bufs.blur, map);
+    const score = poolScore(map, bufs.pool);
+    // A NaN would compare false against the threshold and pass as OK: refuse to give a verdict instead.
+    if (!Number.isFinite(score) || !map.every(Number.isFinite)) {
+      throw new NonFiniteOutputError(
+        `frame ${i}: the model produced non-finite values (NaN or Infinity) in the anomaly map`,
+      );
+    }
+    if (trace && i === 0) {
+      trace('map', map.slice());
+      trace('score', Float32Array.of(score));
+    }
+    const r: FrameResult = { score, map };
+    if (p.keepTensors) {
+      r.input = view(bufs.x, i, bufs.imageSize).slice();
+      r.reconstruction = kept[i];
+    }
+    results.push(r);
+  }
+  clock.mark('map');
+  return results;
+}
+
+/**
+ * One reconstruction of every frame in bufs.x into bufs.recon: the autoencoder alone (posterior mean), or DiAD's
+ * posterior sample, forward noising to startStep and DDIM denoising with the noise `fillNoise` writes.
+ */
+async function reconstruct(
+  m: BundleManifest,
+  sessions: Sessions,
+  bufs: RunBuffers,
+  alphasCumprod: Float64Array,
+  p: RunParams,
+  clock: StageClock,
+  trace: RunParams['trace'],
+  fillNoise: (n1: Float32Array, n2: Float32Array) => void,
+): Promise<void> {
+  const B = bufs.batch;
+  const L = bufs.latentSize;
+  const g = m.graphs;
+  const view = (t: HostTensor, i: number, size: number) =>
+    (t.data as Float32Array).subarray(i * size, (i + 1) * size);
   const scale = m.latent.scale;
   const zIn = bufs.zIn.data as Float32Array;
   if (p.mode === 'autoencoder') {
     zIn.set(bufs.mean.data as Float32Array);
   } else {
-    if (p.noise) {
-      bufs.n1.set(p.noise.n1);
-      bufs.n2.set(p.noise.n2);
-    } else {
-      seededNoise(p.seed, bufs.n1, bufs.n2);
-    }
+    fillNoise(bufs.n1, bufs.n2);
     for (let i = 0; i < B; i++) {
       const z = view(bufs.z, i, L);
       posteriorSample(view(bufs.mean, i, L), view(bufs.logvar, i, L), bufs.n1, scale, z);
@@ -151,52 +248,6 @@ export async function runDiad(
   );
   clock.mark('decode_latent');
   if (trace) trace('recon', view(bufs.recon, 0, bufs.imageSize).slice());
-
-  const fin = g.features.inputs[0].name;
-  const outsOf = (which: 'ofInput' | 'ofRecon') =>
-    Object.fromEntries(bufs.layers.map((l) => [l.name, l[which]]));
-  await clock.graph(sessions.features, { [fin]: bufs.x }, outsOf('ofInput'));
-  await clock.graph(sessions.features, { [fin]: bufs.recon }, outsOf('ofRecon'));
-  clock.mark('features');
-
-  const { mapWidth, mapHeight } = m.scoring;
-  const results: FrameResult[] = [];
-  for (let i = 0; i < B; i++) {
-    bufs.mapRaw.fill(0);
-    bufs.layers.forEach((l, li) => {
-      const size = l.channels * l.height * l.width;
-      const a = view(l.ofInput, i, size);
-      const b = view(l.ofRecon, i, size);
-      if (trace && i === 0) {
-        trace(`feat_in_${li}`, a.slice());
-        trace(`feat_rec_${li}`, b.slice());
-      }
-      cosineDistanceMap(a, b, l.channels, l.height, l.width, l.dist);
-      upsampleBilinearAlignCorners(l.dist, l.upsample, bufs.mapRaw, true);
-    });
-    if (trace && i === 0) trace('map_raw', bufs.mapRaw.slice());
-    const map = new Float32Array(mapWidth * mapHeight);
-    gaussianBlur(bufs.mapRaw, bufs.blur, map);
-    const score = poolScore(map, bufs.pool);
-    // A NaN would compare false against the threshold and pass as OK: refuse to give a verdict instead.
-    if (!Number.isFinite(score) || !map.every(Number.isFinite)) {
-      throw new NonFiniteOutputError(
-        `frame ${i}: the model produced non-finite values (NaN or Infinity) in the anomaly map`,
-      );
-    }
-    if (trace && i === 0) {
-      trace('map', map.slice());
-      trace('score', Float32Array.of(score));
-    }
-    const r: FrameResult = { score, map };
-    if (p.keepTensors) {
-      r.input = view(bufs.x, i, bufs.imageSize).slice();
-      r.reconstruction = view(bufs.recon, i, bufs.imageSize).slice();
-    }
-    results.push(r);
-  }
-  clock.mark('map');
-  return results;
 }
 
 /** Sets every tensor's batch axis to n (n <= the buffers' batch), for a final partial batch. */
