@@ -20,7 +20,7 @@ from . import checkpoint as C
 from .data import list_categories, load_image, load_mask, test_split
 from .features import build_features
 from .inference import MAX_DRAWS, detect
-from .scoring import PAPER_SCORING
+from .scoring import PAPER_SCORING, check_scoring
 
 
 def evaluate_category(model, features, items, size, variants, batch=10, seed=0, pixel=False):
@@ -67,6 +67,13 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json")
     args = p.parse_args(argv)
+    try:
+        check_scoring(args.sigma, args.pool_kernel, args.pool_rounds)
+    except ValueError as e:
+        raise SystemExit(str(e)) from e
+    for d in args.draws:
+        if not 1 <= d <= MAX_DRAWS:
+            raise SystemExit(f"--draws: expected integers in [1, {MAX_DRAWS}], got {d}")
     torch.set_num_threads(args.threads)
     model, ckpt = C.load(args.checkpoint)
     layers = args.feature_layers or ckpt["features"]["layers"]
@@ -76,9 +83,6 @@ def main(argv=None):
     variants = {}
     if not args.no_baseline:
         variants["ae_only"] = {"use_ae_only": True, "scoring": scoring}
-    for d in args.draws:
-        if not 1 <= d <= MAX_DRAWS:
-            raise SystemExit(f"--draws: expected integers in [1, {MAX_DRAWS}], got {d}")
     for s in args.start_steps:
         for n in args.ddim_steps:
             for d in args.draws:

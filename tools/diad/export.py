@@ -20,7 +20,7 @@ from .data import list_categories, load_image, train_split
 from .features import DEFAULT_MOBILENET_LAYERS, IMAGENET_MEAN, IMAGENET_STD, build_features
 from .inference import MAX_DRAWS, detect_many, latent_shape
 from .model import DiAD, perturb_zero_inits
-from .scoring import PAPER_SCORING, calibrate
+from .scoring import PAPER_SCORING, calibrate, check_scoring
 
 def training_summary(ckpt):
     """The checkpoint's training record plus the steps each stage really ran (a time cap may stop it early)."""
@@ -137,10 +137,10 @@ def main(argv=None):
     p.add_argument("--save-checkpoint", help="with --random: also save the random model as a checkpoint")
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    if not args.sigma > 0:
-        raise SystemExit(f"--sigma: expected a positive number, got {args.sigma}")
-    if args.pool_kernel < 1 or args.pool_rounds < 0:
-        raise SystemExit(f"--pool-kernel/--pool-rounds: expected >= 1 / >= 0, got {args.pool_kernel}/{args.pool_rounds}")
+    try:
+        check_scoring(args.sigma, args.pool_kernel, args.pool_rounds)
+    except ValueError as e:
+        raise SystemExit(str(e)) from e
     if not 1 <= args.draws <= MAX_DRAWS:
         raise SystemExit(f"--draws: expected an integer in [1, {MAX_DRAWS}], got {args.draws}")
     scoring = {"sigma": args.sigma, "truncate": PAPER_SCORING["truncate"], "kernel": args.pool_kernel,

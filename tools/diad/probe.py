@@ -23,7 +23,7 @@ from . import checkpoint as C
 from .data import load_image, test_split
 from .features import build_features
 from .inference import reconstruct_images
-from .scoring import PAPER_SCORING, blur, image_score, raw_map
+from .scoring import PAPER_SCORING, blur, check_scoring, image_score, raw_map
 
 
 def parse_scoring(text):
@@ -32,8 +32,10 @@ def parse_scoring(text):
         out = {"sigma": float(sigma), "kernel": int(kernel), "rounds": int(rounds)}
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"--scorings: expected sigma:kernel:rounds like 5:8:8, got {text!r}") from e
-    if out["sigma"] <= 0 or out["kernel"] < 1 or out["rounds"] < 0:
-        raise argparse.ArgumentTypeError(f"--scorings: out of range in {text!r}")
+    try:
+        check_scoring(out["sigma"], out["kernel"], out["rounds"], {k: f"--scorings {text!r}: {k}" for k in out})
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
     return out
 
 

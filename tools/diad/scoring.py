@@ -9,6 +9,19 @@ from scipy.ndimage import gaussian_filter
 PAPER_SCORING = {"sigma": 5, "truncate": 4, "kernel": 8, "rounds": 8}
 
 
+SCORING_OPTIONS = {"sigma": "--sigma", "kernel": "--pool-kernel", "rounds": "--pool-rounds"}
+
+
+def check_scoring(sigma, kernel, rounds, names=SCORING_OPTIONS):
+    """Raises ValueError naming the first out-of-range value by its option name in `names`."""
+    if not (isinstance(sigma, (int, float)) and sigma > 0):
+        raise ValueError(f"{names['sigma']}: expected a number > 0 (the blur's sigma), got {sigma}")
+    if not (isinstance(kernel, int) and kernel >= 1):
+        raise ValueError(f"{names['kernel']}: expected an integer >= 1 (the pooling kernel), got {kernel}")
+    if not (isinstance(rounds, int) and rounds >= 0):
+        raise ValueError(f"{names['rounds']}: expected an integer >= 0 (pooling rounds), got {rounds}")
+
+
 def layer_distance(fa, fb):
     """1 - cosine over channels, denominator max(|a||b|, 1e-8); inputs (B, C, H, W) float32 tensors."""
     dot = (fa * fb).sum(1)

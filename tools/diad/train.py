@@ -61,6 +61,14 @@ def parse_args(argv):
                    help="train the diffusion stages on timesteps below this only (default: all; the paper samples "
                         "all 1000). Inference starting at step S never queries t > S, so a small model can spend "
                         "its capacity where the sampler runs")
+    p.add_argument("--init-from", metavar="CKPT",
+                   help="start from a finished checkpoint (e.g. one tools.diad.unbundle rebuilt): its autoencoder and "
+                        "UNet are kept, and the DiAD stage continues from its SG network for --diad-steps more steps "
+                        "with a fresh optimiser and learning-rate schedule")
+    p.add_argument("--sff-init-std", type=float, default=0.0,
+                   help="initialise the SFF convs from N(0, std^2) when the DiAD stage starts with them all zero. The "
+                        "paper's code zero-initialises both the SFF convs and the SG zero convs that feed them, so "
+                        "neither gets a gradient and the block never learns; default 0 keeps that behaviour")
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--save-every", type=int, default=200)
     return p.parse_args(argv)
@@ -151,6 +159,28 @@ def init_sg_from_unet(model):
     return len(copied)
 
 
+@torch.no_grad()
+def init_sff(model, std, generator):
+    """Draws the SFF convs (down11 .. down33) from N(0, std^2) if they are all zero; returns how many it drew."""
+    convs = [getattr(model.control_model, f"down{a}{b}")[0] for a in (1, 2, 3) for b in (1, 2, 3)]
+    if any(c.weight.any() for c in convs):
+        return 0
+    for c in convs:
+        c.weight.copy_(std * torch.randn(c.weight.shape, generator=generator))
+    return len(convs)
+
+
+def continue_from(path):
+    """(model, checkpoint) for --init-from: a finished model whose DiAD stage runs again for --diad-steps steps."""
+    model, src = C.load(path)
+    if src.get("stage") != "done":
+        raise SystemExit(f"--init-from {path}: expected a finished checkpoint (stage 'done'), got stage {src.get('stage')!r}")
+    ckpt = C.new_checkpoint(src["config"], src["features"])
+    ckpt.update(model=model.state_dict(), stage="diad", step=0, completed=["ae", "unet"], sgInitialised=True,
+                initFrom={"checkpoint": os.path.abspath(path), "training": src.get("training", {})})  # fmt: skip
+    return model, ckpt
+
+
 def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
     total = progress.plan[stage]
     start = ckpt["step"] if ckpt["stage"] == stage else 0
@@ -161,9 +191,14 @@ def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
     if ckpt["stage"] == stage and ckpt.get("optim") is not None:
         opt.load_state_dict(ckpt["optim"])
         gen.set_state(ckpt["rng"])
-    elif stage == "diad":
+    elif stage == "diad" and not ckpt.get("sgInitialised"):
         n = init_sg_from_unet(model)
+        ckpt["sgInitialised"] = True
         print(json.dumps({"stage": stage, "sg_init_from_unet_tensors": n}), file=log, flush=True)
+    if stage == "diad" and args.sff_init_std > 0 and start == 0:
+        n = init_sff(model, args.sff_init_std, torch.Generator().manual_seed(args.seed * 1000 + 99))
+        print(json.dumps({"stage": stage, "sff_init_std": args.sff_init_std, "sff_convs_initialised": n}), file=log,
+                         flush=True)  # fmt: skip
     model.train()
     progress.t_stage = time.time()
     history = ckpt["history"].setdefault(stage, [])
@@ -225,6 +260,10 @@ def main(argv=None):
         model, ckpt = C.load(ck_path)
         cfg = ckpt["config"]
         print(json.dumps({"resume": ck_path, "stage": ckpt["stage"], "step": ckpt["step"]}), file=log, flush=True)
+    elif args.init_from:
+        model, ckpt = continue_from(args.init_from)
+        cfg = ckpt["config"]
+        print(json.dumps({"init_from": args.init_from, "continue": "diad"}), file=log, flush=True)
     else:
         cfg = get_config(args.config, image_size=args.image_size)
         model = DiAD(cfg)
@@ -235,7 +274,9 @@ def main(argv=None):
                         "heldOutNormals": len(held), "seed": args.seed, "batch": args.batch,
                         "steps": {"ae": args.ae_steps, "unet": args.unet_steps, "diad": args.diad_steps},
                         "lr": {"ae": args.lr_ae, "unet": args.lr_unet, "diad": args.lr},
-                        "tMax": args.t_max or None}  # fmt: skip
+                        "tMax": args.t_max or None, "sffInitStd": args.sff_init_std or None}  # fmt: skip
+    if ckpt.get("initFrom"):
+        ckpt["training"]["initFrom"] = ckpt["initFrom"]
     features = build_features(ckpt["features"]["network"], None, ckpt["features"]["layers"])
     t0 = time.time()
     cache = ImageCache(train_items, cfg["image_size"])

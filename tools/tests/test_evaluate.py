@@ -1,3 +1,5 @@
+import pytest
+
 from tools.diad import evaluate
 
 from .helpers import random_micro_checkpoint
@@ -17,3 +19,10 @@ def test_evaluate_reports_per_category_and_mean_auroc_for_each_variant(tmp_path)
         assert 0.0 <= tier[cat]["ae_only"]["image_auroc"] <= 1.0
         assert tier[cat]["ae_only"]["pixel_auroc"] is None  # no ground-truth masks in this dataset
     assert (tmp_path / "r.json").exists()
+
+
+def test_evaluate_rejects_scoring_and_draws_out_of_range_before_loading_anything(tmp_path):
+    for argv, option in ((["--sigma", "0"], "--sigma"), (["--pool-rounds", "-1"], "--pool-rounds"),
+                         (["--draws", "0"], "--draws")):  # fmt: skip
+        with pytest.raises(SystemExit, match=f"^{option}: expected"):
+            evaluate.main(["--checkpoint", str(tmp_path / "none.pt"), "--data", str(tmp_path), *argv])

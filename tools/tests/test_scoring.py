@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 import torch
 
-from tools.diad.scoring import blur, calibrate, image_score, layer_distance, raw_map
+from tools.diad.scoring import blur, calibrate, check_scoring, image_score, layer_distance, raw_map
 
 
 def test_layer_distance_is_one_minus_cosine():
@@ -37,3 +38,12 @@ def test_calibration_thresholds_come_from_normal_scores():
     assert cal["normalScores"]["count"] == 4 and cal["normalScores"]["max"] == 4.0
     assert cal["imageThreshold"] >= cal["normalScores"]["p99"]
     assert 0.0 <= cal["pixelThreshold"] <= 1.0
+
+
+def test_check_scoring_names_the_option_of_the_first_bad_value():
+    check_scoring(5, 8, 8)
+    check_scoring(0.5, 1, 0)
+    for args, option in (((0, 8, 8), "--sigma"), ((5, 0, 8), "--pool-kernel"), ((5, 8, -1), "--pool-rounds"),
+                         ((5, 2.5, 8), "--pool-kernel"), ((float("nan"), 8, 8), "--sigma")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"^{option}: expected"):
+            check_scoring(*args)
