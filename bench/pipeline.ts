@@ -1,7 +1,7 @@
 /**
  * Pipeline speed and memory on CPU for one bundle:
- *   npx tsx --conditions=@diad/source bench/pipeline.ts [bundle] [--images N] [--threads N] [--batch N] [--json]
- *   [--spinning] lets ORT's threads busy-wait (PipelineOptions.allowSpinning).
+ *   npx tsx --conditions=@diad/source bench/pipeline.ts [bundle] [--images N] [--threads N] [--batch N] [--draws N] [--json]
+ *   [--spinning] lets ORT's threads busy-wait (PipelineOptions.allowSpinning). --draws overrides sampler.draws.
  * Default bundle: models/diad-synth-tiny, else /work/data/bundles/tiny-random.
  * Prints images/s, mean ms per stage, the pipeline's own overhead (total − time inside session.run) as a share
  * of the total, and peak RSS. Inputs are synthetic frames of the manifest size (raw and PNG-encoded).
@@ -20,6 +20,7 @@ const { values, positionals } = parseArgs({
     batch: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
     spinning: { type: 'boolean', default: false },
+    draws: { type: 'string' },
   },
 });
 const bundle =
@@ -30,6 +31,7 @@ const bundle =
 const nImages = Number(values.images);
 const batch = Number(values.batch);
 const threads = values.threads === undefined ? undefined : Number(values.threads);
+const draws = values.draws === undefined ? undefined : Number(values.draws);
 
 function syntheticFrame(w: number, h: number, seed: number): RawFrame {
   const data = new Uint8Array(w * h * 3);
@@ -77,7 +79,7 @@ const pngs = await Promise.all(
 async function sequential(inputs: (RawFrame | Buffer)[]) {
   const outs: InspectionOutput[] = [];
   const w0 = performance.now();
-  for (const f of inputs) outs.push(await pipeline.inspect(f));
+  for (const f of inputs) outs.push(await pipeline.inspect(f, { draws }));
   return summarise(outs, performance.now() - w0);
 }
 
@@ -88,7 +90,7 @@ if (pipeline.dynamicBatch && batch > 1) {
   const w0 = performance.now();
   const outs: InspectionOutput[] = [];
   for (let i = 0; i < frames.length; i += batch)
-    outs.push(...(await pipeline.runBatch(frames.slice(i, i + batch))));
+    outs.push(...(await pipeline.runBatch(frames.slice(i, i + batch), { draws })));
   // per-frame timings of a batch are the batch's: divide the wall time by frames for images/s only
   batched = summarise(outs, performance.now() - w0);
 }
@@ -100,7 +102,7 @@ const result = {
   model: `${m.model.name}@${m.model.version}`,
   input: `${m.input.width}x${m.input.height}`,
   latent: `${m.latent.channels}x${m.latent.height}x${m.latent.width}`,
-  sampler: `startStep ${m.sampler.startStep}, ${m.sampler.steps} steps`,
+  sampler: `startStep ${m.sampler.startStep}, ${m.sampler.steps} steps, ${draws ?? m.sampler.draws} draw(s)`,
   provider: pipeline.provider,
   threads: threads ?? 'ORT default',
   spinning: values.spinning,

@@ -234,17 +234,20 @@ describe('EvalCache', () => {
     const dir = await tempDir('cache');
     dirs.push(dir);
     const methods = ['diad', 'autoencoder'] as const;
-    const key = cacheKey({
+    const parts = {
       bundleSha256: 'abc',
-      imagePath: '/a.png',
+      imageSha256: 'f00',
       seed: 0,
       steps: null,
       startStep: null,
+      draws: null,
       methods,
-    });
-    expect(key).not.toBe(
-      cacheKey({ bundleSha256: 'abc', imageSha256: 'f00', seed: 1, steps: null, startStep: null, methods }),
-    );
+    };
+    const key = cacheKey(parts);
+    expect(key).not.toBe(cacheKey({ ...parts, seed: 1 }));
+    // more draws change every score: a cached one-draw result must not answer a four-draw run
+    expect(key).not.toBe(cacheKey({ ...parts, draws: 4 }));
+    expect(key).toBe(cacheKey({ ...parts }));
     const cache = await EvalCache.open(dir);
     expect(await readFile(join(dir, '.gitignore'), 'utf8')).toBe('*\n');
     const maps = {
