@@ -38,19 +38,6 @@ GRAPH_PREFIXES = {
 }
 
 
-def scope_to_module(node_name):
-    """'/control_model/input_blocks.1/input_blocks.1.0/in_layers/in_layers.0/Mul' -> 'control_model.input_blocks.1.0.in_layers.0'.
-
-    The exporter names each scope by the child's qualified name inside its parent container, so a scope that
-    extends the one before it ('input_blocks.1' -> 'input_blocks.1.0') contributes only its new suffix."""
-    parts = [p for p in node_name.split("/") if p][:-1]
-    path, last = [], None
-    for p in parts:
-        path.append(p[len(last) + 1 :] if last is not None and p.startswith(last + ".") else p)
-        last = p
-    return ".".join(path)
-
-
 def initializer_arrays(g):
     """{name: array} of a graph's weights. The exporter keeps one copy of identical weights (all-zero SFF convs,
     untrained norms) and points the other names at it through Identity nodes; those names are included."""
