@@ -32,6 +32,8 @@ export interface RunBuffers {
   n2: Float32Array;
   layers: FeatureLayer[];
   mapRaw: Float32Array;
+  /** Per-frame sum of the raw maps over the draws (batch × map size). */
+  mapSums: Float32Array;
   blur: BlurPlan;
   pool: PoolPlan;
 }
@@ -80,6 +82,7 @@ export function allocateRunBuffers(m: BundleManifest, batch: number): RunBuffers
     n2: new Float32Array(C * h * w),
     layers,
     mapRaw: new Float32Array(mapWidth * mapHeight),
+    mapSums: new Float32Array(batch * mapWidth * mapHeight),
     blur: planGaussianBlur(mapHeight, mapWidth, m.scoring.sigma, m.scoring.truncate),
     pool: planPoolScore(mapHeight, mapWidth, m.scoring.poolKernel, m.scoring.poolRounds),
   };

@@ -118,7 +118,8 @@ export async function runDiad(
   const { mapWidth, mapHeight } = m.scoring;
   const mapSize = mapWidth * mapHeight;
   // Per-frame sum of the raw (unblurred) maps over the draws; blur and pooling come after averaging.
-  const sums = Array.from({ length: B }, () => new Float32Array(mapSize));
+  const sums = Array.from({ length: B }, (_, i) => bufs.mapSums.subarray(i * mapSize, (i + 1) * mapSize));
+  bufs.mapSums.fill(0, 0, B * mapSize);
   const kept: (Float32Array | undefined)[] = new Array(B);
   const draws = p.mode === 'autoencoder' ? 1 : p.draws;
   const rng = p.noise ? undefined : new Xoshiro128(p.seed);
