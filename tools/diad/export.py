@@ -23,14 +23,31 @@ from .model import DiAD, perturb_zero_inits
 from .scoring import PAPER_SCORING, calibrate, check_scoring
 
 def training_summary(ckpt):
-    """The checkpoint's training record plus the steps each stage really ran (a time cap may stop it early)."""
+    """The checkpoint's training record plus the steps each stage really ran (a time cap may stop it early).
+
+    A run started with `train --init-from` ran only the DiAD stage: its totals add the earlier run's, and
+    `continuedFrom` keeps that run's own record (its dataset, learning rates, ...) without the steps it ran."""
     training = dict(ckpt.get("training", {}))
     planned = training.get("steps")
     if isinstance(planned, dict):
         stopped = ckpt.get("stopped", {})
         training["stepsRun"] = {k: stopped.get(k, v) for k, v in planned.items()}
     if ckpt.get("seconds"):
-        training["seconds"] = ckpt["seconds"]
+        training["seconds"] = dict(ckpt["seconds"])
+    earlier = training.pop("initFrom", None)
+    if earlier:
+        before = dict(earlier.get("training", {}))
+        ran_before = before.pop("stepsRun", {})
+        secs_before = before.pop("seconds", {})
+        now = training.get("stepsRun", {})
+        training["stepsRun"] = {k: ran_before.get(k, 0) + (now.get(k, 0) if k == "diad" else 0) for k in ("ae", "unet", "diad")}
+        training["seconds"] = {k: round(secs_before.get(k, 0) + training.get("seconds", {}).get(k, 0), 1)
+                               for k in ("ae", "unet", "diad")}  # fmt: skip
+        training["stepsThisRun"] = {"diad": now.get("diad", 0)}
+        # this run's plan and learning rates for the stages it skipped are meaningless
+        training.pop("steps", None)
+        training["lr"] = {"diad": training.get("lr", {}).get("diad")}
+        training["continuedFrom"] = before
     return training
 
 

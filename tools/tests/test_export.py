@@ -233,3 +233,16 @@ def test_manifest_training_summary_gives_the_steps_each_stage_really_ran():
     assert summary["stepsRun"] == {"ae": 40, "unet": 100, "diad": 100}
     assert summary["seconds"] == {"ae": 60.0, "unet": 30.0, "diad": 90.0}
     assert ckpt["training"] == {"steps": {"ae": 100, "unet": 100, "diad": 100}}  # the checkpoint is not changed
+
+
+def test_training_summary_of_a_continued_run_adds_the_earlier_runs_steps_and_time():
+    earlier = {"dataset": "d", "steps": {"ae": 9, "unet": 9, "diad": 9}, "lr": {"ae": 1, "unet": 2, "diad": 3},
+               "stepsRun": {"ae": 5, "unet": 6, "diad": 7}, "seconds": {"ae": 10.0, "unet": 20.0, "diad": 30.0}}  # fmt: skip
+    ckpt = {"training": {"dataset": "d", "steps": {"ae": 600, "unet": 800, "diad": 100}, "lr": {"ae": 1, "unet": 1, "diad": 4},
+                         "initFrom": {"checkpoint": "/x.pt", "training": earlier}},
+            "stopped": {"diad": 40}, "seconds": {"diad": 12.5}}  # fmt: skip
+    t = export.training_summary(ckpt)
+    assert t["stepsRun"] == {"ae": 5, "unet": 6, "diad": 47}
+    assert t["seconds"] == {"ae": 10.0, "unet": 20.0, "diad": 42.5}
+    assert t["stepsThisRun"] == {"diad": 40} and t["lr"] == {"diad": 4} and "steps" not in t
+    assert t["continuedFrom"]["lr"] == {"ae": 1, "unet": 2, "diad": 3} and "stepsRun" not in t["continuedFrom"]
