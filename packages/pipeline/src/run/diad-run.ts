@@ -78,6 +78,11 @@ function setTimestep(t: HostTensor, value: number): void {
   else (t.data as Int32Array | Float32Array).fill(value);
 }
 
+/** Frame i's slice of a batched float tensor whose frames hold `size` values each. */
+function frameView(t: HostTensor, i: number, size: number): Float32Array {
+  return (t.data as Float32Array).subarray(i * size, (i + 1) * size);
+}
+
 /**
  * The run of docs/bundle.md ("The run, exactly") for the `bufs.batch` frames already written into bufs.x.
  * All tensors are the preallocated ones in `bufs`; only the returned maps (and kept tensors) are new.
@@ -94,8 +99,6 @@ export async function runDiad(
   const L = bufs.latentSize;
   const g = m.graphs;
   const trace = p.trace;
-  const view = (t: HostTensor, i: number, size: number) =>
-    (t.data as Float32Array).subarray(i * size, (i + 1) * size);
 
   await clock.graph(
     sessions.encoder,
@@ -104,9 +107,9 @@ export async function runDiad(
   );
   clock.mark('encode');
   if (trace) {
-    trace('x', view(bufs.x, 0, bufs.imageSize).slice());
-    trace('mean', view(bufs.mean, 0, L).slice());
-    trace('logvar', view(bufs.logvar, 0, L).slice());
+    trace('x', frameView(bufs.x, 0, bufs.imageSize).slice());
+    trace('mean', frameView(bufs.mean, 0, L).slice());
+    trace('logvar', frameView(bufs.logvar, 0, L).slice());
   }
 
   const fin = g.features.inputs[0].name;
@@ -140,8 +143,8 @@ export async function runDiad(
       bufs.mapRaw.fill(0);
       bufs.layers.forEach((l, li) => {
         const size = l.channels * l.height * l.width;
-        const a = view(l.ofInput, i, size);
-        const b = view(l.ofRecon, i, size);
+        const a = frameView(l.ofInput, i, size);
+        const b = frameView(l.ofRecon, i, size);
         if (traceDraw && i === 0) {
           traceDraw(`feat_in_${li}`, a.slice());
           traceDraw(`feat_rec_${li}`, b.slice());
@@ -151,7 +154,7 @@ export async function runDiad(
       });
       const sum = sums[i];
       for (let k = 0; k < mapSize; k++) sum[k] += bufs.mapRaw[k];
-      if (d === 0 && p.keepTensors) kept[i] = view(bufs.recon, i, bufs.imageSize).slice();
+      if (d === 0 && p.keepTensors) kept[i] = frameView(bufs.recon, i, bufs.imageSize).slice();
     }
     clock.mark('map');
   }
@@ -176,7 +179,7 @@ export async function runDiad(
     }
     const r: FrameResult = { score, map };
     if (p.keepTensors) {
-      r.input = view(bufs.x, i, bufs.imageSize).slice();
+      r.input = frameView(bufs.x, i, bufs.imageSize).slice();
       r.reconstruction = kept[i];
     }
     results.push(r);
@@ -202,8 +205,6 @@ async function reconstruct(
   const B = bufs.batch;
   const L = bufs.latentSize;
   const g = m.graphs;
-  const view = (t: HostTensor, i: number, size: number) =>
-    (t.data as Float32Array).subarray(i * size, (i + 1) * size);
   const scale = m.latent.scale;
   const zIn = bufs.zIn.data as Float32Array;
   if (p.mode === 'autoencoder') {
@@ -211,8 +212,8 @@ async function reconstruct(
   } else {
     fillNoise(bufs.n1, bufs.n2);
     for (let i = 0; i < B; i++) {
-      const z = view(bufs.z, i, L);
-      posteriorSample(view(bufs.mean, i, L), view(bufs.logvar, i, L), bufs.n1, scale, z);
+      const z = frameView(bufs.z, i, L);
+      posteriorSample(frameView(bufs.mean, i, L), frameView(bufs.logvar, i, L), bufs.n1, scale, z);
       if (trace && i === 0) trace('z0', z.slice());
       qSample(z, bufs.n2, alphasCumprod[p.startStep], z);
       if (trace && i === 0) trace('zS', z.slice());
@@ -233,8 +234,8 @@ async function reconstruct(
       if (trace) {
         // Numbered by the timestep index as golden/ does: τ_k, so the first call is k = N−1.
         const idx = taus.length - 1 - k;
-        trace(`eps_${idx}`, view(bufs.eps, 0, L).slice());
-        trace(`z_${idx}`, view(bufs.z, 0, L).slice());
+        trace(`eps_${idx}`, frameView(bufs.eps, 0, L).slice());
+        trace(`z_${idx}`, frameView(bufs.z, 0, L).slice());
       }
     }
     const z = bufs.z.data as Float32Array;
@@ -248,7 +249,7 @@ async function reconstruct(
     { [g.decoder.outputs[0].name]: bufs.recon },
   );
   clock.mark('decode_latent');
-  if (trace) trace('recon', view(bufs.recon, 0, bufs.imageSize).slice());
+  if (trace) trace('recon', frameView(bufs.recon, 0, bufs.imageSize).slice());
 }
 
 /** Sets every tensor's batch axis to n (n <= the buffers' batch), for a final partial batch. */
