@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from .scoring import blur, image_score, raw_map
+from .scoring import maps_and_scores, raw_map
 
 
 # The bundle's upper bound on sampler.draws (packages/protocol MAX_DRAWS).
@@ -38,7 +38,6 @@ def detect(model, features, x, seed=0, start_step=999, steps=10, scoring=None, t
     generator seeded with `seed`; the raw anomaly maps are averaged, then blurred and pooled (docs/bundle.md).
     `recon` and the trace are those of the first draw."""
     sc = scoring or {}
-    sigma, truncate, kernel, rounds = sc.get("sigma", 5.0), sc.get("truncate", 4.0), sc.get("kernel", 8), sc.get("rounds", 8)
     if not isinstance(draws, int) or isinstance(draws, bool) or not 1 <= draws <= MAX_DRAWS:
         raise ValueError(f"draws: expected an integer in [1, {MAX_DRAWS}], got {draws!r}")
     if use_ae_only:
@@ -53,8 +52,7 @@ def detect(model, features, x, seed=0, start_step=999, steps=10, scoring=None, t
             raw = raw + raw_map(fi, features(other), x.shape[-1]).numpy()
     if draws > 1:
         raw = (raw / draws).astype(np.float32)
-    maps = blur(raw, sigma, truncate)
-    scores = np.array([image_score(m, kernel, rounds) for m in maps])
+    maps, scores = maps_and_scores(raw, sc.get("sigma", 5.0), sc.get("truncate", 4.0), sc.get("kernel", 8), sc.get("rounds", 8))
     if trace is not None:
         for i, (a, b) in enumerate(zip(fi, fr)):
             trace[f"feat_in_{i}"] = a

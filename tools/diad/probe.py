@@ -23,7 +23,7 @@ from . import checkpoint as C
 from .data import load_image, test_split
 from .features import build_features
 from .inference import reconstruct_images
-from .scoring import PAPER_SCORING, blur, check_scoring, image_score, raw_map
+from .scoring import PAPER_SCORING, check_scoring, maps_and_scores, raw_map
 
 
 def parse_scoring(text):
@@ -99,8 +99,8 @@ def main(argv=None):
                             raw = raw_map([fx[n] for n in layer_set], [fr[n] for n in layer_set], size).numpy()
                             for sc in args.scorings:
                                 key = f"{rname}|{','.join(layer_set)}|{sc['sigma']}:{sc['kernel']}:{sc['rounds']}"
-                                maps = blur(raw, sc["sigma"])
-                                scores.setdefault(key, []).extend(image_score(m, sc["kernel"], sc["rounds"]) for m in maps)
+                                _, s = maps_and_scores(raw, sc["sigma"], kernel=sc["kernel"], rounds=sc["rounds"])
+                                scores.setdefault(key, []).extend(s.tolist())
             per_cat[cat] = {k: float(roc_auc_score(labels, v)) for k, v in scores.items()}
             print(json.dumps({"tier": tier, "category": cat, "seconds": round(time.time() - t0, 1)}), flush=True)
         keys = next(iter(per_cat.values())).keys()

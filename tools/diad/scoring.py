@@ -54,14 +54,10 @@ def image_score(amap, kernel=8, rounds=8):
     return float(t.max())
 
 
-def score_images(feature_net, x, recon, sigma=5.0, truncate=4.0, kernel=8, rounds=8):
-    """Returns (raw maps, blurred maps, scores) for a batch; feature_net returns a list of maps."""
-    with torch.no_grad():
-        fi, fr = feature_net(x), feature_net(recon)
-        raw = raw_map(fi, fr, x.shape[-1]).numpy()
+def maps_and_scores(raw, sigma=5.0, truncate=4.0, kernel=8, rounds=8):
+    """(blurred maps, image scores) of a batch of raw maps (B, H, W): docs/bundle.md steps 6 and 7."""
     maps = blur(raw, sigma, truncate)
-    scores = np.array([image_score(m, kernel, rounds) for m in maps])
-    return raw, maps, scores, fi, fr
+    return maps, np.array([image_score(m, kernel, rounds) for m in maps])
 
 
 def normal_statistics(scores):
