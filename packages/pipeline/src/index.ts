@@ -34,6 +34,7 @@ export { BundleError, ImageDecodeError } from './errors.js';
 export { DEFAULT_MAX_INPUT_PIXELS, decodeToRgb, type FrameInput, type RawFrame } from './image/decode.js';
 export {
   DiadPipeline,
+  defaultBackend,
   type InspectionOutput,
   type InspectOptions,
   type PipelineLogger,

@@ -133,7 +133,8 @@ function checkOptions(o: PipelineOptions): void {
   }
 }
 
-async function defaultBackend(): Promise<InferenceBackend> {
+/** ONNX Runtime, imported on first use. */
+export async function defaultBackend(): Promise<InferenceBackend> {
   const { OrtBackend } = await import('./backend/ort-backend.js');
   return new OrtBackend();
 }
