@@ -20,6 +20,10 @@ import { DesiredStateService } from './fleet/desired-state.service.js';
 import { DeviceDirectory } from './fleet/device-directory.js';
 import { FleetController } from './fleet/fleet.controller.js';
 import { FleetService } from './fleet/fleet.service.js';
+import { DatasetsService } from './lifecycle/datasets.service.js';
+import { LabelsService } from './lifecycle/labels.service.js';
+import { LifecycleController } from './lifecycle/lifecycle.controller.js';
+import { ReviewQueueService } from './lifecycle/review-queue.service.js';
 import { ModelsController } from './registry/models.controller.js';
 import { ModelsService } from './registry/models.service.js';
 import { ArtifactsService } from './results/artifacts.service.js';
@@ -56,6 +60,8 @@ export class AppModule {
         ModelsController,
         RolloutsController,
         ThresholdsController,
+        // Before ResultsController: its `results/:id/:kind` would otherwise take `results/:id/labels`.
+        LifecycleController,
         ResultsController,
         OpsController,
       ],
@@ -75,6 +81,9 @@ export class AppModule {
         { provide: APP_FILTER, useValue: new AllErrorsFilter(deps.log) },
         AuditService,
         AuthService,
+        LabelsService,
+        ReviewQueueService,
+        DatasetsService,
         DeviceDirectory,
         FleetService,
         DesiredStateService,

@@ -65,7 +65,10 @@ export const ModelName = {
   ThresholdSet: 'ThresholdSet',
   Result: 'Result',
   ResultArtifact: 'ResultArtifact',
-  AuditLog: 'AuditLog'
+  AuditLog: 'AuditLog',
+  ResultLabel: 'ResultLabel',
+  Dataset: 'Dataset',
+  DatasetItem: 'DatasetItem'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -338,6 +341,46 @@ export const AuditLogScalarFieldEnum = {
 } as const
 
 export type AuditLogScalarFieldEnum = (typeof AuditLogScalarFieldEnum)[keyof typeof AuditLogScalarFieldEnum]
+
+
+export const ResultLabelScalarFieldEnum = {
+  id: 'id',
+  resultId: 'resultId',
+  version: 'version',
+  label: 'label',
+  maskRef: 'maskRef',
+  note: 'note',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt'
+} as const
+
+export type ResultLabelScalarFieldEnum = (typeof ResultLabelScalarFieldEnum)[keyof typeof ResultLabelScalarFieldEnum]
+
+
+export const DatasetScalarFieldEnum = {
+  id: 'id',
+  lineId: 'lineId',
+  name: 'name',
+  version: 'version',
+  frozenAt: 'frozenAt',
+  selection: 'selection',
+  counts: 'counts',
+  createdBy: 'createdBy'
+} as const
+
+export type DatasetScalarFieldEnum = (typeof DatasetScalarFieldEnum)[keyof typeof DatasetScalarFieldEnum]
+
+
+export const DatasetItemScalarFieldEnum = {
+  datasetId: 'datasetId',
+  resultId: 'resultId',
+  split: 'split',
+  label: 'label',
+  imageRef: 'imageRef',
+  maskRef: 'maskRef'
+} as const
+
+export type DatasetItemScalarFieldEnum = (typeof DatasetItemScalarFieldEnum)[keyof typeof DatasetItemScalarFieldEnum]
 
 
 export const SortOrder = {
