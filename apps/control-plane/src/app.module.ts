@@ -21,6 +21,7 @@ import { DeviceDirectory } from './fleet/device-directory.js';
 import { FleetController } from './fleet/fleet.controller.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { DatasetsService } from './lifecycle/datasets.service.js';
+import { EvaluationsService } from './lifecycle/evaluations.service.js';
 import { LabelsService } from './lifecycle/labels.service.js';
 import { LifecycleController } from './lifecycle/lifecycle.controller.js';
 import { ReviewQueueService } from './lifecycle/review-queue.service.js';
@@ -36,6 +37,8 @@ import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
 import { ThresholdsController } from './thresholds/thresholds.controller.js';
 import { ThresholdsService } from './thresholds/thresholds.service.js';
+import { TrainingController } from './training/training.controller.js';
+import { TrainingService } from './training/training.service.js';
 
 export interface AppDeps {
   config: ControlPlaneConfig;
@@ -62,6 +65,7 @@ export class AppModule {
         ThresholdsController,
         // Before ResultsController: its `results/:id/:kind` would otherwise take `results/:id/labels`.
         LifecycleController,
+        TrainingController,
         ResultsController,
         OpsController,
       ],
@@ -84,6 +88,8 @@ export class AppModule {
         LabelsService,
         ReviewQueueService,
         DatasetsService,
+        EvaluationsService,
+        TrainingService,
         DeviceDirectory,
         FleetService,
         DesiredStateService,

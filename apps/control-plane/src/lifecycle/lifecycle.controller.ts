@@ -5,6 +5,7 @@ import { HUMANS, OPERATORS, Roles } from '../auth/roles.js';
 import { type AppRequest, contextOf } from '../common/request-context.js';
 import { jsonSchema, parse, uuidParam } from '../common/validation.js';
 import { DatasetsService, FreezeDataset } from './datasets.service.js';
+import { CreateEvaluation, EvaluationsService } from './evaluations.service.js';
 import { CreateLabel, LabelsService } from './labels.service.js';
 import { ReviewQueueQuery, ReviewQueueService } from './review-queue.service.js';
 
@@ -20,7 +21,27 @@ export class LifecycleController {
     @Inject(LabelsService) private readonly labels: LabelsService,
     @Inject(ReviewQueueService) private readonly queue: ReviewQueueService,
     @Inject(DatasetsService) private readonly datasets: DatasetsService,
+    @Inject(EvaluationsService) private readonly evaluations: EvaluationsService,
   ) {}
+
+  @Post('model-versions/:id/evaluations')
+  @Roles(...OPERATORS)
+  @ApiOperation({ summary: "Record a model version's scores on a dataset's validation split" })
+  @ApiBody({ schema: jsonSchema(CreateEvaluation) })
+  evaluate(@Param('id') id: string, @Body() body: unknown, @Req() req: AppRequest) {
+    return this.evaluations.create(
+      contextOf(req),
+      parse(uuidParam, id, 'id'),
+      parse(CreateEvaluation, body, 'body'),
+    );
+  }
+
+  @Get('model-versions/:id/evaluations')
+  @Roles(...HUMANS)
+  @ApiOperation({ summary: "A model version's evaluations, newest first" })
+  evaluationsOf(@Param('id') id: string) {
+    return this.evaluations.list(parse(uuidParam, id, 'id'));
+  }
 
   @Post('results/:id/labels')
   @Roles(...HUMANS)

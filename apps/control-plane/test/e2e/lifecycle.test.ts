@@ -160,6 +160,15 @@ describe.each(BACKENDS)('review, labels and datasets on $name', ({ name }) => {
     for (const k of ['nok1', 'nok2', 'ok4']) expect(left).not.toContain(ids[k]);
   });
 
+  it.runIf(name === 'pglite')('says training jobs need PostgreSQL on the embedded database', async () => {
+    const r = await admin.post('/api/v1/training-jobs', {
+      datasetId: '00000000-0000-7000-8000-000000000000',
+      modelName: 'x',
+    });
+    expect(r.status).toBe(501);
+    expect(r.body.message).toContain('training jobs need PostgreSQL (DATABASE_URL)');
+  });
+
   it('freezes a dataset version and exports it in MVTec layout', async () => {
     const frozen = await admin.post(`/api/v1/lines/${fleet.line.id}/datasets`, { name: 'widget-line1' });
     expect(frozen.status, JSON.stringify(frozen.body)).toBe(201);

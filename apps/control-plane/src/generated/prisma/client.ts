@@ -132,3 +132,13 @@ export type Dataset = Prisma.DatasetModel
  * 
  */
 export type DatasetItem = Prisma.DatasetItemModel
+/**
+ * Model TrainingJob
+ * A training run requested from the control plane and executed by a trainer worker (queue: pg-boss on PostgreSQL).
+ */
+export type TrainingJob = Prisma.TrainingJobModel
+/**
+ * Model ModelEvaluation
+ * A model version measured on a dataset's validation split (by a trainer worker or an engineer's `diad eval`).
+ */
+export type ModelEvaluation = Prisma.ModelEvaluationModel

@@ -414,7 +414,9 @@ export const ModelName = {
   AuditLog: 'AuditLog',
   ResultLabel: 'ResultLabel',
   Dataset: 'Dataset',
-  DatasetItem: 'DatasetItem'
+  DatasetItem: 'DatasetItem',
+  TrainingJob: 'TrainingJob',
+  ModelEvaluation: 'ModelEvaluation'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -430,7 +432,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "site" | "line" | "station" | "device" | "enrolmentToken" | "user" | "apiKey" | "signingKey" | "modelVersion" | "rollout" | "rolloutDevice" | "thresholdSet" | "result" | "resultArtifact" | "auditLog" | "resultLabel" | "dataset" | "datasetItem"
+    modelProps: "site" | "line" | "station" | "device" | "enrolmentToken" | "user" | "apiKey" | "signingKey" | "modelVersion" | "rollout" | "rolloutDevice" | "thresholdSet" | "result" | "resultArtifact" | "auditLog" | "resultLabel" | "dataset" | "datasetItem" | "trainingJob" | "modelEvaluation"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1766,6 +1768,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    TrainingJob: {
+      payload: Prisma.$TrainingJobPayload<ExtArgs>
+      fields: Prisma.TrainingJobFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.TrainingJobFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.TrainingJobFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        findFirst: {
+          args: Prisma.TrainingJobFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.TrainingJobFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        findMany: {
+          args: Prisma.TrainingJobFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>[]
+        }
+        create: {
+          args: Prisma.TrainingJobCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        createMany: {
+          args: Prisma.TrainingJobCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.TrainingJobCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>[]
+        }
+        delete: {
+          args: Prisma.TrainingJobDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        update: {
+          args: Prisma.TrainingJobUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        deleteMany: {
+          args: Prisma.TrainingJobDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.TrainingJobUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.TrainingJobUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>[]
+        }
+        upsert: {
+          args: Prisma.TrainingJobUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        aggregate: {
+          args: Prisma.TrainingJobAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateTrainingJob>
+        }
+        groupBy: {
+          args: Prisma.TrainingJobGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.TrainingJobGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.TrainingJobCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.TrainingJobCountAggregateOutputType> | number
+        }
+      }
+    }
+    ModelEvaluation: {
+      payload: Prisma.$ModelEvaluationPayload<ExtArgs>
+      fields: Prisma.ModelEvaluationFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ModelEvaluationFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ModelEvaluationFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        findFirst: {
+          args: Prisma.ModelEvaluationFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ModelEvaluationFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        findMany: {
+          args: Prisma.ModelEvaluationFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>[]
+        }
+        create: {
+          args: Prisma.ModelEvaluationCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        createMany: {
+          args: Prisma.ModelEvaluationCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ModelEvaluationCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>[]
+        }
+        delete: {
+          args: Prisma.ModelEvaluationDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        update: {
+          args: Prisma.ModelEvaluationUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        deleteMany: {
+          args: Prisma.ModelEvaluationDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ModelEvaluationUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ModelEvaluationUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>[]
+        }
+        upsert: {
+          args: Prisma.ModelEvaluationUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        aggregate: {
+          args: Prisma.ModelEvaluationAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateModelEvaluation>
+        }
+        groupBy: {
+          args: Prisma.ModelEvaluationGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ModelEvaluationGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ModelEvaluationCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ModelEvaluationCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2099,6 +2249,39 @@ export const DatasetItemScalarFieldEnum = {
 } as const
 
 export type DatasetItemScalarFieldEnum = (typeof DatasetItemScalarFieldEnum)[keyof typeof DatasetItemScalarFieldEnum]
+
+
+export const TrainingJobScalarFieldEnum = {
+  id: 'id',
+  lineId: 'lineId',
+  datasetId: 'datasetId',
+  config: 'config',
+  status: 'status',
+  progress: 'progress',
+  attempts: 'attempts',
+  worker: 'worker',
+  modelVersionId: 'modelVersionId',
+  error: 'error',
+  queueJobId: 'queueJobId',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  startedAt: 'startedAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type TrainingJobScalarFieldEnum = (typeof TrainingJobScalarFieldEnum)[keyof typeof TrainingJobScalarFieldEnum]
+
+
+export const ModelEvaluationScalarFieldEnum = {
+  id: 'id',
+  modelVersionId: 'modelVersionId',
+  datasetId: 'datasetId',
+  report: 'report',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt'
+} as const
+
+export type ModelEvaluationScalarFieldEnum = (typeof ModelEvaluationScalarFieldEnum)[keyof typeof ModelEvaluationScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -2484,6 +2667,8 @@ export type GlobalOmitConfig = {
   resultLabel?: Prisma.ResultLabelOmit
   dataset?: Prisma.DatasetOmit
   datasetItem?: Prisma.DatasetItemOmit
+  trainingJob?: Prisma.TrainingJobOmit
+  modelEvaluation?: Prisma.ModelEvaluationOmit
 }
 
 /* Types for Logging */

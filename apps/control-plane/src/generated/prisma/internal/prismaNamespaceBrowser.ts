@@ -68,7 +68,9 @@ export const ModelName = {
   AuditLog: 'AuditLog',
   ResultLabel: 'ResultLabel',
   Dataset: 'Dataset',
-  DatasetItem: 'DatasetItem'
+  DatasetItem: 'DatasetItem',
+  TrainingJob: 'TrainingJob',
+  ModelEvaluation: 'ModelEvaluation'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -381,6 +383,39 @@ export const DatasetItemScalarFieldEnum = {
 } as const
 
 export type DatasetItemScalarFieldEnum = (typeof DatasetItemScalarFieldEnum)[keyof typeof DatasetItemScalarFieldEnum]
+
+
+export const TrainingJobScalarFieldEnum = {
+  id: 'id',
+  lineId: 'lineId',
+  datasetId: 'datasetId',
+  config: 'config',
+  status: 'status',
+  progress: 'progress',
+  attempts: 'attempts',
+  worker: 'worker',
+  modelVersionId: 'modelVersionId',
+  error: 'error',
+  queueJobId: 'queueJobId',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  startedAt: 'startedAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type TrainingJobScalarFieldEnum = (typeof TrainingJobScalarFieldEnum)[keyof typeof TrainingJobScalarFieldEnum]
+
+
+export const ModelEvaluationScalarFieldEnum = {
+  id: 'id',
+  modelVersionId: 'modelVersionId',
+  datasetId: 'datasetId',
+  report: 'report',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt'
+} as const
+
+export type ModelEvaluationScalarFieldEnum = (typeof ModelEvaluationScalarFieldEnum)[keyof typeof ModelEvaluationScalarFieldEnum]
 
 
 export const SortOrder = {
