@@ -107,7 +107,7 @@ describe.runIf(DATABASE_URL)('model lifecycle loop on PostgreSQL with a real tra
     await generateSynthDataset({
       out: synth,
       seed: 3,
-      categories: ['bottle'],
+      categories: ['bottle_cap'],
       size: 128,
       tier: 'easy',
       train: 24,
