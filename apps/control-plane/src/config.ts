@@ -97,16 +97,28 @@ export const ControlPlaneConfig = z
 export type ControlPlaneConfig = z.infer<typeof ControlPlaneConfig>;
 export type ControlPlaneConfigInput = z.input<typeof ControlPlaneConfig>;
 
+/** A configuration the control plane cannot start with; the message names each setting that is wrong. */
+export class ConfigError extends TypeError {
+  override name = 'ConfigError';
+}
+
+function describe(issues: z.core.$ZodIssue[], nameOf: (key: string) => string): string {
+  return issues
+    .map((i) => {
+      const key = i.path.join('.') || '(root)';
+      const missing = i.code === 'invalid_type' && /received undefined/.test(i.message);
+      return `${nameOf(key)}: ${missing ? 'required' : i.message}`;
+    })
+    .join('; ');
+}
+
 export function parseConfig(input: ControlPlaneConfigInput): ControlPlaneConfig {
   const r = ControlPlaneConfig.safeParse(input);
-  if (!r.success) {
-    const msgs = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new TypeError(`control-plane config: ${msgs.join('; ')}`);
-  }
+  if (!r.success) throw new ConfigError(`control-plane config: ${describe(r.error.issues, (k) => k)}`);
   return r.data;
 }
 
-const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
+export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   HOST: 'host',
   PORT: 'port',
   DATABASE_URL: 'databaseUrl',
@@ -153,5 +165,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
     const v = env[k];
     if (v !== undefined && (v !== '' || key === 'mqttGroup')) input[key] = v;
   }
-  return parseConfig(input as ControlPlaneConfigInput);
+  const r = ControlPlaneConfig.safeParse(input);
+  if (!r.success) {
+    const envName = Object.fromEntries(Object.entries(ENV_KEYS).map(([k, v]) => [v, k])) as Record<
+      string,
+      string
+    >;
+    throw new ConfigError(`configuration: ${describe(r.error.issues, (k) => envName[k] ?? k)}`);
+  }
+  return r.data;
 }

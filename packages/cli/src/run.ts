@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type Io, UsageError } from './args.js';
 import { synthCommand } from './commands/synth.js';
 
@@ -8,8 +9,16 @@ Commands:
   eval      evaluate a model bundle on a dataset: the paper's tables, plots, calibration
   inspect   run a bundle on images
 
-Run "diad <command> --help" for the options of a command.
+Run "diad <command> --help" for the options of a command; "diad --version" prints the version.
 `;
+
+/** The version in this package's package.json (one folder above both src/ and dist/). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
 
 const EXPECTED_ERRORS = new Set(['DatasetLayoutError', 'BundleError', 'ImageDecodeError']);
 
@@ -38,13 +47,23 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 /** Runs the `diad` command line; returns the process exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`diad ${version()}\n`);
+    return 0;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(USAGE);
-    return name ? 0 : 2;
+    return 0;
+  }
+  if (!name) {
+    io.stderr.write(`diad: missing command\n\n${USAGE}`);
+    return 2;
   }
   const load = COMMANDS[name];
   if (!load) {
-    io.stderr.write(`diad: unknown command "${name}"\n\n${USAGE}`);
+    io.stderr.write(
+      `diad: unknown ${name.startsWith('-') ? 'option' : 'command'} "${name}" (see diad --help)\n`,
+    );
     return 2;
   }
   try {
