@@ -35,6 +35,8 @@ const DECLARED_IN_LICENSE_FILE = {
   busboy: 'MIT', // legacy "licenses" array, read from node_modules when installed
   streamsearch: 'MIT',
   dequeue: 'BSD-2-Clause',
+  'humanize-number': 'MIT', // README "License: MIT"
+  only: 'MIT', // README "(The MIT License)"
   humanize: 'MIT',
   precond: 'MIT', // README: "free to use under the terms of the MIT license"
   'seq-queue': 'MIT',

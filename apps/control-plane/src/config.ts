@@ -25,11 +25,14 @@ export const ControlPlaneConfig = z
     blobDir: z.string().min(1).default('.data/control-plane/blobs'),
     /** Where bundles and result images live: the local folder `blobDir`, or an S3-compatible bucket. */
     blobStore: z.enum(['fs', 's3']).default('fs'),
+    /** An S3-compatible server (path-style addressing); absent: AWS S3 in `s3Region`. */
     s3Endpoint: z.string().url().optional(),
     s3Region: z.string().min(1).default('us-east-1'),
     s3Bucket: z.string().min(1).optional(),
+    /** Static keys; absent: the AWS SDK's default credential chain (AWS_* variables, profiles, IRSA, instance roles). */
     s3AccessKeyId: z.string().min(1).optional(),
     s3SecretAccessKey: z.string().min(1).optional(),
+    s3SessionToken: z.string().min(1).optional(),
     mqttUrl: z
       .string()
       .regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt:// or ws:// URL')
@@ -87,13 +90,14 @@ export const ControlPlaneConfig = z
     ingestFlushMs: int(1, 10_000).default(20),
   })
   .strict()
-  .refine(
-    (c) => c.blobStore !== 's3' || (c.s3Endpoint && c.s3Bucket && c.s3AccessKeyId && c.s3SecretAccessKey),
-    {
-      message: 'blobStore "s3" needs s3Endpoint, s3Bucket, s3AccessKeyId and s3SecretAccessKey',
-      path: ['blobStore'],
-    },
-  );
+  .refine((c) => c.blobStore !== 's3' || c.s3Bucket, {
+    message: 'blobStore "s3" needs s3Bucket (S3_BUCKET)',
+    path: ['blobStore'],
+  })
+  .refine((c) => !c.s3AccessKeyId === !c.s3SecretAccessKey, {
+    message: 's3AccessKeyId and s3SecretAccessKey go together (or neither, for the default credential chain)',
+    path: ['s3SecretAccessKey'],
+  });
 export type ControlPlaneConfig = z.infer<typeof ControlPlaneConfig>;
 export type ControlPlaneConfigInput = z.input<typeof ControlPlaneConfig>;
 
@@ -131,6 +135,7 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   S3_BUCKET: 's3Bucket',
   S3_ACCESS_KEY_ID: 's3AccessKeyId',
   S3_SECRET_ACCESS_KEY: 's3SecretAccessKey',
+  S3_SESSION_TOKEN: 's3SessionToken',
   MQTT_URL: 'mqttUrl',
   MQTT_GROUP: 'mqttGroup',
   MQTT_PROTOCOL: 'mqttProtocol',
