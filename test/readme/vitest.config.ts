@@ -4,7 +4,6 @@ import { defineConfig } from 'vitest/config';
 // processes, so no source conditions are needed here.
 export default defineConfig({
   test: {
-    root: '../..',
     include: ['test/readme/**/*.test.ts'],
     testTimeout: 900_000,
     hookTimeout: 120_000,
