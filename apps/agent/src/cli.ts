@@ -13,6 +13,8 @@ Commands:
 
 Options:
   --config <file>   the agent's YAML configuration (see deploy/agent.example.yaml)
+  --providers       with check: also try each configured execution provider on this machine and print why one
+                    cannot be used (exit 1 then)
   -h, --help        this text
   -V, --version     the agent's version
 
@@ -35,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         config: { type: 'string' },
+        providers: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -76,7 +79,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'check') {
     process.stdout.write(`${path}: ok\n`);
-    return 0;
+    if (!values.providers) return 0;
+    const { providerTable } = await import('./inspector/accelerators.js');
+    const table = await providerTable(config.model.providers);
+    process.stdout.write(table.text);
+    return table.ok ? 0 : 1;
   }
   const agent = await Agent.start(config);
   await new Promise<void>((resolve) => {
