@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { Provider } from '@diad/pipeline';
 import type { InspectionResult } from '@diad/protocol';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -145,7 +146,7 @@ export class Agent {
 
   submit = (frame: Frame): Promise<InspectionResult> => this.inspection.submit(frame);
 
-  private usableProviders(): string[] {
+  private usableProviders(): Provider[] {
     const configured = this.config.model.providers;
     const usable = this.accelerators?.usable ?? configured;
     const list = configured.filter((p) => usable.includes(p));

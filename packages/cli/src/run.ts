@@ -25,21 +25,13 @@ const EXPECTED_ERRORS = new Set(['DatasetLayoutError', 'BundleError', 'ImageDeco
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
+// The model runtime is imported when a command needs it, so the other commands start without ONNX Runtime loaded.
 async function loadInspect(): Promise<Command> {
-  // resolved at run time so the other commands work without the model runtime loaded
-  const pipeline = (await import('@diad/pipeline')) as { inspectCommand?: Command };
-  if (typeof pipeline.inspectCommand !== 'function') {
-    throw new Error('this build of @diad/pipeline has no inspectCommand');
-  }
-  return pipeline.inspectCommand;
+  return (await import('@diad/pipeline')).inspectCommand;
 }
 
 async function loadDoctor(): Promise<Command> {
-  const pipeline = (await import('@diad/pipeline')) as { doctorCommand?: Command };
-  if (typeof pipeline.doctorCommand !== 'function') {
-    throw new Error('this build of @diad/pipeline has no doctorCommand');
-  }
-  return pipeline.doctorCommand;
+  return (await import('@diad/pipeline')).doctorCommand;
 }
 
 async function loadEval(): Promise<Command> {
