@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Provider } from '@diad/pipeline';
-import type { InspectionResult } from '@diad/protocol';
+import { type InspectionResult, loggerOptions } from '@diad/protocol';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { type Clock, systemClock } from './clock.js';
@@ -79,7 +79,7 @@ export class Agent {
     deps: AgentDeps,
   ) {
     this.clock = deps.clock ?? systemClock;
-    this.logger = deps.logger ?? pino({ level: config.log.level, base: { app: 'diad-agent' } });
+    this.logger = deps.logger ?? pino(loggerOptions('diad-agent', config.log.level));
     mkdirSync(config.dataDir, { recursive: true });
     this.state = new StateStore(join(config.dataDir, 'state.json'));
     this.deviceId = this.state.get().enrolment?.deviceId ?? config.deviceId;
