@@ -19,7 +19,8 @@ afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 /** The commands the README shows (code blocks and inline code), comments stripped. */
 function readmeCommands(text: string): string[] {
   const found = new Set<string>();
-  const isCommand = (s: string) => /^([A-Z_]+=\S+\s+)*(npm|npx|node|\/usr\/bin\/python3|python3)\s/.test(s);
+  const isCommand = (s: string) =>
+    /^([A-Z_]+=(\$\([^)]*\)|\S+)\s+)*(npm|npx|node|\/usr\/bin\/python3|python3)\s/.test(s);
   for (const block of text.matchAll(/```(?:bash|sh)\n([\s\S]*?)```/g)) {
     for (const raw of block[1].split('\n')) {
       const line = raw.replace(/\s+#\s.*$/, '').trim();
@@ -191,6 +192,13 @@ const PLAN: Record<string, Plan> = {
       void expect(ok(await sh('npm run licenses', MIN)).stdout).toMatch(/compatible with Apache/),
   },
   'npm run test:readme': { why: 'this test', run: async () => {} },
+  'npm rebuild onnxruntime-node --allow-scripts=onnxruntime-node': {
+    why: 'not run (it downloads the CUDA libraries from NuGet); checks that this npm knows the allow-scripts setting',
+    run: async () => {
+      const r = ok(await sh('npm config get allow-scripts', MIN));
+      expect(r.stderr).not.toMatch(/Unknown/);
+    },
+  },
   'npx diad synth --out /tmp/synth/easy --seed 1 --tier easy': {
     why: 'short mode: one category, 4 train and 4 test images (into a temporary folder)',
     run: async () => {
@@ -200,7 +208,7 @@ const PLAN: Record<string, Plan> = {
           5 * MIN,
         ),
       );
-      expect(r.stdout + r.stderr).toMatch(/fabric/);
+      expect(r.stdout + r.stderr).toMatch(/wrote \d+ files for 1 categories/);
     },
   },
   'npx diad inspect --bundle models/diad-synth-tiny img.png': {
@@ -259,7 +267,9 @@ const PLAN: Record<string, Plan> = {
         { PORT: String(port), DATA_DIR: 'memory://', BLOB_DIR: join(TMP, 'blobs'), LOG_LEVEL: 'warn' },
       );
       expect(r.ready, r.stderr.slice(-3000)).toBe(true);
-      expect(r.code).toBe(0);
+      // Ctrl-C reaches the whole process group (bash, npm exec, the server): a clean stop, no stack trace.
+      expect(r.code === 0 || r.code === 130 || r.signal === 'SIGINT', `${r.code} ${r.signal}`).toBe(true);
+      expect(r.stderr).not.toMatch(/\n\s+at .*:\d+:\d+\)?\n/);
     },
   },
   '/usr/bin/python3 -m tools.diad.train --help': {
@@ -292,13 +302,18 @@ const PLAN: Record<string, Plan> = {
         return console.warn('skipped: DATABASE_URL is not set (bench:control-plane needs PostgreSQL)');
       const u = new URL(url);
       u.pathname = '/diad_readme_bench';
-      ok(
-        await sh('npm run bench:control-plane', 8 * MIN, {
-          BENCH_DATABASE_URL: u.toString(),
-          BENCH_ROWS: '2000',
-          BENCH_SECONDS: '1',
-        }),
-      );
+      const env = { BENCH_DATABASE_URL: u.toString(), BENCH_ROWS: '2000', BENCH_SECONDS: '1' };
+      try {
+        let r = await sh('npm run bench:control-plane', 8 * MIN, env);
+        // The benchmark's HTTP senders have been seen to get ECONNRESET on a heavily loaded machine: one retry.
+        if (r.code !== 0 && /ECONNRESET/.test(r.stderr))
+          r = await sh('npm run bench:control-plane', 8 * MIN, env);
+        expect(ok(r).stdout).toMatch(/HTTP ingestion: /);
+      } finally {
+        const admin = new URL(url);
+        admin.pathname = '/postgres';
+        await sh(`psql "${admin}" -c "DROP DATABASE IF EXISTS diad_readme_bench WITH (FORCE)"`, MIN);
+      }
     },
   },
   'npm run bench:system': {
