@@ -316,6 +316,21 @@ const PLAN: Record<string, Plan> = {
       }
     },
   },
+  'npm run bench:ingest-lag': {
+    why: 'short mode: 100 results/s for 2 s (needs PostgreSQL: DATABASE_URL, and mosquitto, as in CI)',
+    run: async () => {
+      if (!process.env.DATABASE_URL)
+        return console.warn('skipped: DATABASE_URL is not set (bench:ingest-lag)');
+      if ((await sh('command -v mosquitto || test -x /usr/sbin/mosquitto', MIN)).code !== 0) {
+        return console.warn('skipped: no mosquitto binary (bench:ingest-lag)');
+      }
+      ok(await sh('npm run bench:ingest-lag -- --rate 100 --seconds 2 --warmup 1', 8 * MIN));
+    },
+  },
+  'npm run test:ingest-faults': {
+    why: 'a long suite that CI runs as its own step (npm run test:ingest-faults); not repeated here',
+    run: async () => {},
+  },
   'npm run bench:system': {
     why: 'short mode: 3 frames',
     run: async () => void ok(await sh('npm run bench:system -- --frames 3 --rate 2', 8 * MIN)),

@@ -8,7 +8,7 @@ import serveStatic from 'serve-static';
 export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
 
 /** Paths the API owns: never answered with the app, even when nothing matched (a 404 there must stay JSON). */
-const API_PREFIXES = ['/api', '/docs', '/metrics', '/healthz'];
+const API_PREFIXES = ['/api', '/docs', '/metrics', '/healthz', '/readyz'];
 
 // The app itself may only talk to its own origin; images are fetched as blobs (blob: URLs).
 const CSP =
