@@ -2,7 +2,7 @@
  * Pipeline speed and memory on CPU for one bundle:
  *   npx tsx --conditions=@diad/source bench/pipeline.ts [bundle] [--images N] [--threads N] [--batch N] [--draws N] [--json]
  *   [--spinning] lets ORT's threads busy-wait (PipelineOptions.allowSpinning). --draws overrides sampler.draws.
- * Default bundle: models/diad-synth-tiny, else /work/data/bundles/tiny-random.
+ * Default bundle: models/diad-synth-tiny, else packages/pipeline/test/fixtures/micro-random.
  * Prints images/s, mean ms per stage, the pipeline's own overhead (total − time inside session.run) as a share
  * of the total, and peak RSS. Inputs are synthetic frames of the manifest size (raw and PNG-encoded).
  */
@@ -27,7 +27,7 @@ const bundle =
   positionals[0] ??
   (existsSync('models/diad-synth-tiny/manifest.json')
     ? 'models/diad-synth-tiny'
-    : '/work/data/bundles/tiny-random');
+    : 'packages/pipeline/test/fixtures/micro-random');
 const nImages = Number(values.images);
 const batch = Number(values.batch);
 const threads = values.threads === undefined ? undefined : Number(values.threads);

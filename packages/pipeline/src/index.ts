@@ -31,7 +31,13 @@ export * from './core/schedule.js';
 export * from './core/score.js';
 export * from './core/upsample.js';
 export { BundleError, ImageDecodeError } from './errors.js';
-export { DEFAULT_MAX_INPUT_PIXELS, decodeToRgb, type FrameInput, type RawFrame } from './image/decode.js';
+export {
+  DEFAULT_MAX_INPUT_PIXELS,
+  decodeToRgb,
+  encodePng,
+  type FrameInput,
+  type RawFrame,
+} from './image/decode.js';
 export {
   DiadPipeline,
   defaultBackend,

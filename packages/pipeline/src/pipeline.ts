@@ -460,7 +460,7 @@ export class DiadPipeline {
   }
 
   /**
-   * PNG of the frame (resized to the map size) with the anomaly map in jet colours blended at 50%;
+   * PNG of the frame (resized to the map size) with the anomaly map in turbo colours blended at 50%;
    * the colour scale ends at 2 × the pixel threshold, so defect pixels are yellow to red.
    */
   async heatmapPng(frame: FrameInput, out: InspectionOutput): Promise<Buffer> {

@@ -164,9 +164,21 @@ export async function decodeToRgb(frame: FrameInput, opts: DecodeOptions): Promi
   }
 }
 
-/** Encodes interleaved RGB bytes as PNG. */
-export async function encodePng(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {
-  return sharp(rgb, { raw: { width, height, channels: 3 } })
-    .png()
-    .toBuffer();
+/** Encodes interleaved 8-bit grey (1), RGB (3) or RGBA (4) pixels as PNG (grey stays single-channel). */
+export async function encodePng(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3 | 4 = 3,
+): Promise<Buffer> {
+  if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) {
+    throw new RangeError(`encodePng: width/height: expected positive integers, got ${width}x${height}`);
+  }
+  if (pixels.length !== width * height * channels) {
+    throw new RangeError(
+      `encodePng: pixels: expected ${width * height * channels} bytes, got ${pixels.length}`,
+    );
+  }
+  const img = sharp(pixels, { raw: { width, height, channels } });
+  return (channels === 1 ? img.toColourspace('b-w') : img).png().toBuffer();
 }
