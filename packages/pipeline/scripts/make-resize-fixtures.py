@@ -1,5 +1,5 @@
 """Writes packages/pipeline/test/fixtures/resize: small images of odd sizes and what the Python tools make of them
-(tools.diad.data.load_rgb: Pillow's bilinear resize), plus float planes resized by Pillow in mode "F".
+(tools.diad.data.load_rgb: Pillow's bilinear resize; alpha dropped), plus float planes resized by Pillow in mode "F".
 resize.test.ts checks @diad/pipeline's resizeLikePil and decoder against them; tools/tests/test_resize_fixtures.py
 checks that this script still reproduces the committed files.
 
@@ -36,8 +36,9 @@ def make_inputs(out):
     g16 = (rng.integers(0, 65536, (13, 19))).astype(np.uint16)
     Image.fromarray(g16).save(os.path.join(out, "grey16-19x13.png"))  # mode I;16
     Image.fromarray(smooth(29, 41, 3, 4)).save(os.path.join(out, "photo-41x29.jpg"), quality=90)
+    Image.fromarray(smooth(15, 21, 4, 6), "RGBA").save(os.path.join(out, "rgba-21x15.png"))
     return {"rgb-45x31.png": (45, 31), "grey-23x17.png": (23, 17), "grey16-19x13.png": (19, 13),
-            "photo-41x29.jpg": (41, 29)}  # fmt: skip
+            "photo-41x29.jpg": (41, 29), "rgba-21x15.png": (21, 15)}  # fmt: skip
 
 
 # (input, output width, output height): shrinking, enlarging, both at once, odd factors, identity
@@ -47,6 +48,7 @@ CASES = [
     ("grey-23x17.png", 11, 9), ("grey-23x17.png", 40, 33),
     ("grey16-19x13.png", 8, 8), ("grey16-19x13.png", 19, 13),
     ("photo-41x29.jpg", 16, 16), ("photo-41x29.jpg", 41, 29), ("photo-41x29.jpg", 64, 50),
+    ("rgba-21x15.png", 8, 8), ("rgba-21x15.png", 21, 15),
 ]  # fmt: skip
 
 FLOAT_CASES = [((13, 11), (5, 7)), ((13, 11), (30, 20)), ((13, 11), (13, 4))]

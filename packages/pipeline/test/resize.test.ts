@@ -1,7 +1,7 @@
 /**
  * One resampling definition: resizeLikePil and the decoder reproduce the Python tools' resize (Pillow's bilinear,
  * antialiased when shrinking) byte for byte, on the fixtures scripts/make-resize-fixtures.py made with
- * tools.diad.data.load_rgb: odd sizes, shrinking, enlarging, both at once, grey, 16-bit grey and JPEG input;
+ * tools.diad.data.load_rgb: odd sizes, shrinking, enlarging, both at once, grey, 16-bit grey, RGBA and JPEG input;
  * float planes against Pillow's mode "F".
  */
 import { readFileSync } from 'node:fs';

@@ -114,7 +114,10 @@ function wrap(frame: FrameInput, e: unknown): Error {
   return new ImageDecodeError(`${describe(frame)}: cannot decode image: ${msg}`, { cause: e });
 }
 
-/** A raw frame as interleaved RGB without libvips: grey is replicated, alpha flattened onto black. */
+/**
+ * A raw frame as interleaved RGB without libvips: grey is replicated, alpha dropped (the colour samples are kept as
+ * they are, as Pillow's convert("RGB") and OpenCV's imread do for the training tools and the official code).
+ */
 function rawToRgb(f: RawFrame): Uint8Array {
   const n = f.width * f.height;
   if (f.channels === 3) return f.data.slice();
@@ -122,11 +125,7 @@ function rawToRgb(f: RawFrame): Uint8Array {
   if (f.channels === 1) {
     for (let p = 0; p < n; p++) out[p * 3] = out[p * 3 + 1] = out[p * 3 + 2] = f.data[p];
   } else {
-    for (let p = 0; p < n; p++) {
-      const a = f.data[p * 4 + 3];
-      // libvips flatten truncates: floor(v · α / 255), in integers so exact multiples stay exact.
-      for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.floor((f.data[p * 4 + c] * a) / 255);
-    }
+    for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = f.data[p * 4 + c];
   }
   return out;
 }
@@ -140,8 +139,8 @@ export interface RgbImage {
 
 /**
  * Decodes a frame to interleaved 8-bit sRGB at its own size, without resampling: EXIF orientation applied, grey
- * replicated to RGB, alpha flattened onto black, 16-bit samples reduced to their high byte, CMYK converted by
- * libvips.
+ * replicated to RGB, alpha dropped (colour samples kept, as Pillow's convert("RGB") does), 16-bit samples reduced to
+ * their high byte, CMYK converted by libvips.
  */
 export async function decodeFullRgb(
   frame: FrameInput,
@@ -156,7 +155,6 @@ export async function decodeFullRgb(
     }
     const img = await openImage(frame, maxPixels, maxBytes);
     const { data, info } = await img
-      .flatten({ background: { r: 0, g: 0, b: 0 } })
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })
@@ -177,8 +175,7 @@ export async function decodeFullRgb(
 /**
  * Decodes a frame to interleaved 8-bit sRGB at exactly width × height (fit: fill).
  * `bilinear` is Pillow's bilinear resize, reproduced exactly by resizeLikePil (the training tools' resampling, so
- * serving sees what training saw); the other kernels are libvips'. Grey is replicated to RGB; alpha is flattened
- * onto black; 16-bit samples are reduced to their high byte (bilinear: before resizing; libvips kernels: after);
+ * serving sees what training saw); the other kernels are libvips'. Grey is replicated to RGB; alpha is dropped; 16-bit samples are reduced to their high byte (bilinear: before resizing; libvips kernels: after);
  * CMYK is converted to sRGB by libvips.
  */
 export async function decodeToRgb(frame: FrameInput, opts: DecodeOptions): Promise<Uint8Array> {
@@ -195,7 +192,6 @@ export async function decodeToRgb(frame: FrameInput, opts: DecodeOptions): Promi
     }
     const img = await openImage(frame, maxPixels, maxBytes);
     const { data, info } = await img
-      .flatten({ background: { r: 0, g: 0, b: 0 } })
       .toColourspace('srgb')
       .resize(opts.width, opts.height, { fit: 'fill', kernel: KERNELS[opts.resize] })
       .removeAlpha()
