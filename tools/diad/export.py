@@ -259,6 +259,14 @@ def main(argv=None):
         ckpt.update(stage="random", training={"note": "untrained random weights, for parity tests only"})
         ckpt["model"] = model.state_dict()
     cfg = model.cfg
+    T = cfg["schedule"]["steps"]
+    if not 0 <= args.start_step < T:
+        raise SystemExit(f"--start-step: expected an integer in [0, {T - 1}], got {args.start_step}")
+    if not 1 <= args.steps <= args.start_step + 1:
+        raise SystemExit(f"--steps: expected an integer in [1, --start-step + 1 = {args.start_step + 1}], got {args.steps}")
+    if ckpt.get("stage") == "official" and args.start_step == T - 1 and T % args.steps:
+        print(f"note: the official DiAD sampler takes more than {args.steps} steps when they do not divide {T}; "
+              "this bundle takes exactly that many (docs/bundle.md)", file=sys.stderr)  # fmt: skip
     network, layers = resolve_features(args, ckpt)
     paths = calibration_paths(args, ckpt)
     if paths is None and ckpt.get("calibration") is None:

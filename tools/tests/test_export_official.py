@@ -58,6 +58,8 @@ def base_args(inputs, out):
         (["--features-weights", "R50", "--feature-layers", "layer2", "layer3", "--calib-images", "GOOD"],
          "--feature-layers: resnet50 features are layer1 layer2 layer3"),
         (["--features-weights", "R50", "--context", "MISSING", "--calib-images", "GOOD"], "--context: no file"),
+        (["--features-weights", "R50", "--calib-images", "GOOD", "--start-step", "1000"], "--start-step: expected"),
+        (["--features-weights", "R50", "--calib-images", "GOOD", "--steps", "101"], "--steps: expected"),
     ],
 )  # fmt: skip
 def test_official_export_refuses_each_missing_input_before_writing(inputs, tmp_path, extra, message):
