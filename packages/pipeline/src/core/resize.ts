@@ -86,6 +86,31 @@ function horizontal(
   dst: Pixels,
 ): void {
   const { bounds, weights, ksize } = c;
+  if (kInt && ch === 3) {
+    // The common case (8-bit RGB), with the three bands in one pass over the taps.
+    for (let y = 0; y < rows; y++) {
+      const rowIn = (y + rowFirst) * srcW * 3;
+      let o = y * outW * 3;
+      for (let xx = 0; xx < outW; xx++) {
+        const n = bounds[xx * 2 + 1];
+        const kb = xx * ksize;
+        let at = rowIn + bounds[xx * 2] * 3;
+        let s0 = HALF;
+        let s1 = HALF;
+        let s2 = HALF;
+        for (let x = 0; x < n; x++, at += 3) {
+          const k = kInt[kb + x];
+          s0 += src[at] * k;
+          s1 += src[at + 1] * k;
+          s2 += src[at + 2] * k;
+        }
+        dst[o++] = clip8(s0);
+        dst[o++] = clip8(s1);
+        dst[o++] = clip8(s2);
+      }
+    }
+    return;
+  }
   for (let y = 0; y < rows; y++) {
     const rowIn = (y + rowFirst) * srcW * ch;
     const rowOut = y * outW * ch;
@@ -121,6 +146,24 @@ function vertical(
 ): void {
   const { bounds, weights, ksize } = c;
   const stride = w * ch;
+  if (kInt) {
+    // Row by row over the taps (sequential memory); the sums are exact integers below 2^31, as in Pillow.
+    const acc = new Float64Array(stride);
+    for (let yy = 0; yy < outH; yy++) {
+      const base = (bounds[yy * 2] - rowShift) * stride;
+      const n = bounds[yy * 2 + 1];
+      const kb = yy * ksize;
+      const rowOut = yy * stride;
+      acc.fill(HALF);
+      for (let y = 0; y < n; y++) {
+        const k = kInt[kb + y];
+        const row = base + y * stride;
+        for (let i = 0; i < stride; i++) acc[i] += src[row + i] * k;
+      }
+      for (let i = 0; i < stride; i++) dst[rowOut + i] = clip8(acc[i]);
+    }
+    return;
+  }
   for (let yy = 0; yy < outH; yy++) {
     const ymin = bounds[yy * 2] - rowShift;
     const n = bounds[yy * 2 + 1];
