@@ -26,6 +26,7 @@ export * from './core/ddim.js';
 export * from './core/heatmap.js';
 export * from './core/normalize.js';
 export * from './core/pool.js';
+export * from './core/resize.js';
 export * from './core/rng.js';
 export * from './core/schedule.js';
 export * from './core/score.js';
@@ -33,10 +34,12 @@ export * from './core/upsample.js';
 export { BundleError, ImageDecodeError } from './errors.js';
 export {
   DEFAULT_MAX_INPUT_PIXELS,
+  decodeFullRgb,
   decodeToRgb,
   encodePng,
   type FrameInput,
   type RawFrame,
+  type RgbImage,
 } from './image/decode.js';
 export {
   DiadPipeline,
