@@ -22,6 +22,7 @@ import { SparkplugNode } from './mqtt/sparkplug-node.js';
 import type { AgentOpcuaServer } from './opcua/server.js';
 import { OutboxDrainer } from './outbox/drainer.js';
 import { SqliteOutbox } from './outbox/sqlite.js';
+import type { ModbusPlcServer } from './plc/modbus-server.js';
 import { FfmpegCamera } from './sources/ffmpeg-camera.js';
 import { HotFolderSource } from './sources/hot-folder.js';
 import { ArtifactUploader } from './sync/artifact-uploader.js';
@@ -60,6 +61,7 @@ export class Agent {
   readonly hotFolders: HotFolderSource[] = [];
   broker: EmbeddedBroker | null = null;
   opcua: AgentOpcuaServer | null = null;
+  modbus: ModbusPlcServer | null = null;
   http: FastifyInstance | null = null;
   sync: SyncService | null = null;
   sparkplug: SparkplugNode | null = null;
@@ -149,6 +151,7 @@ export class Agent {
     });
 
     if (c.opcua.enabled) await this.startOpcua();
+    if (c.plc.modbus.enabled) await this.startModbus();
     for (const h of c.sources.hotFolders) {
       const src = new HotFolderSource({
         ...h,
@@ -310,7 +313,7 @@ export class Agent {
       pkiDir: c.opcua.pkiDir!,
       trustListReloadMs: 10_000,
       stations: c.stations.map((s) => s.id),
-      canAccept: (s) => this.inspection.canAccept(s) && !!this.models.activeModel,
+      canAccept: this.canTrigger,
       agentStatus: () => ({
         ready: this.readiness().length === 0,
         modelName: this.models.activeModel?.name ?? '',
@@ -319,34 +322,59 @@ export class Agent {
         outboxFull: this.inspection.outboxFull,
       }),
       logger: this.logger,
-      trigger: async (station, partId) => {
-        const spec = c.stations.find((s) => s.id === station)!;
-        const meta = {
-          site: c.site,
-          line: c.line,
-          station,
-          camera: spec.triggerCamera ?? 'none',
-          partId,
-          capturedAt: this.clock.now(),
-          category: spec.category,
-        };
-        const camera = spec.triggerCamera ? this.cameras.get(spec.triggerCamera) : undefined;
-        if (!camera)
-          return this.inspection.recordCaptureFailure(
-            meta,
-            'NO_CAMERA',
-            `station ${station} has no triggerCamera`,
-          );
-        let image: FrameInput;
-        try {
-          image = await camera.grab();
-        } catch (e) {
-          return this.inspection.recordCaptureFailure(meta, 'NO_FRAME', (e as Error).message);
-        }
-        return this.inspection.submit({ ...meta, image });
-      },
+      trigger: this.triggerInspection,
     });
     await this.opcua.start();
+  }
+
+  /**
+   * A PLC trigger (OPC UA, Modbus): inspects the station's trigger camera's latest frame. Resolves with the
+   * stored result; a missing camera or frame gives a stored error result, so the PLC handshake always completes.
+   */
+  triggerInspection = async (station: string, partId: string): Promise<InspectionResult> => {
+    const c = this.config;
+    const spec = c.stations.find((s) => s.id === station)!;
+    const meta = {
+      site: c.site,
+      line: c.line,
+      station,
+      camera: spec.triggerCamera ?? 'none',
+      partId,
+      capturedAt: this.clock.now(),
+      category: spec.category,
+    };
+    const camera = spec.triggerCamera ? this.cameras.get(spec.triggerCamera) : undefined;
+    if (!camera)
+      return this.inspection.recordCaptureFailure(
+        meta,
+        'NO_CAMERA',
+        `station ${station} has no triggerCamera`,
+      );
+    let image: FrameInput;
+    try {
+      image = await camera.grab();
+    } catch (e) {
+      return this.inspection.recordCaptureFailure(meta, 'NO_FRAME', (e as Error).message);
+    }
+    return this.inspection.submit({ ...meta, image });
+  };
+
+  /** Whether a PLC trigger for this station can be accepted now. */
+  canTrigger = (station: string): boolean => this.inspection.canAccept(station) && !!this.models.activeModel;
+
+  private async startModbus() {
+    const m = this.config.plc.modbus;
+    const { ModbusPlcServer } = await import('./plc/modbus-server.js');
+    this.modbus = new ModbusPlcServer({
+      host: m.host,
+      port: m.port,
+      allowedClients: m.allowedClients,
+      stations: this.config.stations.map((s) => s.id),
+      trigger: this.triggerInspection,
+      canAccept: this.canTrigger,
+      logger: this.logger,
+    });
+    await this.modbus.start();
   }
 
   private startSync(cp: NonNullable<AgentConfig['controlPlane']>) {
@@ -461,6 +489,7 @@ export class Agent {
     await this.http?.close();
     await this.inspection.stop();
     await this.opcua?.stop();
+    await this.modbus?.stop();
     for (const d of this.drainers.values()) await d.stop();
     for (const p of this.publishers.values()) await p.close();
     await this.sparkplug?.close();
