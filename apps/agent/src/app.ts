@@ -23,6 +23,7 @@ import type { AgentOpcuaServer } from './opcua/server.js';
 import { OutboxDrainer } from './outbox/drainer.js';
 import { SqliteOutbox } from './outbox/sqlite.js';
 import type { ModbusPlcServer } from './plc/modbus-server.js';
+import type { S7Output } from './plc/s7-output.js';
 import { FfmpegCamera } from './sources/ffmpeg-camera.js';
 import { HotFolderSource } from './sources/hot-folder.js';
 import { ArtifactUploader } from './sync/artifact-uploader.js';
@@ -62,6 +63,8 @@ export class Agent {
   broker: EmbeddedBroker | null = null;
   opcua: AgentOpcuaServer | null = null;
   modbus: ModbusPlcServer | null = null;
+  s7: S7Output | null = null;
+  private s7Outbox: SqliteOutbox | null = null;
   http: FastifyInstance | null = null;
   sync: SyncService | null = null;
   sparkplug: SparkplugNode | null = null;
@@ -152,6 +155,7 @@ export class Agent {
 
     if (c.opcua.enabled) await this.startOpcua();
     if (c.plc.modbus.enabled) await this.startModbus();
+    if (c.plc.s7.enabled) await this.startS7();
     for (const h of c.sources.hotFolders) {
       const src = new HotFolderSource({
         ...h,
@@ -377,6 +381,25 @@ export class Agent {
     await this.modbus.start();
   }
 
+  /** S7 data-block output: its own outbox, so PLC delivery and MQTT delivery never delete each other's work. */
+  private async startS7() {
+    const s7 = this.config.plc.s7;
+    const { S7Output } = await import('./plc/s7-output.js');
+    this.s7Outbox = new SqliteOutbox(join(this.config.dataDir, 'plc-s7-outbox.db'), {
+      capacityBytes: Math.floor(this.config.outbox.capacityMb * 1024 * 1024),
+      synchronous: this.config.outbox.synchronous,
+    });
+    this.s7 = new S7Output({ ...s7, outbox: this.s7Outbox, clock: this.clock, logger: this.logger });
+    this.inspection.on('result', (r) => {
+      try {
+        this.s7?.enqueue(r);
+      } catch (e) {
+        this.logger.error({ resultId: r.resultId, err: (e as Error).message }, 'S7 outbox refused a result');
+      }
+    });
+    this.s7.start();
+  }
+
   private startSync(cp: NonNullable<AgentConfig['controlPlane']>) {
     const client = new ControlPlaneClient(cp.url);
     if (this.config.images.upload && this.config.images.save !== 'none') {
@@ -490,6 +513,8 @@ export class Agent {
     await this.inspection.stop();
     await this.opcua?.stop();
     await this.modbus?.stop();
+    await this.s7?.stop();
+    this.s7Outbox?.close();
     for (const d of this.drainers.values()) await d.stop();
     for (const p of this.publishers.values()) await p.close();
     await this.sparkplug?.close();
