@@ -19,6 +19,7 @@ import { AgentMetrics } from './metrics.js';
 import { EmbeddedBroker } from './mqtt/broker.js';
 import { StationPublisher } from './mqtt/publisher.js';
 import { SparkplugNode } from './mqtt/sparkplug-node.js';
+import type { VisionRecipe } from './opcua/machine-vision.js';
 import type { AgentOpcuaServer } from './opcua/server.js';
 import { OutboxDrainer } from './outbox/drainer.js';
 import { SqliteOutbox } from './outbox/sqlite.js';
@@ -314,6 +315,7 @@ export class Agent {
     const { AgentOpcuaServer } = await import('./opcua/server.js');
     this.opcua = new AgentOpcuaServer({
       ...c.opcua,
+      machineVision: c.opcua.machineVision ? { recipes: (station) => this.recipesFor(station) } : null,
       pkiDir: c.opcua.pkiDir!,
       trustListReloadMs: 10_000,
       stations: c.stations.map((s) => s.id),
@@ -329,6 +331,7 @@ export class Agent {
       trigger: this.triggerInspection,
     });
     await this.opcua.start();
+    this.inspection.on('result', (r) => this.opcua?.onResult(r));
   }
 
   /**
@@ -362,6 +365,29 @@ export class Agent {
     }
     return this.inspection.submit({ ...meta, image });
   };
+
+  /**
+   * OPC 40100 recipes of a station: the active model version with the thresholds in force and the station's
+   * category (one recipe while one model is active).
+   */
+  recipesFor(station: string): VisionRecipe[] {
+    const m = this.models.activeModel;
+    if (!m) return [];
+    const category = this.config.stations.find((s) => s.id === station)?.category ?? null;
+    const t = this.inspection.thresholdPolicy;
+    const image =
+      category && t.categoryThresholds[category] !== undefined ? t.categoryThresholds[category] : t.image;
+    return [
+      {
+        id: `${m.name}@${m.version}${category ? `#${category}` : ''}`,
+        modelName: m.name,
+        modelVersion: m.version,
+        modelSha256: m.sha256,
+        category,
+        thresholds: { version: t.version, image, pixel: t.pixel },
+      },
+    ];
+  }
 
   /** Whether a PLC trigger for this station can be accepted now. */
   canTrigger = (station: string): boolean => this.inspection.canAccept(station) && !!this.models.activeModel;

@@ -152,6 +152,8 @@ export const AgentConfigSchema = z.object({
       /** Trust client certificates that are not in trusted/ yet (commissioning only). */
       autoAcceptCertificates: z.boolean().default(false),
       resultBufferSize: z.number().int().min(1).max(1000).default(16),
+      /** OPC 40100 Machine Vision: a VisionSystemType instance per station beside the DiAD nodes (docs/plc.md). */
+      machineVision: z.boolean().default(true),
       samplingIntervalMs: z.number().int().min(0).default(100),
     })
     .prefault({}),
