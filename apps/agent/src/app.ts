@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { InspectionResult } from '@diad/protocol';
+import type { InspectionResult, PlcLink } from '@diad/protocol';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { type Clock, systemClock } from './clock.js';
@@ -412,6 +412,34 @@ export class Agent {
     return this.inspection.submit({ ...meta, image });
   };
 
+  /** The state of each enabled PLC interface (heartbeat → fleet view). */
+  plcLinks(): PlcLink[] {
+    const links: PlcLink[] = [];
+    if (this.opcua) {
+      const n = this.opcua.sessionCount;
+      links.push({ interface: 'opcua', state: n > 0 ? 'up' : 'idle', clients: n, detail: null });
+    }
+    if (this.modbus) {
+      const m = this.modbus.linkState();
+      links.push({
+        interface: 'modbus',
+        state: !m.listening ? 'down' : m.clients > 0 ? 'up' : 'idle',
+        clients: m.clients,
+        detail: m.refusedConnections ? `${m.refusedConnections} connections refused` : null,
+      });
+    }
+    if (this.s7) {
+      const s = this.s7.linkState();
+      links.push({
+        interface: 's7',
+        state: s.connected ? 'up' : 'down',
+        pending: s.pending,
+        detail: s.connected ? null : (s.lastError?.slice(0, 200) ?? 'connecting'),
+      });
+    }
+    return links;
+  }
+
   /**
    * OPC 40100 recipes of a station: the active model version with the thresholds in force and the station's
    * category (one recipe while one model is active).
@@ -508,6 +536,7 @@ export class Agent {
       agentVersion: AGENT_VERSION,
       providers: this.config.model.providers,
       accelerators: () => this.acceleratorReport(),
+      plcLinks: () => this.plcLinks(),
       publicKey: cp.signingPublicKeyFile ? loadPublicKey(cp.signingPublicKeyFile) : null,
       heartbeatMs: cp.heartbeatMs,
       backoff: cp.backoff,

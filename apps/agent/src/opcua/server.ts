@@ -164,6 +164,11 @@ export class AgentOpcuaServer {
     o.logger.info({ endpoint: server.getEndpointUrl(), modes: o.securityModes }, 'OPC UA server listening');
   }
 
+  /** OPC UA sessions open now. */
+  get sessionCount(): number {
+    return this.server?.currentSessionCount ?? 0;
+  }
+
   /** Index of the agent namespace in the server's namespace array. */
   get namespaceIndex(): number {
     return this.server?.engine.addressSpace?.getNamespaceIndex(DIAD_NAMESPACE_URI) ?? -1;

@@ -1626,6 +1626,7 @@ export const DeviceScalarFieldEnum = {
   health: 'health',
   provider: 'provider',
   accelerators: 'accelerators',
+  plcLinks: 'plcLinks',
   queueDepth: 'queueDepth',
   outboxDepth: 'outboxDepth',
   activeModelName: 'activeModelName',

@@ -130,6 +130,7 @@ export const DeviceScalarFieldEnum = {
   health: 'health',
   provider: 'provider',
   accelerators: 'accelerators',
+  plcLinks: 'plcLinks',
   queueDepth: 'queueDepth',
   outboxDepth: 'outboxDepth',
   activeModelName: 'activeModelName',
