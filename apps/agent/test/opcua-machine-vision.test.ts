@@ -323,6 +323,15 @@ describe('OPC 40100 Machine Vision conformance (node-opcua client against the ag
     expect(content).toMatchObject({ resultId, partId: 'P-42', verdict: 'NOK' });
     expect(content.score).toBeCloseTo(200 / 255, 4);
 
+    const components = await call(RES(), 'GetResultComponentsById', [
+      await ext(3021, { id: resultId }),
+      new Variant({ dataType: DataType.Int32, value: 0 }),
+    ]);
+    expect(components.statusCode.value).toBe(StatusCodes.Good.value);
+    expect(components.outputArguments![4].value).toBe(2);
+    expect((components.outputArguments![6].value as { id: string }).id).toBe('P-42');
+    expect((components.outputArguments![12].value as { id: string }).id).toBe(jobId);
+
     const missing = await call(RES(), 'GetResultById', [
       await ext(3021, { id: 'no-such-result' }),
       new Variant({ dataType: DataType.Int32, value: 0 }),

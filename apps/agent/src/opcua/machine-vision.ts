@@ -351,6 +351,46 @@ export class StationVisionSystem {
         this.int32(0),
       );
     });
+    this.method(res, 'GetResultComponentsById').bindMethod(async (args: Variant[], _context: unknown) => {
+      const found = await this.waitFor(
+        () => this.results.find((r) => r.result.resultId === this.idOf(args[0]?.value)),
+        Number(args[1]?.value ?? 0),
+      );
+      if (!found) return { statusCode: StatusCodes.BadNotFound };
+      const r = found.result;
+      const eo = (t: string, id: string) =>
+        new Variant({ dataType: DataType.ExtensionObject, value: this.ext(t, { id }) });
+      return this.ok(
+        new Variant({ dataType: DataType.Boolean, value: false }),
+        new Variant({ dataType: DataType.UInt32, value: 0 }),
+        new Variant({ dataType: DataType.Boolean, value: false }),
+        new Variant({ dataType: DataType.Boolean, value: false }),
+        this.int32(RESULT_STATE[r.state]),
+        eo('MeasIdDataType', found.measId),
+        eo('PartIdDataType', r.partId),
+        eo('RecipeIdExternalDataType', found.recipeId),
+        eo('RecipeIdInternalDataType', found.recipeId),
+        eo('ProductIdDataType', found.productId),
+        eo('ConfigurationIdDataType', 'default'),
+        eo('ConfigurationIdDataType', 'default'),
+        eo('JobIdDataType', found.jobId),
+        new Variant({ dataType: DataType.DateTime, value: new Date(Date.parse(r.inspectedAt)) }),
+        new Variant({
+          dataType: DataType.ExtensionObject,
+          value: this.ext('ProcessingTimesDataType', {
+            startTime: found.startedAt,
+            endTime: new Date(Date.parse(r.inspectedAt)),
+            processingDuration: Date.parse(r.inspectedAt) - Date.parse(r.capturedAt),
+          }),
+        }),
+        new Variant({
+          dataType: DataType.Variant,
+          arrayType: VariantArrayType.Array,
+          value: [new Variant({ dataType: DataType.String, value: JSON.stringify(r) })],
+        }),
+        this.int32(0),
+      );
+    });
     this.method(res, 'GetResultListFiltered').bindMethod(async (args: Variant[], _context: unknown) => {
       const state = Number(args[0]?.value ?? 0);
       const [measId, partId] = [this.idOf(args[1]?.value), this.idOf(args[2]?.value)];
