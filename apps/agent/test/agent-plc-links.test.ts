@@ -7,7 +7,7 @@ import { parseConfig } from '../src/config.js';
 import { COIL, ERROR_CODE, HOLDING, INPUT, STATUS_BIT } from '../src/plc/modbus-map.js';
 import { dbBytes, decodeHeader, decodeRecord } from '../src/plc/s7-layout.js';
 import { silent, standInBundle, tmp, waitFor } from './helpers.js';
-import { freePort, poll } from './plc-helpers.js';
+import { freePort, poll, stopSnap7 } from './plc-helpers.js';
 
 const require = createRequire(import.meta.url);
 const ModbusRTU = modbusSerial as unknown as typeof modbusSerial.default;
@@ -75,7 +75,7 @@ describe('Agent: Modbus and S7 wired from agent.yaml, link state for the heartbe
   afterAll(async () => {
     if (client?.isOpen) await new Promise<void>((r) => client.close(() => r()));
     await agent?.stop();
-    if (s7) await new Promise<void>((r) => s7.Stop(() => r()));
+    if (s7) await stopSnap7(s7);
   });
 
   it('a Modbus trigger without a trigger camera completes with a capture-failed result, also written to S7', async () => {

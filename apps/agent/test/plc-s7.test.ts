@@ -6,7 +6,7 @@ import { SqliteOutbox } from '../src/outbox/sqlite.js';
 import { dbBytes, decodeHeader, decodeRecord, HEADER_BYTES, RECORD_BYTES } from '../src/plc/s7-layout.js';
 import { S7Output } from '../src/plc/s7-output.js';
 import { fakeResult, silent, tmp, waitFor } from './helpers.js';
-import { freePort } from './plc-helpers.js';
+import { freePort, stopSnap7, TcpCut } from './plc-helpers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -74,22 +74,26 @@ class FakePlc {
     );
   }
   stop() {
-    return new Promise<void>((resolve) => this.server.Stop(() => resolve()));
+    return stopSnap7(this.server);
   }
 }
 
 describe('S7 output: results written into a data block of a real S7 server (snap7)', () => {
   let plc: FakePlc;
+  // The agent talks to the PLC through this forwarder; cutting it takes the PLC off the network.
+  let link: TcpCut;
   let out: S7Output;
   let outbox: SqliteOutbox;
 
   beforeAll(async () => {
     plc = new FakePlc(await freePort());
     await plc.start();
+    link = new TcpCut(await freePort(), plc.port);
+    await link.open();
     outbox = new SqliteOutbox(join(tmp(), 's7-outbox.db'), { capacityBytes: 1 << 22 });
     out = new S7Output({
       host: '127.0.0.1',
-      port: plc.port,
+      port: link.port,
       rack: 0,
       slot: 1,
       timeoutMs: 2000,
@@ -103,6 +107,7 @@ describe('S7 output: results written into a data block of a real S7 server (snap
   });
   afterAll(async () => {
     await out?.stop();
+    await link?.close();
     await plc?.stop();
     outbox?.close();
   });
@@ -120,14 +125,14 @@ describe('S7 output: results written into a data block of a real S7 server (snap
   });
 
   it('a write while the PLC is down is kept in the outbox and delivered, in order, when it returns', async () => {
-    await plc.stop();
+    await link.close();
     for (let i = 4; i <= 9; i++) out.enqueue(fakeResult('st1', i));
     await waitFor(() => !out.connection.connected, 20_000, 'link down');
     expect(out.depth()).toBe(6);
     expect(out.linkState()).toMatchObject({ connected: false, pending: 6 });
     expect(decodeHeader(plc.db).writeCounter).toBe(3);
 
-    await plc.start();
+    await link.open();
     await waitFor(() => decodeHeader(plc.db).writeCounter === 9 && out.depth() === 0, 30_000, 'redelivery');
     const after = plc.recordWrites.filter((w) => w.counter > 3);
     // At least once: a write cut by the outage may be repeated, never reordered or skipped.
@@ -147,7 +152,7 @@ describe('S7 output: results written into a data block of a real S7 server (snap
     await out.stop();
     const out2 = new S7Output({
       host: '127.0.0.1',
-      port: plc.port,
+      port: link.port,
       rack: 0,
       slot: 1,
       timeoutMs: 2000,
