@@ -296,29 +296,15 @@ async function benchModbus(): Promise<number[]> {
 async function benchS7(): Promise<number[]> {
   const snap7 = require('node-snap7');
   const s = new snap7.S7Server();
-  const db = Buffer.alloc(dbBytes(8));
   const port = await freePort();
   let headerWritten: (() => void) | null = null;
-  s.SetResourceless(true);
   s.SetParam(s.LocalPort, port);
-  s.on(
-    'readWrite',
-    (
-      _sender: string,
-      op: number,
-      tag: { Start: number; Size: number },
-      buf: Buffer,
-      cb: (b?: Buffer) => void,
-    ) => {
-      if (op === s.operationRead) {
-        db.copy(buf, 0, tag.Start, tag.Start + tag.Size);
-        return cb(buf);
-      }
-      buf.copy(db, tag.Start, 0, tag.Size);
-      cb();
-      if (tag.Start === 0) setImmediate(() => headerWritten?.());
-    },
-  );
+  s.RegisterArea(s.srvAreaDB, 10, Buffer.alloc(dbBytes(8)));
+  // snap7 logs each write request; the header write (offset 0) completes a result.
+  s.on('event', (e: unknown) => {
+    if (/Write request, Area : DB10, Start : 0,/.test(s.EventText(e))) headerWritten?.();
+  });
+  const db = () => s.GetArea(s.srvAreaDB, 10) as Buffer;
   await new Promise<void>((r, j) => s.StartTo('127.0.0.1', (e: unknown) => (e ? j(e) : r())));
   const { trigger } = await stack();
   const outbox = new SqliteOutbox(join(dir, 's7.db'), { capacityBytes: 1 << 24 });
@@ -342,10 +328,16 @@ async function benchS7(): Promise<number[]> {
       const t0 = performance.now();
       const r = await trigger('st1', `S-${i}`);
       const done = new Promise<void>((res) => {
-        headerWritten = () => decodeHeader(db).writeCounter === i + 1 && res();
+        headerWritten = () => decodeHeader(db()).writeCounter === i + 1 && res();
       });
       out.enqueue(r);
+      const stall = setTimeout(
+        () =>
+          console.error('S7 stall', i, out.depth(), out.linkState(), decodeHeader(db()), s.ClientsCount()),
+        5000,
+      );
       await done;
+      clearTimeout(stall);
       times.push(performance.now() - t0);
     }
   } finally {

@@ -16,32 +16,15 @@ describe('Agent: Modbus and S7 wired from agent.yaml, link state for the heartbe
   let agent: Agent;
   // biome-ignore lint/suspicious/noExplicitAny: node-snap7 has no typings.
   let s7: any;
-  const db = Buffer.alloc(dbBytes(4));
+  const db = () => s7.GetArea(s7.srvAreaDB, 7) as Buffer;
   let client: InstanceType<typeof ModbusRTU>;
 
   beforeAll(async () => {
     const snap7 = require('node-snap7');
     s7 = new snap7.S7Server();
     const s7Port = await freePort();
-    s7.SetResourceless(true);
     s7.SetParam(s7.LocalPort, s7Port);
-    s7.on(
-      'readWrite',
-      (
-        _s: string,
-        op: number,
-        tag: { Start: number; Size: number },
-        buf: Buffer,
-        cb: (b?: Buffer) => void,
-      ) => {
-        if (op === s7.operationRead) {
-          db.copy(buf, 0, tag.Start, tag.Start + tag.Size);
-          return cb(buf);
-        }
-        buf.copy(db, tag.Start, 0, tag.Size);
-        return cb();
-      },
-    );
+    s7.RegisterArea(s7.srvAreaDB, 7, Buffer.alloc(dbBytes(4)));
     await new Promise<void>((r, j) => s7.StartTo('127.0.0.1', (e: unknown) => (e ? j(e) : r())));
     const dir = tmp();
     agent = await Agent.start(
@@ -94,8 +77,8 @@ describe('Agent: Modbus and S7 wired from agent.yaml, link state for the heartbe
     expect(r[INPUT.StatusWord] & (1 << STATUS_BIT.Error)).toBeTruthy();
     await client.writeCoil(COIL.Ack, true);
 
-    await waitFor(() => decodeHeader(db).writeCounter === 1, 20_000, 'S7 record');
-    expect(decodeRecord(db, 0)).toMatchObject({ counter: 1, partId: 'P1', state: 3, errorCode: 3 });
+    await waitFor(() => decodeHeader(db()).writeCounter === 1, 20_000, 'S7 record');
+    expect(decodeRecord(db(), 0)).toMatchObject({ counter: 1, partId: 'P1', state: 3, errorCode: 3 });
 
     await waitFor(() => agent.s7!.depth() === 0, 20_000, 'S7 outbox drained');
     const links = agent.plcLinks();
