@@ -158,7 +158,7 @@ function plcCell(d: Device): HTMLTableCellElement {
         l.pending ? `${l.pending} waiting` : null,
         l.detail,
       ].filter(Boolean);
-      return h(
+      const badge = h(
         'span',
         {
           class: `badge ${cls[l.state]}`,
