@@ -148,7 +148,24 @@ export const AgentConfigSchema = z.object({
         .min(1)
         .default(['Basic256Sha256']),
       allowAnonymous: z.boolean().default(false),
-      users: z.array(z.object({ username: z.string().min(1), password: z.string().min(1) })).default([]),
+      /** `password`, or `passwordHash` = `scrypt:<N>:<salt>:<hash>` (from `diad-agent hash-password`). */
+      users: z
+        .array(
+          z
+            .object({
+              username: z.string().min(1),
+              password: z.string().min(1).optional(),
+              passwordHash: z
+                .string()
+                .regex(/^scrypt:\d+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/, 'expected scrypt:<N>:<salt>:<hash>')
+                .optional(),
+            })
+            .refine(
+              (u) => !!u.password !== !!u.passwordHash,
+              'give exactly one of password and passwordHash',
+            ),
+        )
+        .default([]),
       /** Certificate store: own/, trusted/, rejected/, issuers/ (created on first start). */
       pkiDir: z.string().optional(),
       /** Trust client certificates that are not in trusted/ yet (commissioning only). */

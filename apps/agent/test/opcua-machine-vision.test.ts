@@ -21,6 +21,7 @@ import {
 } from 'node-opcua';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MACHINE_VISION_URI } from '../src/opcua/machine-vision.js';
+import { hashPassword, verifyPassword } from '../src/opcua/passwords.js';
 import { AgentOpcuaServer, DIAD_NAMESPACE_URI } from '../src/opcua/server.js';
 import { silent, tmp, waitFor } from './helpers.js';
 import { freePort } from './plc-helpers.js';
@@ -139,7 +140,8 @@ describe('OPC 40100 Machine Vision conformance (node-opcua client against the ag
       securityModes: ['None'],
       securityPolicies: ['Basic256Sha256'],
       allowAnonymous: false,
-      users: [{ username: 'mes', password: 'vision-pw-1' }],
+      // Stored as an scrypt hash only; the server never holds or compares the plain password.
+      users: [{ username: 'mes', passwordHash: hashPassword('vision-pw-1', 1024) }],
       pkiDir: tmp(),
       autoAcceptCertificates: false,
       resultBufferSize: 8,
@@ -180,6 +182,22 @@ describe('OPC 40100 Machine Vision conformance (node-opcua client against the ag
     await session?.close();
     await client?.disconnect();
     await server?.stop();
+  });
+
+  it('refuses a wrong password (scrypt hash comparison)', async () => {
+    expect(verifyPassword('vision-pw-1', hashPassword('vision-pw-1', 1024))).toBe(true);
+    expect(verifyPassword('vision-pw-2', hashPassword('vision-pw-1', 1024))).toBe(false);
+    const c = OPCUAClient.create({
+      endpointMustExist: false,
+      securityMode: MessageSecurityMode.None,
+      securityPolicy: SecurityPolicy.None,
+      connectionStrategy: { maxRetry: 0 },
+    });
+    await c.connect(server.endpointUrl);
+    await expect(
+      c.createSession({ type: UserTokenType.UserName, userName: 'mes', password: 'wrong' }),
+    ).rejects.toThrow();
+    await c.disconnect();
   });
 
   it('keeps the DiAD namespace at index 2 and its node ids next to the vision system', async () => {

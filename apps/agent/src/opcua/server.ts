@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { InspectionResult } from '@diad/protocol';
 import {
@@ -14,13 +15,15 @@ import {
 import type { Logger } from 'pino';
 import { HandshakeError, type HandshakeView, StationHandshake } from './handshake.js';
 import { machineVisionNodesets, StationVisionSystem, type VisionRecipe } from './machine-vision.js';
+import { hashPassword, verifyPassword } from './passwords.js';
 
 export interface OpcuaServerOptions {
   port: number;
   securityModes: ('None' | 'Sign' | 'SignAndEncrypt')[];
   securityPolicies: ('Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss')[];
   allowAnonymous: boolean;
-  users: { username: string; password: string }[];
+  /** `password` is hashed at start; `passwordHash` (scrypt, see passwords.ts) is used as it is. */
+  users: { username: string; password?: string; passwordHash?: string }[];
   pkiDir: string;
   autoAcceptCertificates: boolean;
   resultBufferSize: number;
@@ -109,7 +112,10 @@ export class AgentOpcuaServer {
     });
     await serverCertificateManager.initialize();
     this.certificates = serverCertificateManager;
-    const users = new Map(o.users.map((u) => [u.username, u.password]));
+    // Only scrypt hashes are kept and compared (constant time), never the plain passwords.
+    const users = new Map(
+      o.users.map((u) => [u.username, u.passwordHash ?? hashPassword(u.password ?? randomUUID())]),
+    );
     const extra = o.machineVision ? machineVisionNodesets(DIAD_NAMESPACE_URI) : null;
     const server = new OPCUAServer({
       port: o.port,
@@ -118,7 +124,12 @@ export class AgentOpcuaServer {
       securityModes: o.securityModes.map((m) => MessageSecurityMode[m]),
       securityPolicies: o.securityPolicies.map((p) => SecurityPolicy[p]),
       allowAnonymous: o.allowAnonymous,
-      userManager: { isValidUser: (u: string, p: string) => users.has(u) && users.get(u) === p },
+      userManager: {
+        isValidUser: (u: string, p: string) => {
+          const stored = users.get(u);
+          return stored !== undefined && verifyPassword(p, stored);
+        },
+      },
       serverInfo: {
         applicationUri: 'urn:diad-edge:agent:server',
         productUri: 'urn:diad-edge:agent',
