@@ -136,7 +136,8 @@ describe('Modbus TCP server: PLC scan-cycle handshake against the inspection ser
     const after = await plc.status();
     expect(bit(after, STATUS_BIT.ResultReady)).toBe(false);
     expect(bit(after, STATUS_BIT.OK) || bit(after, STATUS_BIT.NOK)).toBe(false);
-  });
+    // ~10 s on an idle machine; room for a loaded CI runner.
+  }, 180_000);
 
   it('the second station answers at offset 100, independently of the first', async () => {
     const plc = new PlcSim(client, STATION_STRIDE);
