@@ -317,6 +317,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     expect(await row('edge-l1-a').textContent()).toMatch(/Online.*cuda/);
     expect(await row('edge-l2-a').textContent()).toMatch(/Offline/);
     expect(await row('edge-l1-b').locator('td').nth(5).textContent()).toBe('37');
+    expect(await row('edge-l1-a').locator('[data-testid="plc"]').textContent()).toBe('OPC UA up S7 down (4)');
     await shot('05-fleet');
   });
 

@@ -307,7 +307,14 @@ export async function seed(base: string, now = new Date()): Promise<Seeded> {
       modelReports: [],
       ...extra,
     });
-  await heartbeat(agents.l1a, { provider: 'cuda', queueDepth: 2 });
+  await heartbeat(agents.l1a, {
+    provider: 'cuda',
+    queueDepth: 2,
+    plc: [
+      { interface: 'opcua', state: 'up', clients: 1, detail: null },
+      { interface: 's7', state: 'down', pending: 4, detail: 'connect ECONNREFUSED' },
+    ],
+  });
   await heartbeat(agents.l1b, { health: 'degraded', outboxDepth: 37 });
   // edge-l2-a never reports: it shows as offline.
 

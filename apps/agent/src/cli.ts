@@ -8,8 +8,9 @@ import { ConfigError, ENV_OVERRIDES, loadConfig } from './config.js';
 const USAGE = `Usage: diad-agent <command> --config <agent.yaml>
 
 Commands:
-  run     start the agent (stops on SIGINT/SIGTERM)
-  check   validate the configuration and exit
+  run            start the agent (stops on SIGINT/SIGTERM)
+  check          validate the configuration and exit
+  hash-password  print an opcua.users[].passwordHash for the password read from stdin (no --config)
 
 Options:
   --config <file>   the agent's YAML configuration (see deploy/agent.example.yaml)
@@ -58,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [cmd, ...extra] = positionals;
+  if (cmd === 'hash-password') return hashPasswordCommand();
   const path = values.config;
   const usageError = (msg: string) => {
     process.stderr.write(`diad-agent: ${msg} (see diad-agent --help)\n`);
@@ -92,6 +94,22 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   await agent.stop();
+  return 0;
+}
+
+/** Reads a password from stdin and prints its hash for the agent's configuration. */
+async function hashPasswordCommand(): Promise<number> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (!password) {
+    process.stderr.write('diad-agent hash-password: empty password on stdin\n');
+    return 2;
+  }
+  const { hashPassword } = await import('./opcua/passwords.js');
+  process.stdout.write(`${hashPassword(password)}\n`);
   return 0;
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -147,13 +148,67 @@ export const AgentConfigSchema = z.object({
         .min(1)
         .default(['Basic256Sha256']),
       allowAnonymous: z.boolean().default(false),
-      users: z.array(z.object({ username: z.string().min(1), password: z.string().min(1) })).default([]),
+      /** `password`, or `passwordHash` = `scrypt:<N>:<salt>:<hash>` (from `diad-agent hash-password`). */
+      users: z
+        .array(
+          z
+            .object({
+              username: z.string().min(1),
+              password: z.string().min(1).optional(),
+              passwordHash: z
+                .string()
+                .regex(/^scrypt:\d+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/, 'expected scrypt:<N>:<salt>:<hash>')
+                .optional(),
+            })
+            .refine(
+              (u) => !!u.password !== !!u.passwordHash,
+              'give exactly one of password and passwordHash',
+            ),
+        )
+        .default([]),
       /** Certificate store: own/, trusted/, rejected/, issuers/ (created on first start). */
       pkiDir: z.string().optional(),
       /** Trust client certificates that are not in trusted/ yet (commissioning only). */
       autoAcceptCertificates: z.boolean().default(false),
       resultBufferSize: z.number().int().min(1).max(1000).default(16),
+      /** OPC 40100 Machine Vision: a VisionSystemType instance per station beside the DiAD nodes (docs/plc.md). */
+      machineVision: z.boolean().default(true),
       samplingIntervalMs: z.number().int().min(0).default(100),
+    })
+    .prefault({}),
+  /** PLC interfaces besides OPC UA (docs/plc.md). */
+  plc: z
+    .object({
+      modbus: z
+        .object({
+          enabled: z.boolean().default(false),
+          host: z.string().default('0.0.0.0'),
+          port: port.default(502),
+          /** Client addresses or CIDR ranges allowed to connect; everyone else is disconnected. */
+          allowedClients: z.array(z.string().min(1)).min(1).default(['127.0.0.1']),
+        })
+        .prefault({}),
+      s7: z
+        .object({
+          enabled: z.boolean().default(false),
+          host: z.string().default('127.0.0.1'),
+          port: port.default(102),
+          rack: z.number().int().min(0).max(7).default(0),
+          slot: z.number().int().min(0).max(31).default(1),
+          timeoutMs: z.number().int().min(100).default(5000),
+          /** One data block per station; results go into a ring of `slots` records (docs/plc.md). */
+          stations: z
+            .array(
+              z.object({
+                station: id,
+                db: z.number().int().min(1).max(65535),
+                slots: z.number().int().min(1).max(64).default(8),
+              }),
+            )
+            .default([]),
+          backoff,
+        })
+        .prefault({}),
     })
     .prefault({}),
   http: z
@@ -271,6 +326,18 @@ export function parseConfig(
   };
   for (const [i, h] of c.sources.hotFolders.entries()) check(`sources.hotFolders.${i}.station`, h.station);
   for (const [i, cam] of c.sources.cameras.entries()) check(`sources.cameras.${i}.station`, cam.station);
+  for (const [i, s7] of c.plc.s7.stations.entries()) check(`plc.s7.stations.${i}.station`, s7.station);
+  if (c.plc.s7.enabled && c.plc.s7.stations.length === 0)
+    throw new ConfigError(`${source}: plc.s7.stations: name at least one station and its data block`);
+  for (const [i, a] of c.plc.modbus.allowedClients.entries()) {
+    const [addr, bits] = a.split('/');
+    const family = isIP(addr);
+    const max = family === 6 ? 128 : 32;
+    if (!family || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max)))
+      throw new ConfigError(
+        `${source}: plc.modbus.allowedClients.${i}: not an IP address or CIDR range: "${a}"`,
+      );
+  }
   const cameras = new Set(c.sources.cameras.map((cam) => cam.id));
   c.stations.forEach((s, i) => {
     if (s.triggerCamera && !cameras.has(s.triggerCamera)) {

@@ -99,6 +99,14 @@ export interface Device {
     gpu: string | null;
     variant: string | null;
   } | null;
+  /** The station's PLC links as last reported (null from agents that predate the report). */
+  plcLinks: Array<{
+    interface: 'opcua' | 'modbus' | 's7';
+    state: 'up' | 'idle' | 'down';
+    clients?: number;
+    pending?: number;
+    detail: string | null;
+  }> | null;
   queueDepth: number | null;
   outboxDepth: number | null;
   activeModel: { name: string; version: string | null } | null;
