@@ -85,6 +85,14 @@ export const ControlPlaneConfig = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ingestBatchSize: int(1, 5000).default(1000),
     ingestFlushMs: int(1, 10_000).default(20),
+    /** Width of one time partition of the results table (by capture time, UTC). */
+    resultsPartitionInterval: z.enum(['day', 'week', 'month']).default('month'),
+    /** Partitions created ahead of the current one. */
+    resultsPartitionsAhead: int(1, 366).default(2),
+    /** Results older than this many days are dropped a whole partition at a time; 0 keeps them all. */
+    resultsRetentionDays: int(0, 36_500).default(0),
+    /** How often partitions are created ahead and expired ones dropped (also once at start); 0: at start only. */
+    partitionMaintenanceMs: int(0, 86_400_000).default(3_600_000),
   })
   .strict()
   .refine(
@@ -144,6 +152,10 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   LOG_LEVEL: 'logLevel',
   INGEST_BATCH_SIZE: 'ingestBatchSize',
   INGEST_FLUSH_MS: 'ingestFlushMs',
+  RESULTS_PARTITION_INTERVAL: 'resultsPartitionInterval',
+  RESULTS_PARTITIONS_AHEAD: 'resultsPartitionsAhead',
+  RESULTS_RETENTION_DAYS: 'resultsRetentionDays',
+  PARTITION_MAINTENANCE_MS: 'partitionMaintenanceMs',
 };
 
 /** Reads the documented environment variables (unset and empty ones are left to the defaults). */

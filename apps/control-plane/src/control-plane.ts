@@ -17,6 +17,7 @@ import { type Clock, systemClock } from './common/tokens.js';
 import { type ControlPlaneConfig, type ControlPlaneConfigInput, parseConfig } from './config.js';
 import { serveDashboard } from './dashboard/static-dashboard.js';
 import { Database } from './db/database.js';
+import { maintainPartitions } from './db/partitions.js';
 import { MqttIngest } from './results/mqtt-ingest.js';
 import { ResultEvents } from './results/result-events.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
@@ -106,6 +107,22 @@ export async function createControlPlane(
           }, config.rolloutTickMs)
         : null;
     ticker?.unref();
+    const partitionPolicy = {
+      interval: config.resultsPartitionInterval,
+      ahead: config.resultsPartitionsAhead,
+      retentionDays: config.resultsRetentionDays,
+    };
+    const maintain = () =>
+      maintainPartitions(db.prisma, partitionPolicy, clock.now())
+        .then((r) => {
+          if (r.created.length || r.dropped.length || r.moved || r.expired)
+            log.info(r, 'results partitions maintained');
+        })
+        .catch((e) => log.error({ err: e }, 'results partition maintenance failed'));
+    await maintain();
+    const partitionTimer =
+      config.partitionMaintenanceMs > 0 ? setInterval(maintain, config.partitionMaintenanceMs) : null;
+    partitionTimer?.unref();
     log.info({ url, database: db.kind, mqtt: config.mqttUrl ?? null }, 'control plane listening');
     const nest = app;
     let closing: Promise<void> | null = null;
@@ -118,6 +135,7 @@ export async function createControlPlane(
       close: () => {
         closing ??= (async () => {
           if (ticker) clearInterval(ticker);
+          if (partitionTimer) clearInterval(partitionTimer);
           await mqttIngest.stop();
           nest.get(ResultEvents).close();
           const server = nest.getHttpServer();
