@@ -48,14 +48,19 @@ export const ControlPlaneConfig = z
       .pipe(z.union([z.literal(4), z.literal(5)]))
       .default(5),
     /**
-     * A fixed client id (unique per replica) makes the MQTT session persistent: the broker keeps the subscription
-     * and queues results while the control plane is disconnected or restarting. Unset: a random id and a clean
-     * session, so results published while it is away are not delivered to it.
+     * The replica's MQTT client id, stable across restarts and unique per replica: the broker keeps its persistent
+     * session (subscription, queued and unacknowledged results) while it is away. Unset: `diad-cp-<hostname>-<port>`.
      */
     mqttClientId: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, "_" or "-"')
       .optional(),
+    /** A clean (non-persistent) session: results published while the replica is away are not kept for it. Tests only. */
+    mqttCleanSession: bool.default(false),
+    /** Canary interval of the subscription liveness probe (ms); 0 = off. */
+    mqttProbeMs: int(0, 3_600_000).default(10_000),
+    /** Delay between MQTT reconnect attempts (ms). */
+    mqttReconnectMs: int(50, 60_000).default(500),
     /** How long an MQTT 5 broker keeps the persistent session of a disconnected control plane. */
     mqttSessionExpirySeconds: int(0, 2 ** 32 - 1).default(7 * 86400),
     mqttUsername: z.string().optional(),
@@ -93,8 +98,38 @@ export const ControlPlaneConfig = z
     resultsRetentionDays: int(0, 36_500).default(0),
     /** How often partitions are created ahead and expired ones dropped (also once at start); 0: at start only. */
     partitionMaintenanceMs: int(0, 86_400_000).default(3_600_000),
+    /** Stall alarm: agents report queued results and this replica committed none for this long (seconds); 0 = off. */
+    ingestStallSeconds: int(0, 86_400).default(60),
+    /** Where results come from: "mqtt" (the broker at mqttUrl, $share group) or "nats" (JetStream at natsUrl). */
+    ingestTransport: z.enum(['mqtt', 'nats']).default('mqtt'),
+    /** NATS servers, comma-separated (every node of a cluster, so the client fails over). */
+    natsUrl: z
+      .string()
+      .regex(/^(nats|tls):\/\/[^,]+(,(nats|tls):\/\/[^,]+)*$/, 'expected nats:// URLs, comma-separated')
+      .optional(),
+    natsUser: z.string().optional(),
+    natsPassword: z.string().optional(),
+    /** JetStream stream and durable consumer (created at start when missing). */
+    natsStream: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default('DIAD_RESULTS'),
+    natsConsumer: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default('control-plane'),
+    natsStreamReplicas: int(1, 5).default(1),
+    natsMaxAgeSeconds: int(60, 365 * 86400).default(7 * 86400),
+    natsMaxBytes: z.coerce.number().int().min(-1).default(-1),
+    natsAckWaitSeconds: int(1, 3600).default(30),
+    natsMaxAckPending: int(1, 1_000_000).default(20_000),
+    natsPullBatch: int(1, 10_000).default(500),
   })
   .strict()
+  .refine((c) => c.ingestTransport !== 'nats' || c.natsUrl, {
+    message: 'ingestTransport "nats" needs natsUrl',
+    path: ['natsUrl'],
+  })
   .refine(
     (c) => c.blobStore !== 's3' || (c.s3Endpoint && c.s3Bucket && c.s3AccessKeyId && c.s3SecretAccessKey),
     {
@@ -132,6 +167,9 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   MQTT_PROTOCOL: 'mqttProtocol',
   MQTT_CLIENT_ID: 'mqttClientId',
   MQTT_SESSION_EXPIRY_SECONDS: 'mqttSessionExpirySeconds',
+  MQTT_CLEAN_SESSION: 'mqttCleanSession',
+  MQTT_PROBE_MS: 'mqttProbeMs',
+  MQTT_RECONNECT_MS: 'mqttReconnectMs',
   MQTT_USERNAME: 'mqttUsername',
   MQTT_PASSWORD: 'mqttPassword',
   JWT_SECRET: 'jwtSecret',
@@ -156,6 +194,19 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   RESULTS_PARTITIONS_AHEAD: 'resultsPartitionsAhead',
   RESULTS_RETENTION_DAYS: 'resultsRetentionDays',
   PARTITION_MAINTENANCE_MS: 'partitionMaintenanceMs',
+  INGEST_STALL_SECONDS: 'ingestStallSeconds',
+  INGEST_TRANSPORT: 'ingestTransport',
+  NATS_URL: 'natsUrl',
+  NATS_USER: 'natsUser',
+  NATS_PASSWORD: 'natsPassword',
+  NATS_STREAM: 'natsStream',
+  NATS_CONSUMER: 'natsConsumer',
+  NATS_STREAM_REPLICAS: 'natsStreamReplicas',
+  NATS_MAX_AGE_SECONDS: 'natsMaxAgeSeconds',
+  NATS_MAX_BYTES: 'natsMaxBytes',
+  NATS_ACK_WAIT_SECONDS: 'natsAckWaitSeconds',
+  NATS_MAX_ACK_PENDING: 'natsMaxAckPending',
+  NATS_PULL_BATCH: 'natsPullBatch',
 };
 
 /** Reads the documented environment variables (unset and empty ones are left to the defaults). */

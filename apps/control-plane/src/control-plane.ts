@@ -18,7 +18,7 @@ import { type ControlPlaneConfig, type ControlPlaneConfigInput, parseConfig } fr
 import { serveDashboard } from './dashboard/static-dashboard.js';
 import { Database } from './db/database.js';
 import { maintainPartitions } from './db/partitions.js';
-import { MqttIngest } from './results/mqtt-ingest.js';
+import { Ingestion } from './results/ingestion/ingestion.service.js';
 import { ResultEvents } from './results/result-events.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
 
@@ -97,16 +97,7 @@ export async function createControlPlane(
     await app.listen(config.port, config.host);
     const addr = app.getHttpServer().address() as AddressInfo;
     const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
-    const mqttIngest = app.get(MqttIngest);
-    await mqttIngest.start();
-    const rollouts = app.get(RolloutsService);
-    const ticker =
-      config.rolloutTickMs > 0
-        ? setInterval(() => {
-            rollouts.tick().catch((e) => log.error({ err: e }, 'rollout tick failed'));
-          }, config.rolloutTickMs)
-        : null;
-    ticker?.unref();
+    // Partitions for the current interval exist before the first result is taken in.
     const partitionPolicy = {
       interval: config.resultsPartitionInterval,
       ahead: config.resultsPartitionsAhead,
@@ -123,6 +114,16 @@ export async function createControlPlane(
     const partitionTimer =
       config.partitionMaintenanceMs > 0 ? setInterval(maintain, config.partitionMaintenanceMs) : null;
     partitionTimer?.unref();
+    const ingestion = app.get(Ingestion);
+    await ingestion.start(addr.port);
+    const rollouts = app.get(RolloutsService);
+    const ticker =
+      config.rolloutTickMs > 0
+        ? setInterval(() => {
+            rollouts.tick().catch((e) => log.error({ err: e }, 'rollout tick failed'));
+          }, config.rolloutTickMs)
+        : null;
+    ticker?.unref();
     log.info({ url, database: db.kind, mqtt: config.mqttUrl ?? null }, 'control plane listening');
     const nest = app;
     let closing: Promise<void> | null = null;
@@ -136,7 +137,7 @@ export async function createControlPlane(
         closing ??= (async () => {
           if (ticker) clearInterval(ticker);
           if (partitionTimer) clearInterval(partitionTimer);
-          await mqttIngest.stop();
+          await ingestion.stop();
           nest.get(ResultEvents).close();
           const server = nest.getHttpServer();
           const closed = nest.close();

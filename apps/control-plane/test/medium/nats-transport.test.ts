@@ -197,7 +197,9 @@ describe.skipIf(!HAVE)('NATS JetStream ingestion transport', () => {
     // Finding (nats-server 2.9.10): every QoS 1 publish gets its PUBACK, but the stream holds only 5: the MQTT
     // listener acknowledges before (and regardless of) JetStream storing the message. docs/scale.md says what
     // this means for the agent's outbox.
-    console.log(`MQTT QoS 1 publishes acknowledged: ${acked}/10; stored by the stream: ${info.state.messages}`);
+    console.log(
+      `MQTT QoS 1 publishes acknowledged: ${acked}/10; stored by the stream: ${info.state.messages}`,
+    );
     expect(acked).toBe(10);
     expect(info.state.messages).toBe(5);
     await jsm.streams.delete('I15_FULL');

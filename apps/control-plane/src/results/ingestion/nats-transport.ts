@@ -1,12 +1,12 @@
 import {
   AckPolicy,
   type ConsumerMessages,
+  connect,
   DeliverPolicy,
   DiscardPolicy,
   type JetStreamManager,
   type JsMsg,
   type NatsConnection,
-  connect,
   nanos,
   RetentionPolicy,
   StorageType,
@@ -37,6 +37,8 @@ export interface NatsTransportOptions {
   pullBatch: number;
   user?: string;
   pass?: string;
+  /** Agent status messages (`<root>.<site>.<line>.<station>.status`), one replica each (queue group). */
+  onStatus?(payload: Uint8Array): Promise<void>;
   log: Logger;
 }
 
@@ -81,6 +83,14 @@ export class NatsTransport implements IngestionTransport {
       }
     })().catch(() => {});
     await ensureStreamAndConsumer(await this.nc.jetstreamManager(), this.o, this.subjects);
+    if (this.o.onStatus) {
+      const onStatus = this.o.onStatus;
+      const sub = this.nc.subscribe(`${this.o.subjectRoot}.*.*.*.status`, { queue: this.o.consumer });
+      void (async () => {
+        for await (const m of sub)
+          await onStatus(m.data).catch((err) => this.o.log.warn({ err }, 'agent status not recorded'));
+      })();
+    }
     this.loop = this.run(sink);
     this.attached = true;
   }
@@ -164,7 +174,9 @@ export class NatsTransport implements IngestionTransport {
 
 function notFound(err: unknown): boolean {
   const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
-  return e.api_error?.err_code === 10059 || e.api_error?.err_code === 10014 || /not found/i.test(e.message ?? '');
+  return (
+    e.api_error?.err_code === 10059 || e.api_error?.err_code === 10014 || /not found/i.test(e.message ?? '')
+  );
 }
 
 /** Creates the stream and the durable consumer when missing; existing ones are left unchanged. Idempotent. */
