@@ -308,7 +308,8 @@ export class Fleet {
   }
 }
 
-type Admin = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, read by the caller
+export type Admin = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
 /** An admin HTTP client (login with the admin password). */
 export async function adminClient(base: string, password: string, username = 'admin'): Promise<Admin> {
