@@ -299,3 +299,61 @@ export class ControlPlaneProc extends Proc {
     );
   }
 }
+
+export interface Stack {
+  db: PgInstance;
+  nats: Awaited<ReturnType<typeof startNatsCluster>>;
+  cps: ControlPlaneProc[];
+  lb: Haproxy;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL + an n-node NATS cluster + control-plane processes (INGEST_TRANSPORT=nats) behind HAProxy. */
+export async function startStack(
+  dir: string,
+  o: { natsNodes: number; controlPlanes: number; adminPassword: string; env?: Record<string, string> },
+): Promise<Stack> {
+  const closers: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+  };
+  try {
+    const db = new PgInstance(join(dir, 'pg'), await freePort());
+    await db.init();
+    await db.start();
+    closers.push(() => db.stop());
+    const nats = await startNatsCluster(join(dir, 'nats'), o.natsNodes);
+    for (const n of nats.nodes) closers.push(() => n.kill('SIGTERM'));
+    const env = {
+      DATABASE_URL: db.url,
+      INGEST_TRANSPORT: 'nats',
+      NATS_URL: nats.urls.join(','),
+      NATS_STREAM_REPLICAS: String(Math.min(3, o.natsNodes)),
+      ROLLOUT_TICK_MS: '1000',
+      RATE_LIMIT_PER_MINUTE: '0',
+      JWT_SECRET: 'fleet-stack-secret-of-at-least-32-characters',
+      DIAD_ADMIN_PASSWORD: o.adminPassword,
+      BLOB_DIR: join(dir, 'blobs'),
+      DATA_DIR: join(dir, 'unused-pglite'),
+      ...o.env,
+    };
+    const cps: ControlPlaneProc[] = [];
+    for (let i = 0; i < o.controlPlanes; i++) {
+      const cp = new ControlPlaneProc(`cp${i + 1}`, await freePort(), env);
+      await cp.start();
+      closers.push(() => cp.kill('SIGTERM'));
+      cps.push(cp);
+    }
+    const lb = new Haproxy(
+      join(dir, 'haproxy'),
+      await freePort(),
+      cps.map((c) => c.port),
+    );
+    await lb.start();
+    closers.push(() => lb.kill('SIGTERM'));
+    return { db, nats, cps, lb, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
