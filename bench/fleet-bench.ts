@@ -54,6 +54,7 @@ try {
   }
   const t0 = Date.now();
   const specs = await provision(admin, AGENTS, 'bench');
+  log(`${AGENTS} stations provisioned; starting the agents`);
   fleet = await Fleet.start({
     controlPlaneUrl: stack.lb.url,
     mqtt: stack.nats.mqttPorts.map((p) => `mqtt://127.0.0.1:${p}`),
@@ -65,9 +66,14 @@ try {
     agents: specs,
   });
   const f = fleet;
+  log('agents started');
   await until(
     'agents enrolled',
-    async () => (await f.stats()).filter((a) => a.enrolled).length,
+    async () => {
+      const n = (await f.stats()).filter((a) => a.enrolled).length;
+      if (n < AGENTS) log(`${n} agents enrolled`);
+      return n;
+    },
     (n) => n === AGENTS,
     600_000,
   );

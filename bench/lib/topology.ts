@@ -261,8 +261,16 @@ export class Haproxy extends Proc {
   }
   async start(): Promise<void> {
     const p = this.spawn(which('haproxy') ?? 'haproxy', ['-db', '-f', this.conf]);
-    await sleep(300);
-    if (p.exitCode !== null) throw new Error(`haproxy exited: ${this.tail}`);
+    // Listening, and at least one control plane passed its health checks.
+    await until(
+      'haproxy',
+      async () => {
+        if (p.exitCode !== null) throw new Error(`haproxy exited: ${this.tail}`);
+        return (await fetch(`${this.url}/healthz`)).status;
+      },
+      (s) => s === 200,
+      60_000,
+    );
   }
 }
 
