@@ -79,12 +79,13 @@ try {
   );
   log(`${AGENTS} agents enrolled in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   const stationIds = specs.map((s) => s.stationId);
-  await admin('POST', '/api/v1/rollouts', {
+  const first = await admin('POST', '/api/v1/rollouts', {
     model: { name: 'widget', version: '1.0.0' },
     target: { stations: stationIds },
     stages: [{ percent: 100 }],
     policy: { promotion: 'auto', bakeSeconds: 0 },
   });
+  if (first.status !== 201) throw new Error(`first rollout: ${first.status} ${JSON.stringify(first.body)}`);
   const versions = async () => (await f.stats()).map((a) => a.model);
   await until('every agent on 1.0.0', versions, (v) => v.every((x) => x === '1.0.0'), 600_000);
   log('every agent on 1.0.0; producing');
