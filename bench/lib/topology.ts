@@ -242,6 +242,7 @@ export class Haproxy extends Proc {
         '  timeout connect 2s',
         '  timeout client 120s',
         '  timeout server 120s',
+        '  timeout check 5s',
         '  retries 3',
         '  option redispatch',
         `frontend api`,
@@ -251,7 +252,7 @@ export class Haproxy extends Proc {
         '  balance roundrobin',
         '  option httpchk GET /healthz',
         '  retry-on conn-failure empty-response response-timeout',
-        ...backends.map((p, i) => `  server cp${i + 1} 127.0.0.1:${p} check inter 500 fall 2 rise 2`),
+        ...backends.map((p, i) => `  server cp${i + 1} 127.0.0.1:${p} check inter 1s fall 3 rise 2`),
         '',
       ].join('\n'),
     );
