@@ -21,6 +21,7 @@ import { AgentMetrics } from './metrics.js';
 import { EmbeddedBroker } from './mqtt/broker.js';
 import { StationPublisher } from './mqtt/publisher.js';
 import { SparkplugNode } from './mqtt/sparkplug-node.js';
+import { JetStreamSink } from './nats/jetstream-sink.js';
 import type { VisionRecipe } from './opcua/machine-vision.js';
 import type { AgentOpcuaServer } from './opcua/server.js';
 import { OutboxDrainer } from './outbox/drainer.js';
@@ -61,6 +62,7 @@ export class Agent {
   readonly inspection: InspectionService;
   readonly publishers = new Map<string, StationPublisher>();
   readonly drainers = new Map<string, OutboxDrainer>();
+  private readonly jetstreamSinks: JetStreamSink[] = [];
   readonly cameras = new Map<string, FfmpegCamera>();
   readonly hotFolders: HotFolderSource[] = [];
   broker: EmbeddedBroker | null = null;
@@ -318,10 +320,20 @@ export class Agent {
         clock: this.clock,
         logger: this.logger,
       });
+      const js = m.jetstream.enabled
+        ? new JetStreamSink({
+            servers: m.jetstream.servers,
+            user: m.jetstream.user,
+            password: m.jetstream.password,
+            address: { site: c.site, line: c.line, station: s.id },
+            logger: this.logger,
+          })
+        : null;
+      if (js) this.jetstreamSinks.push(js);
       const drainer = new OutboxDrainer({
         outbox: this.outbox,
         station: s.id,
-        sink: pub,
+        sink: js ?? pub,
         clock: this.clock,
         backoff: m.backoff,
         inflight: c.outbox.inflight,
@@ -340,6 +352,7 @@ export class Agent {
       this.publishers.set(s.id, pub);
       this.drainers.set(s.id, drainer);
       pub.start();
+      js?.start();
       drainer.start();
     }
     if (m.sparkplug.enabled) {
@@ -621,6 +634,7 @@ export class Agent {
     this.s7Outbox?.close();
     for (const d of this.drainers.values()) await d.stop();
     for (const p of this.publishers.values()) await p.close();
+    for (const j of this.jetstreamSinks) await j.close();
     await this.sparkplug?.close();
     await this.broker?.close();
     await this.models.close();

@@ -132,6 +132,18 @@ export const AgentConfigSchema = z.object({
           edgeNodeId: id.optional(),
         })
         .prefault({}),
+      /**
+       * Results straight into NATS JetStream (publish acknowledged once stored) instead of over MQTT; status stays
+       * on MQTT. For a NATS site broker, whose MQTT listener acknowledges QoS 1 before the stream stores it.
+       */
+      jetstream: z
+        .object({
+          enabled: z.boolean().default(false),
+          servers: z.array(z.string().regex(/^(nats|tls):\/\//, 'expected a nats:// URL')).default([]),
+          user: z.string().optional(),
+          password: z.string().optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   opcua: z

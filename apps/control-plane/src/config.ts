@@ -94,10 +94,46 @@ export const ControlPlaneConfig = z
     ingestBatchSize: int(1, 5000).default(1000),
     /** 0 = group commit: a batch is written as soon as the previous write finished (lowest lag). */
     ingestFlushMs: int(0, 10_000).default(20),
+    /** Width of one time partition of the results table (by capture time, UTC). */
+    resultsPartitionInterval: z.enum(['day', 'week', 'month']).default('month'),
+    /** Partitions created ahead of the current one. */
+    resultsPartitionsAhead: int(1, 366).default(2),
+    /** Results older than this many days are dropped a whole partition at a time; 0 keeps them all. */
+    resultsRetentionDays: int(0, 36_500).default(0),
+    /** How often partitions are created ahead and expired ones dropped (also once at start); 0: at start only. */
+    partitionMaintenanceMs: int(0, 86_400_000).default(3_600_000),
     /** Stall alarm: agents report queued results and this replica committed none for this long (seconds); 0 = off. */
     ingestStallSeconds: int(0, 86_400).default(60),
+    /** Where results come from: "mqtt" (the broker at mqttUrl, $share group) or "nats" (JetStream at natsUrl). */
+    ingestTransport: z.enum(['mqtt', 'nats']).default('mqtt'),
+    /** NATS servers, comma-separated (every node of a cluster, so the client fails over). */
+    natsUrl: z
+      .string()
+      .regex(/^(nats|tls):\/\/[^,]+(,(nats|tls):\/\/[^,]+)*$/, 'expected nats:// URLs, comma-separated')
+      .optional(),
+    natsUser: z.string().optional(),
+    natsPassword: z.string().optional(),
+    /** JetStream stream and durable consumer (created at start when missing). */
+    natsStream: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default('DIAD_RESULTS'),
+    natsConsumer: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default('control-plane'),
+    natsStreamReplicas: int(1, 5).default(1),
+    natsMaxAgeSeconds: int(60, 365 * 86400).default(7 * 86400),
+    natsMaxBytes: z.coerce.number().int().min(-1).default(-1),
+    natsAckWaitSeconds: int(1, 3600).default(30),
+    natsMaxAckPending: int(1, 1_000_000).default(20_000),
+    natsPullBatch: int(1, 10_000).default(500),
   })
   .strict()
+  .refine((c) => c.ingestTransport !== 'nats' || c.natsUrl, {
+    message: 'ingestTransport "nats" needs natsUrl',
+    path: ['natsUrl'],
+  })
   .refine((c) => c.blobStore !== 's3' || c.s3Bucket, {
     message: 'blobStore "s3" needs s3Bucket (S3_BUCKET)',
     path: ['blobStore'],
@@ -172,7 +208,23 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   LOG_LEVEL: 'logLevel',
   INGEST_BATCH_SIZE: 'ingestBatchSize',
   INGEST_FLUSH_MS: 'ingestFlushMs',
+  RESULTS_PARTITION_INTERVAL: 'resultsPartitionInterval',
+  RESULTS_PARTITIONS_AHEAD: 'resultsPartitionsAhead',
+  RESULTS_RETENTION_DAYS: 'resultsRetentionDays',
+  PARTITION_MAINTENANCE_MS: 'partitionMaintenanceMs',
   INGEST_STALL_SECONDS: 'ingestStallSeconds',
+  INGEST_TRANSPORT: 'ingestTransport',
+  NATS_URL: 'natsUrl',
+  NATS_USER: 'natsUser',
+  NATS_PASSWORD: 'natsPassword',
+  NATS_STREAM: 'natsStream',
+  NATS_CONSUMER: 'natsConsumer',
+  NATS_STREAM_REPLICAS: 'natsStreamReplicas',
+  NATS_MAX_AGE_SECONDS: 'natsMaxAgeSeconds',
+  NATS_MAX_BYTES: 'natsMaxBytes',
+  NATS_ACK_WAIT_SECONDS: 'natsAckWaitSeconds',
+  NATS_MAX_ACK_PENDING: 'natsMaxAckPending',
+  NATS_PULL_BATCH: 'natsPullBatch',
 };
 
 /** Reads the documented environment variables (unset and empty ones are left to the defaults). */
