@@ -7,7 +7,6 @@ export type {
   ValueInfo,
 } from './backend/types.js';
 export { type LoadBundleOptions, type LoadedBundle, loadBundle, verifyFiles } from './bundle/load-bundle.js';
-export { listTar } from './bundle/tar.js';
 export { hasDynamicBatch, verifyGraphIo, verifyManifestGraphs } from './bundle/verify-graphs.js';
 export { inspectCommand } from './cli/inspect.js';
 export * from './core/blur.js';

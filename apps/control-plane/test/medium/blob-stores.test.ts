@@ -87,7 +87,7 @@ describe('S3 blob store', () => {
     });
     try {
       const admin = client(h.cp.url, await login(h.cp.url));
-      const tar = makeBundle('s3model', '1.0.0');
+      const tar = await makeBundle('s3model', '1.0.0');
       expect((await admin.raw('POST', '/api/v1/models', uploadForm(tar))).status).toBe(201);
       expect([...s3.objects.keys()].some((k) => k.startsWith('/models/bundles/'))).toBe(true);
       expect(readdirSync(h.blobDir)).toEqual([]);
