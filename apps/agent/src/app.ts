@@ -27,6 +27,7 @@ import { HotFolderSource } from './sources/hot-folder.js';
 import { ArtifactUploader } from './sync/artifact-uploader.js';
 import { loadPublicKey } from './sync/bundle-verify.js';
 import { ControlPlaneClient } from './sync/client.js';
+import { type DeviceKey, loadOrCreateDeviceKey } from './sync/device-key.js';
 import { HttpResultSink } from './sync/http-result-sink.js';
 import { StateStore } from './sync/state-store.js';
 import { SyncService } from './sync/sync-service.js';
@@ -52,6 +53,8 @@ export class Agent {
   readonly metrics = new AgentMetrics();
   readonly models = new ModelManager();
   readonly state: StateStore;
+  /** The device's own signing key (results and status on the bus are signed with it). */
+  readonly deviceKey: DeviceKey;
   readonly outbox: SqliteOutbox;
   readonly inspection: InspectionService;
   readonly publishers = new Map<string, StationPublisher>();
@@ -78,6 +81,7 @@ export class Agent {
     this.logger = deps.logger ?? pino({ level: config.log.level, base: { app: 'diad-agent' } });
     mkdirSync(config.dataDir, { recursive: true });
     this.state = new StateStore(join(config.dataDir, 'state.json'));
+    this.deviceKey = loadOrCreateDeviceKey(join(config.dataDir, 'device-key.json'));
     this.deviceId = this.state.get().enrolment?.deviceId ?? config.deviceId;
     this.factory =
       deps.factory ??
@@ -259,6 +263,7 @@ export class Agent {
         connection: { ...connection, clientId: m.clientId ? `${m.clientId}-${s.id}` : undefined },
         deviceId: this.deviceId,
         status: () => this.statusOf(s.id),
+        sign: this.deviceKey.sign,
         clock: this.clock,
         logger: this.logger,
       });
@@ -378,6 +383,7 @@ export class Agent {
       models: this.models,
       factory: this.factory,
       inspection: this.inspection,
+      devicePublicKey: this.deviceKey.publicKey,
       outboxDepth: () => this.outbox.depth(),
       bundlesDir: join(this.config.dataDir, 'bundles'),
       enrolToken: token,

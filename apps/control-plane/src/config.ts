@@ -73,6 +73,12 @@ export const ControlPlaneConfig = z
     maxBundleBytes: int(1024, 2 ** 40).default(2 * 1024 ** 3),
     maxArtifactBytes: int(1024, 2 ** 31).default(16 * 1024 ** 2),
     requireSignedModels: bool.default(false),
+    /**
+     * Device signatures on bus messages (results, status): `required` refuses any message not signed by the key the
+     * device registered at enrolment (devices enrolled without a key cannot publish); `registered` verifies devices
+     * that have a key and takes unsigned messages from devices enrolled without one (migration only).
+     */
+    deviceSignatures: z.enum(['required', 'registered']).default('required'),
     offlineAfterSeconds: int(5, 86400).default(90),
     rolloutTickMs: int(0, 3_600_000).default(5000),
     /** Requests per minute per principal (or per address when anonymous); 0 turns limiting off. */
@@ -143,6 +149,7 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   MAX_BUNDLE_BYTES: 'maxBundleBytes',
   MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
   REQUIRE_SIGNED_MODELS: 'requireSignedModels',
+  DEVICE_SIGNATURES: 'deviceSignatures',
   OFFLINE_AFTER_SECONDS: 'offlineAfterSeconds',
   ROLLOUT_TICK_MS: 'rolloutTickMs',
   RATE_LIMIT_PER_MINUTE: 'rateLimitPerMinute',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DevicePublicKey, MessageAuth } from './device-auth.js';
 import { modelName } from './manifest.js';
 
 /** MQTT payloads and agent <-> control-plane API bodies. Versioned by the `schema` literal. */
@@ -53,6 +54,8 @@ export const InspectionResult = z.object({
     .object({ model: ModelRef, score: z.number(), verdict: z.enum(['OK', 'NOK']) })
     .nullable()
     .default(null),
+  /** The device's signature (see device-auth.ts); required by control planes that verify devices. */
+  auth: MessageAuth.optional(),
 });
 export type InspectionResult = z.infer<typeof InspectionResult>;
 
@@ -65,6 +68,7 @@ export const AgentStatus = z.object({
   provider: z.string().nullable(),
   queueDepth: z.number().int().nonnegative(),
   outboxDepth: z.number().int().nonnegative(),
+  auth: MessageAuth.optional(),
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
 
@@ -73,6 +77,8 @@ export const EnrolRequest = z.object({
   hostname: z.string().min(1).max(255),
   agentVersion: z.string().min(1),
   providers: z.array(z.string()).default([]),
+  /** The device's ed25519 public key (generated on the device); its bus messages are verified with it. */
+  publicKey: DevicePublicKey.optional(),
 });
 export type EnrolRequest = z.infer<typeof EnrolRequest>;
 

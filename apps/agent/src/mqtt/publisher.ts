@@ -16,6 +16,8 @@ export interface StationPublisherOptions {
   };
   deviceId: string;
   status: StatusSource;
+  /** Signs a payload with the device key (results and status); absent: published unsigned. */
+  sign?: <T extends object>(payload: T) => T;
   clock: Clock;
   logger: Logger;
 }
@@ -63,7 +65,8 @@ export class StationPublisher extends EventEmitter<{ up: []; down: [] }> impleme
     const parsed = InspectionResult.safeParse(result);
     if (!parsed.success)
       return Promise.reject(new TypeError(`result ${result.resultId}: ${parsed.error.issues[0].message}`));
-    return this.link.publish(this.resultTopic, JSON.stringify(parsed.data), { qos: 1 });
+    const payload = this.o.sign ? this.o.sign(parsed.data) : parsed.data;
+    return this.link.publish(this.resultTopic, JSON.stringify(payload), { qos: 1 });
   }
 
   /** Publishes the current status (retained); call on model change, alarms and periodically. */
@@ -84,11 +87,12 @@ export class StationPublisher extends EventEmitter<{ up: []; down: [] }> impleme
 
   private statusPayload(state?: 'offline'): AgentStatus {
     const s = this.o.status();
-    return AgentStatus.parse({
+    const status = AgentStatus.parse({
       ...s,
       schema: 'diad.status/v1',
       state: state ?? s.state,
       at: new Date(this.o.clock.now()).toISOString(),
     });
+    return this.o.sign ? this.o.sign(status) : status;
   }
 }

@@ -137,7 +137,10 @@ export const DeviceScalarFieldEnum = {
   desiredModelVersionId: 'desiredModelVersionId',
   shadowModelVersionId: 'shadowModelVersionId',
   desiredRolloutId: 'desiredRolloutId',
-  desiredRevision: 'desiredRevision'
+  desiredRevision: 'desiredRevision',
+  publicKey: 'publicKey',
+  lastStatusAt: 'lastStatusAt',
+  lastOfflineAt: 'lastOfflineAt'
 } as const
 
 export type DeviceScalarFieldEnum = (typeof DeviceScalarFieldEnum)[keyof typeof DeviceScalarFieldEnum]

@@ -59,6 +59,9 @@ export type DeviceMinAggregateOutputType = {
   shadowModelVersionId: string | null
   desiredRolloutId: string | null
   desiredRevision: number | null
+  publicKey: string | null
+  lastStatusAt: Date | null
+  lastOfflineAt: Date | null
 }
 
 export type DeviceMaxAggregateOutputType = {
@@ -82,6 +85,9 @@ export type DeviceMaxAggregateOutputType = {
   shadowModelVersionId: string | null
   desiredRolloutId: string | null
   desiredRevision: number | null
+  publicKey: string | null
+  lastStatusAt: Date | null
+  lastOfflineAt: Date | null
 }
 
 export type DeviceCountAggregateOutputType = {
@@ -106,6 +112,9 @@ export type DeviceCountAggregateOutputType = {
   shadowModelVersionId: number
   desiredRolloutId: number
   desiredRevision: number
+  publicKey: number
+  lastStatusAt: number
+  lastOfflineAt: number
   _all: number
 }
 
@@ -143,6 +152,9 @@ export type DeviceMinAggregateInputType = {
   shadowModelVersionId?: true
   desiredRolloutId?: true
   desiredRevision?: true
+  publicKey?: true
+  lastStatusAt?: true
+  lastOfflineAt?: true
 }
 
 export type DeviceMaxAggregateInputType = {
@@ -166,6 +178,9 @@ export type DeviceMaxAggregateInputType = {
   shadowModelVersionId?: true
   desiredRolloutId?: true
   desiredRevision?: true
+  publicKey?: true
+  lastStatusAt?: true
+  lastOfflineAt?: true
 }
 
 export type DeviceCountAggregateInputType = {
@@ -190,6 +205,9 @@ export type DeviceCountAggregateInputType = {
   shadowModelVersionId?: true
   desiredRolloutId?: true
   desiredRevision?: true
+  publicKey?: true
+  lastStatusAt?: true
+  lastOfflineAt?: true
   _all?: true
 }
 
@@ -301,6 +319,9 @@ export type DeviceGroupByOutputType = {
   shadowModelVersionId: string | null
   desiredRolloutId: string | null
   desiredRevision: number
+  publicKey: string | null
+  lastStatusAt: Date | null
+  lastOfflineAt: Date | null
   _count: DeviceCountAggregateOutputType | null
   _avg: DeviceAvgAggregateOutputType | null
   _sum: DeviceSumAggregateOutputType | null
@@ -348,6 +369,9 @@ export type DeviceWhereInput = {
   shadowModelVersionId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRolloutId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRevision?: Prisma.IntFilter<"Device"> | number
+  publicKey?: Prisma.StringNullableFilter<"Device"> | string | null
+  lastStatusAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
+  lastOfflineAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
   station?: Prisma.XOR<Prisma.StationScalarRelationFilter, Prisma.StationWhereInput>
   desiredModel?: Prisma.XOR<Prisma.ModelVersionNullableScalarRelationFilter, Prisma.ModelVersionWhereInput> | null
   shadowModel?: Prisma.XOR<Prisma.ModelVersionNullableScalarRelationFilter, Prisma.ModelVersionWhereInput> | null
@@ -376,6 +400,9 @@ export type DeviceOrderByWithRelationInput = {
   shadowModelVersionId?: Prisma.SortOrderInput | Prisma.SortOrder
   desiredRolloutId?: Prisma.SortOrderInput | Prisma.SortOrder
   desiredRevision?: Prisma.SortOrder
+  publicKey?: Prisma.SortOrderInput | Prisma.SortOrder
+  lastStatusAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  lastOfflineAt?: Prisma.SortOrderInput | Prisma.SortOrder
   station?: Prisma.StationOrderByWithRelationInput
   desiredModel?: Prisma.ModelVersionOrderByWithRelationInput
   shadowModel?: Prisma.ModelVersionOrderByWithRelationInput
@@ -407,6 +434,9 @@ export type DeviceWhereUniqueInput = Prisma.AtLeast<{
   shadowModelVersionId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRolloutId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRevision?: Prisma.IntFilter<"Device"> | number
+  publicKey?: Prisma.StringNullableFilter<"Device"> | string | null
+  lastStatusAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
+  lastOfflineAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
   station?: Prisma.XOR<Prisma.StationScalarRelationFilter, Prisma.StationWhereInput>
   desiredModel?: Prisma.XOR<Prisma.ModelVersionNullableScalarRelationFilter, Prisma.ModelVersionWhereInput> | null
   shadowModel?: Prisma.XOR<Prisma.ModelVersionNullableScalarRelationFilter, Prisma.ModelVersionWhereInput> | null
@@ -435,6 +465,9 @@ export type DeviceOrderByWithAggregationInput = {
   shadowModelVersionId?: Prisma.SortOrderInput | Prisma.SortOrder
   desiredRolloutId?: Prisma.SortOrderInput | Prisma.SortOrder
   desiredRevision?: Prisma.SortOrder
+  publicKey?: Prisma.SortOrderInput | Prisma.SortOrder
+  lastStatusAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  lastOfflineAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.DeviceCountOrderByAggregateInput
   _avg?: Prisma.DeviceAvgOrderByAggregateInput
   _max?: Prisma.DeviceMaxOrderByAggregateInput
@@ -467,6 +500,9 @@ export type DeviceScalarWhereWithAggregatesInput = {
   shadowModelVersionId?: Prisma.UuidNullableWithAggregatesFilter<"Device"> | string | null
   desiredRolloutId?: Prisma.UuidNullableWithAggregatesFilter<"Device"> | string | null
   desiredRevision?: Prisma.IntWithAggregatesFilter<"Device"> | number
+  publicKey?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
+  lastStatusAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Device"> | Date | string | null
+  lastOfflineAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Device"> | Date | string | null
 }
 
 export type DeviceCreateInput = {
@@ -488,6 +524,9 @@ export type DeviceCreateInput = {
   activeModelSha256?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   station: Prisma.StationCreateNestedOneWithoutDevicesInput
   desiredModel?: Prisma.ModelVersionCreateNestedOneWithoutDesiredOnInput
   shadowModel?: Prisma.ModelVersionCreateNestedOneWithoutShadowOnInput
@@ -516,6 +555,9 @@ export type DeviceUncheckedCreateInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedCreateNestedManyWithoutDeviceInput
 }
 
@@ -538,6 +580,9 @@ export type DeviceUpdateInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   station?: Prisma.StationUpdateOneRequiredWithoutDevicesNestedInput
   desiredModel?: Prisma.ModelVersionUpdateOneWithoutDesiredOnNestedInput
   shadowModel?: Prisma.ModelVersionUpdateOneWithoutShadowOnNestedInput
@@ -566,6 +611,9 @@ export type DeviceUncheckedUpdateInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedUpdateManyWithoutDeviceNestedInput
 }
 
@@ -591,6 +639,9 @@ export type DeviceCreateManyInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
 }
 
 export type DeviceUpdateManyMutationInput = {
@@ -612,6 +663,9 @@ export type DeviceUpdateManyMutationInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type DeviceUncheckedUpdateManyInput = {
@@ -636,6 +690,9 @@ export type DeviceUncheckedUpdateManyInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type DeviceListRelationFilter = {
@@ -678,6 +735,9 @@ export type DeviceCountOrderByAggregateInput = {
   shadowModelVersionId?: Prisma.SortOrder
   desiredRolloutId?: Prisma.SortOrder
   desiredRevision?: Prisma.SortOrder
+  publicKey?: Prisma.SortOrder
+  lastStatusAt?: Prisma.SortOrder
+  lastOfflineAt?: Prisma.SortOrder
 }
 
 export type DeviceAvgOrderByAggregateInput = {
@@ -707,6 +767,9 @@ export type DeviceMaxOrderByAggregateInput = {
   shadowModelVersionId?: Prisma.SortOrder
   desiredRolloutId?: Prisma.SortOrder
   desiredRevision?: Prisma.SortOrder
+  publicKey?: Prisma.SortOrder
+  lastStatusAt?: Prisma.SortOrder
+  lastOfflineAt?: Prisma.SortOrder
 }
 
 export type DeviceMinOrderByAggregateInput = {
@@ -730,6 +793,9 @@ export type DeviceMinOrderByAggregateInput = {
   shadowModelVersionId?: Prisma.SortOrder
   desiredRolloutId?: Prisma.SortOrder
   desiredRevision?: Prisma.SortOrder
+  publicKey?: Prisma.SortOrder
+  lastStatusAt?: Prisma.SortOrder
+  lastOfflineAt?: Prisma.SortOrder
 }
 
 export type DeviceSumOrderByAggregateInput = {
@@ -931,6 +997,9 @@ export type DeviceCreateWithoutStationInput = {
   activeModelSha256?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   desiredModel?: Prisma.ModelVersionCreateNestedOneWithoutDesiredOnInput
   shadowModel?: Prisma.ModelVersionCreateNestedOneWithoutShadowOnInput
   rollouts?: Prisma.RolloutDeviceCreateNestedManyWithoutDeviceInput
@@ -957,6 +1026,9 @@ export type DeviceUncheckedCreateWithoutStationInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedCreateNestedManyWithoutDeviceInput
 }
 
@@ -1011,6 +1083,9 @@ export type DeviceScalarWhereInput = {
   shadowModelVersionId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRolloutId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRevision?: Prisma.IntFilter<"Device"> | number
+  publicKey?: Prisma.StringNullableFilter<"Device"> | string | null
+  lastStatusAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
+  lastOfflineAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
 }
 
 export type DeviceCreateWithoutDesiredModelInput = {
@@ -1032,6 +1107,9 @@ export type DeviceCreateWithoutDesiredModelInput = {
   activeModelSha256?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   station: Prisma.StationCreateNestedOneWithoutDevicesInput
   shadowModel?: Prisma.ModelVersionCreateNestedOneWithoutShadowOnInput
   rollouts?: Prisma.RolloutDeviceCreateNestedManyWithoutDeviceInput
@@ -1058,6 +1136,9 @@ export type DeviceUncheckedCreateWithoutDesiredModelInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedCreateNestedManyWithoutDeviceInput
 }
 
@@ -1090,6 +1171,9 @@ export type DeviceCreateWithoutShadowModelInput = {
   activeModelSha256?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   station: Prisma.StationCreateNestedOneWithoutDevicesInput
   desiredModel?: Prisma.ModelVersionCreateNestedOneWithoutDesiredOnInput
   rollouts?: Prisma.RolloutDeviceCreateNestedManyWithoutDeviceInput
@@ -1116,6 +1200,9 @@ export type DeviceUncheckedCreateWithoutShadowModelInput = {
   desiredModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedCreateNestedManyWithoutDeviceInput
 }
 
@@ -1180,6 +1267,9 @@ export type DeviceCreateWithoutRolloutsInput = {
   activeModelSha256?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   station: Prisma.StationCreateNestedOneWithoutDevicesInput
   desiredModel?: Prisma.ModelVersionCreateNestedOneWithoutDesiredOnInput
   shadowModel?: Prisma.ModelVersionCreateNestedOneWithoutShadowOnInput
@@ -1207,6 +1297,9 @@ export type DeviceUncheckedCreateWithoutRolloutsInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
 }
 
 export type DeviceCreateOrConnectWithoutRolloutsInput = {
@@ -1244,6 +1337,9 @@ export type DeviceUpdateWithoutRolloutsInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   station?: Prisma.StationUpdateOneRequiredWithoutDevicesNestedInput
   desiredModel?: Prisma.ModelVersionUpdateOneWithoutDesiredOnNestedInput
   shadowModel?: Prisma.ModelVersionUpdateOneWithoutShadowOnNestedInput
@@ -1271,6 +1367,9 @@ export type DeviceUncheckedUpdateWithoutRolloutsInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type DeviceCreateManyStationInput = {
@@ -1294,6 +1393,9 @@ export type DeviceCreateManyStationInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
 }
 
 export type DeviceUpdateWithoutStationInput = {
@@ -1315,6 +1417,9 @@ export type DeviceUpdateWithoutStationInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   desiredModel?: Prisma.ModelVersionUpdateOneWithoutDesiredOnNestedInput
   shadowModel?: Prisma.ModelVersionUpdateOneWithoutShadowOnNestedInput
   rollouts?: Prisma.RolloutDeviceUpdateManyWithoutDeviceNestedInput
@@ -1341,6 +1446,9 @@ export type DeviceUncheckedUpdateWithoutStationInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedUpdateManyWithoutDeviceNestedInput
 }
 
@@ -1365,6 +1473,9 @@ export type DeviceUncheckedUpdateManyWithoutStationInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type DeviceCreateManyDesiredModelInput = {
@@ -1388,6 +1499,9 @@ export type DeviceCreateManyDesiredModelInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
 }
 
 export type DeviceCreateManyShadowModelInput = {
@@ -1411,6 +1525,9 @@ export type DeviceCreateManyShadowModelInput = {
   desiredModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
 }
 
 export type DeviceUpdateWithoutDesiredModelInput = {
@@ -1432,6 +1549,9 @@ export type DeviceUpdateWithoutDesiredModelInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   station?: Prisma.StationUpdateOneRequiredWithoutDevicesNestedInput
   shadowModel?: Prisma.ModelVersionUpdateOneWithoutShadowOnNestedInput
   rollouts?: Prisma.RolloutDeviceUpdateManyWithoutDeviceNestedInput
@@ -1458,6 +1578,9 @@ export type DeviceUncheckedUpdateWithoutDesiredModelInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedUpdateManyWithoutDeviceNestedInput
 }
 
@@ -1482,6 +1605,9 @@ export type DeviceUncheckedUpdateManyWithoutDesiredModelInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type DeviceUpdateWithoutShadowModelInput = {
@@ -1503,6 +1629,9 @@ export type DeviceUpdateWithoutShadowModelInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   station?: Prisma.StationUpdateOneRequiredWithoutDevicesNestedInput
   desiredModel?: Prisma.ModelVersionUpdateOneWithoutDesiredOnNestedInput
   rollouts?: Prisma.RolloutDeviceUpdateManyWithoutDeviceNestedInput
@@ -1529,6 +1658,9 @@ export type DeviceUncheckedUpdateWithoutShadowModelInput = {
   desiredModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedUpdateManyWithoutDeviceNestedInput
 }
 
@@ -1553,6 +1685,9 @@ export type DeviceUncheckedUpdateManyWithoutShadowModelInput = {
   desiredModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 
@@ -1608,6 +1743,9 @@ export type DeviceSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   shadowModelVersionId?: boolean
   desiredRolloutId?: boolean
   desiredRevision?: boolean
+  publicKey?: boolean
+  lastStatusAt?: boolean
+  lastOfflineAt?: boolean
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
   shadowModel?: boolean | Prisma.Device$shadowModelArgs<ExtArgs>
@@ -1637,6 +1775,9 @@ export type DeviceSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extens
   shadowModelVersionId?: boolean
   desiredRolloutId?: boolean
   desiredRevision?: boolean
+  publicKey?: boolean
+  lastStatusAt?: boolean
+  lastOfflineAt?: boolean
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
   shadowModel?: boolean | Prisma.Device$shadowModelArgs<ExtArgs>
@@ -1664,6 +1805,9 @@ export type DeviceSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extens
   shadowModelVersionId?: boolean
   desiredRolloutId?: boolean
   desiredRevision?: boolean
+  publicKey?: boolean
+  lastStatusAt?: boolean
+  lastOfflineAt?: boolean
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
   shadowModel?: boolean | Prisma.Device$shadowModelArgs<ExtArgs>
@@ -1691,9 +1835,12 @@ export type DeviceSelectScalar = {
   shadowModelVersionId?: boolean
   desiredRolloutId?: boolean
   desiredRevision?: boolean
+  publicKey?: boolean
+  lastStatusAt?: boolean
+  lastOfflineAt?: boolean
 }
 
-export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision", ExtArgs["result"]["device"]>
+export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision" | "publicKey" | "lastStatusAt" | "lastOfflineAt", ExtArgs["result"]["device"]>
 export type DeviceInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
@@ -1742,6 +1889,15 @@ export type $DevicePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     shadowModelVersionId: string | null
     desiredRolloutId: string | null
     desiredRevision: number
+    /**
+     * ed25519 public key (base64 of 32 bytes) the device registered at enrolment; its bus messages are signed with it.
+     */
+    publicKey: string | null
+    /**
+     * `at` of the last status message applied (online/degraded) and of the last "offline": older or equal ones are replays.
+     */
+    lastStatusAt: Date | null
+    lastOfflineAt: Date | null
   }, ExtArgs["result"]["device"]>
   composites: {}
 }
@@ -2190,6 +2346,9 @@ export interface DeviceFieldRefs {
   readonly shadowModelVersionId: Prisma.FieldRef<"Device", 'String'>
   readonly desiredRolloutId: Prisma.FieldRef<"Device", 'String'>
   readonly desiredRevision: Prisma.FieldRef<"Device", 'Int'>
+  readonly publicKey: Prisma.FieldRef<"Device", 'String'>
+  readonly lastStatusAt: Prisma.FieldRef<"Device", 'DateTime'>
+  readonly lastOfflineAt: Prisma.FieldRef<"Device", 'DateTime'>
 }
     
 
