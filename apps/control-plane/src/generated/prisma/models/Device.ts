@@ -103,6 +103,7 @@ export type DeviceCountAggregateOutputType = {
   lastSeenAt: number
   health: number
   provider: number
+  accelerators: number
   queueDepth: number
   outboxDepth: number
   activeModelName: number
@@ -196,6 +197,7 @@ export type DeviceCountAggregateInputType = {
   lastSeenAt?: true
   health?: true
   provider?: true
+  accelerators?: true
   queueDepth?: true
   outboxDepth?: true
   activeModelName?: true
@@ -310,6 +312,7 @@ export type DeviceGroupByOutputType = {
   lastSeenAt: Date | null
   health: string | null
   provider: string | null
+  accelerators: runtime.JsonValue | null
   queueDepth: number
   outboxDepth: number
   activeModelName: string | null
@@ -360,6 +363,7 @@ export type DeviceWhereInput = {
   lastSeenAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
   health?: Prisma.StringNullableFilter<"Device"> | string | null
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
+  accelerators?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -391,6 +395,7 @@ export type DeviceOrderByWithRelationInput = {
   lastSeenAt?: Prisma.SortOrderInput | Prisma.SortOrder
   health?: Prisma.SortOrderInput | Prisma.SortOrder
   provider?: Prisma.SortOrderInput | Prisma.SortOrder
+  accelerators?: Prisma.SortOrderInput | Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -425,6 +430,7 @@ export type DeviceWhereUniqueInput = Prisma.AtLeast<{
   lastSeenAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
   health?: Prisma.StringNullableFilter<"Device"> | string | null
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
+  accelerators?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -456,6 +462,7 @@ export type DeviceOrderByWithAggregationInput = {
   lastSeenAt?: Prisma.SortOrderInput | Prisma.SortOrder
   health?: Prisma.SortOrderInput | Prisma.SortOrder
   provider?: Prisma.SortOrderInput | Prisma.SortOrder
+  accelerators?: Prisma.SortOrderInput | Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -491,6 +498,7 @@ export type DeviceScalarWhereWithAggregatesInput = {
   lastSeenAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Device"> | Date | string | null
   health?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
   provider?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
+  accelerators?: Prisma.JsonNullableWithAggregatesFilter<"Device">
   queueDepth?: Prisma.IntWithAggregatesFilter<"Device"> | number
   outboxDepth?: Prisma.IntWithAggregatesFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
@@ -517,6 +525,7 @@ export type DeviceCreateInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -546,6 +555,7 @@ export type DeviceUncheckedCreateInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -573,6 +583,7 @@ export type DeviceUpdateInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -602,6 +613,7 @@ export type DeviceUncheckedUpdateInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -630,6 +642,7 @@ export type DeviceCreateManyInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -656,6 +669,7 @@ export type DeviceUpdateManyMutationInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -681,6 +695,7 @@ export type DeviceUncheckedUpdateManyInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -726,6 +741,7 @@ export type DeviceCountOrderByAggregateInput = {
   lastSeenAt?: Prisma.SortOrder
   health?: Prisma.SortOrder
   provider?: Prisma.SortOrder
+  accelerators?: Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrder
@@ -990,6 +1006,7 @@ export type DeviceCreateWithoutStationInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1017,6 +1034,7 @@ export type DeviceUncheckedCreateWithoutStationInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1074,6 +1092,7 @@ export type DeviceScalarWhereInput = {
   lastSeenAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
   health?: Prisma.StringNullableFilter<"Device"> | string | null
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
+  accelerators?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -1100,6 +1119,7 @@ export type DeviceCreateWithoutDesiredModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1128,6 +1148,7 @@ export type DeviceUncheckedCreateWithoutDesiredModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1164,6 +1185,7 @@ export type DeviceCreateWithoutShadowModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1192,6 +1214,7 @@ export type DeviceUncheckedCreateWithoutShadowModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1260,6 +1283,7 @@ export type DeviceCreateWithoutRolloutsInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1288,6 +1312,7 @@ export type DeviceUncheckedCreateWithoutRolloutsInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1330,6 +1355,7 @@ export type DeviceUpdateWithoutRolloutsInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1358,6 +1384,7 @@ export type DeviceUncheckedUpdateWithoutRolloutsInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1384,6 +1411,7 @@ export type DeviceCreateManyStationInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1410,6 +1438,7 @@ export type DeviceUpdateWithoutStationInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1437,6 +1466,7 @@ export type DeviceUncheckedUpdateWithoutStationInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1464,6 +1494,7 @@ export type DeviceUncheckedUpdateManyWithoutStationInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1491,6 +1522,7 @@ export type DeviceCreateManyDesiredModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1517,6 +1549,7 @@ export type DeviceCreateManyShadowModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1542,6 +1575,7 @@ export type DeviceUpdateWithoutDesiredModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1570,6 +1604,7 @@ export type DeviceUncheckedUpdateWithoutDesiredModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1597,6 +1632,7 @@ export type DeviceUncheckedUpdateManyWithoutDesiredModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1622,6 +1658,7 @@ export type DeviceUpdateWithoutShadowModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1650,6 +1687,7 @@ export type DeviceUncheckedUpdateWithoutShadowModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1677,6 +1715,7 @@ export type DeviceUncheckedUpdateManyWithoutShadowModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1734,6 +1773,7 @@ export type DeviceSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   lastSeenAt?: boolean
   health?: boolean
   provider?: boolean
+  accelerators?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1766,6 +1806,7 @@ export type DeviceSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extens
   lastSeenAt?: boolean
   health?: boolean
   provider?: boolean
+  accelerators?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1796,6 +1837,7 @@ export type DeviceSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extens
   lastSeenAt?: boolean
   health?: boolean
   provider?: boolean
+  accelerators?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1826,6 +1868,7 @@ export type DeviceSelectScalar = {
   lastSeenAt?: boolean
   health?: boolean
   provider?: boolean
+  accelerators?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1840,7 +1883,7 @@ export type DeviceSelectScalar = {
   lastOfflineAt?: boolean
 }
 
-export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision" | "publicKey" | "lastStatusAt" | "lastOfflineAt", ExtArgs["result"]["device"]>
+export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "accelerators" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision" | "publicKey" | "lastStatusAt" | "lastOfflineAt", ExtArgs["result"]["device"]>
 export type DeviceInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
@@ -1880,6 +1923,7 @@ export type $DevicePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     lastSeenAt: Date | null
     health: string | null
     provider: string | null
+    accelerators: runtime.JsonValue | null
     queueDepth: number
     outboxDepth: number
     activeModelName: string | null
@@ -2337,6 +2381,7 @@ export interface DeviceFieldRefs {
   readonly lastSeenAt: Prisma.FieldRef<"Device", 'DateTime'>
   readonly health: Prisma.FieldRef<"Device", 'String'>
   readonly provider: Prisma.FieldRef<"Device", 'String'>
+  readonly accelerators: Prisma.FieldRef<"Device", 'Json'>
   readonly queueDepth: Prisma.FieldRef<"Device", 'Int'>
   readonly outboxDepth: Prisma.FieldRef<"Device", 'Int'>
   readonly activeModelName: Prisma.FieldRef<"Device", 'String'>
