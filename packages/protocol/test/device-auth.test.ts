@@ -4,6 +4,7 @@ import {
   devicePublicKey,
   EnrolRequest,
   generateDeviceKey,
+  InspectionResult,
   signDeviceMessage,
   verifyDeviceMessage,
 } from '../src/index.js';
@@ -35,5 +36,51 @@ describe('device message signatures', () => {
       44,
     );
     expect(EnrolRequest.safeParse({ ...base, publicKey: 'short' }).success).toBe(false);
+  });
+});
+
+describe('poison messages: the schemas bound every string and time', () => {
+  const base = {
+    schema: 'diad.result/v1',
+    resultId: '01900000-0000-7000-8000-000000000001',
+    site: 's',
+    line: 'l',
+    station: 'st',
+    camera: 'c',
+    deviceId: 'd',
+    partId: 'p-1',
+    capturedAt: '2026-12-07T10:00:00Z',
+    inspectedAt: '2026-12-07T10:00:00Z',
+    state: 'ok',
+    verdict: 'OK',
+    score: 0.1,
+    normalizedScore: 0.2,
+    thresholds: null,
+    model: null,
+    provider: 'cpu',
+  };
+  const refused = (over: Record<string, unknown>) =>
+    !InspectionResult.safeParse({ ...base, ...over }).success;
+
+  it('accepts a plain result, and refuses NUL, control characters and unpaired surrogates', () => {
+    expect(InspectionResult.safeParse(base).success).toBe(true);
+    expect(refused({ partId: 'p\u0000x' })).toBe(true);
+    expect(refused({ partId: 'p\u001bx' })).toBe(true);
+    expect(refused({ partId: 'p\nx' })).toBe(true);
+    expect(refused({ partId: 'p\ud800x' })).toBe(true);
+    expect(refused({ partId: 'p\udc00' })).toBe(true);
+    expect(refused({ partId: 'p😀' })).toBe(false);
+    expect(refused({ error: { code: 'E', message: 'line 1\nline 2' } })).toBe(false);
+    expect(refused({ error: { code: 'E', message: 'a\u0000' } })).toBe(true);
+  });
+
+  it('bounds sizes and times', () => {
+    expect(refused({ error: { code: 'E', message: 'x'.repeat(8 * 1024 * 1024) } })).toBe(true);
+    expect(
+      refused({ timingsMs: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`t${i}`, 1])) }),
+    ).toBe(true);
+    expect(refused({ capturedAt: '9999-12-31T23:59:59Z' })).toBe(true);
+    expect(refused({ inspectedAt: '1970-01-01T00:00:00Z' })).toBe(true);
+    expect(refused({ imageRef: 'x'.repeat(2000) })).toBe(true);
   });
 });
