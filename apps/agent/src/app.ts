@@ -330,6 +330,7 @@ export class Agent {
           if (this.inspection.outboxFull === false) this.opcua?.refresh();
         },
         onFailure: () => this.metrics.publishFailures.inc(),
+        onRefused: () => this.metrics.resultsSetAside.inc(),
       });
       pub.on('down', () => this.metrics.publishFailures.inc());
       this.publishers.set(s.id, pub);
@@ -489,6 +490,7 @@ export class Agent {
           this.opcua?.refresh();
         },
         onFailure: () => this.metrics.publishFailures.inc(),
+        onRefused: () => this.metrics.resultsSetAside.inc(),
       });
       this.drainers.set(s.id, drainer);
       drainer.start();

@@ -3,6 +3,7 @@ import { AgentStatus, InspectionResult, type StationAddress, topics } from '@dia
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { ResultSink } from '../outbox/drainer.js';
+import { RefusedResultError } from '../outbox/types.js';
 import { MqttLink, type MqttLinkOptions } from './link.js';
 
 export type StatusSource = () => Omit<AgentStatus, 'schema' | 'state' | 'at'> & {
@@ -63,8 +64,12 @@ export class StationPublisher extends EventEmitter<{ up: []; down: [] }> impleme
 
   publishResult(result: InspectionResult): Promise<void> {
     const parsed = InspectionResult.safeParse(result);
-    if (!parsed.success)
-      return Promise.reject(new TypeError(`result ${result.resultId}: ${parsed.error.issues[0].message}`));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return Promise.reject(
+        new RefusedResultError(result.resultId, `${issue.path.join('.')}: ${issue.message}`),
+      );
+    }
     const payload = this.o.sign ? this.o.sign(parsed.data) : parsed.data;
     return this.link.publish(this.resultTopic, JSON.stringify(payload), { qos: 1 });
   }

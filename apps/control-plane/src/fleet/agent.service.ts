@@ -56,40 +56,37 @@ export class AgentService {
     if (!me) throw new NotFoundException(`device ${deviceId} not found`);
     const good: InspectionResult[] = [];
     const refused: Array<{ index: number; resultId: string | null; status: number; message: string }> = [];
-    raw.forEach((item, i) => {
-      const id = (item as { resultId?: unknown })?.resultId;
-      const refuse = (status: number, reason: string, message: string) => {
-        this.metrics.resultsRejected.inc({ transport: 'http', reason });
-        refused.push({
-          index: i,
-          resultId: typeof id === 'string' ? id.slice(0, 64) : null,
-          status,
-          message,
-        });
-      };
+    const judge = (item: unknown, i: number): InspectionResult | [number, string, string] => {
       const p = InspectionResult.safeParse(item);
       if (!p.success) {
         const issue = p.error.issues[0];
-        return refuse(400, 'invalid', `body.results.${[i, ...issue.path].join('.')}: ${issue.message}`);
+        return [400, 'invalid', `body.results.${[i, ...issue.path].join('.')}: ${issue.message}`];
       }
       const r = p.data;
       const range = outOfRange(r);
-      if (range) return refuse(400, 'out-of-range', `body.results.${i}.${range}`);
+      if (range) return [400, 'out-of-range', `body.results.${i}.${range}`];
       if (r.deviceId !== deviceId)
-        return refuse(
-          403,
-          'other-device',
-          `body.results.${i}.deviceId: a device may only post its own results`,
-        );
+        return [403, 'other-device', `body.results.${i}.deviceId: a device may only post its own results`];
       if (r.site !== me.site || r.line !== me.line || r.station !== me.station) {
-        return refuse(
+        return [
           403,
           'address-mismatch',
           `body.results.${i}: site/line/station ${r.site}/${r.line}/${r.station} is not this device's (${me.site}/${me.line}/${me.station})`,
-        );
+        ];
       }
-      good.push(r);
-    });
+      return r;
+    };
+    for (const [i, item] of raw.entries()) {
+      const v = judge(item, i);
+      if (!Array.isArray(v)) {
+        good.push(v);
+        continue;
+      }
+      const [status, reason, message] = v;
+      const id = (item as { resultId?: unknown } | null)?.resultId;
+      this.metrics.resultsRejected.inc({ transport: 'http', reason });
+      refused.push({ index: i, resultId: typeof id === 'string' ? id.slice(0, 64) : null, status, message });
+    }
     if (good.length === 0) {
       throw new HttpException(
         { message: refused[0].message, accepted: 0, duplicates: 0, refused },
