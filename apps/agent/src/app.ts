@@ -290,7 +290,9 @@ export class Agent {
       this.broker = await EmbeddedBroker.start(
         eb.host,
         eb.port,
-        eb.username && eb.password ? { username: eb.username, password: eb.password } : undefined,
+        eb.username
+          ? { username: eb.username, password: eb.password, passwordHash: eb.passwordHash }
+          : undefined,
       );
       url = `mqtt://${m.embeddedBroker.host === '0.0.0.0' ? '127.0.0.1' : m.embeddedBroker.host}:${this.broker.port}`;
       this.logger.info({ url }, 'embedded MQTT broker started');

@@ -7,11 +7,26 @@ import { ConfigError, loadConfig } from './config.js';
 const USAGE = `usage: diad-agent run --config agent.yaml
        diad-agent check --config agent.yaml [--providers]
                  (validate the config and exit; --providers also checks each configured execution provider
-                  on this machine and prints why one cannot be used)`;
+                  on this machine and prints why one cannot be used)
+       diad-agent hash-password   (reads a password on stdin, prints its scrypt hash for passwordHash)`;
 
 /** `diad-agent` entry point; returns the exit code (run: only after SIGINT/SIGTERM). */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === 'hash-password') {
+    const { hashPassword } = await import('./security/passwords.js');
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    const pw = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+    if (!pw) {
+      process.stderr.write('diad-agent hash-password: empty password on stdin\n');
+      return 2;
+    }
+    process.stdout.write(`${hashPassword(pw)}\n`);
+    return 0;
+  }
   const i = rest.indexOf('--config');
   const path = i >= 0 ? rest[i + 1] : undefined;
   if ((cmd !== 'run' && cmd !== 'check') || !path) {

@@ -12,6 +12,7 @@ import {
   Variant,
 } from 'node-opcua';
 import type { Logger } from 'pino';
+import { passwordChecker } from '../security/passwords.js';
 import { HandshakeError, type HandshakeView, StationHandshake } from './handshake.js';
 
 export interface OpcuaServerOptions {
@@ -19,7 +20,7 @@ export interface OpcuaServerOptions {
   securityModes: ('None' | 'Sign' | 'SignAndEncrypt')[];
   securityPolicies: ('Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss')[];
   allowAnonymous: boolean;
-  users: { username: string; password: string }[];
+  users: { username: string; password?: string; passwordHash?: string }[];
   pkiDir: string;
   autoAcceptCertificates: boolean;
   resultBufferSize: number;
@@ -102,14 +103,15 @@ export class AgentOpcuaServer {
     });
     await serverCertificateManager.initialize();
     this.certificates = serverCertificateManager;
-    const users = new Map(o.users.map((u) => [u.username, u.password]));
+    // Hashed (scrypt), compared in constant time, failed logins throttled per user name.
+    const isValidUser = passwordChecker(o.users);
     const server = new OPCUAServer({
       port: o.port,
       serverCertificateManager,
       securityModes: o.securityModes.map((m) => MessageSecurityMode[m]),
       securityPolicies: o.securityPolicies.map((p) => SecurityPolicy[p]),
       allowAnonymous: o.allowAnonymous,
-      userManager: { isValidUser: (u: string, p: string) => users.has(u) && users.get(u) === p },
+      userManager: { isValidUser: (u: string, p: string) => isValidUser(u, p) },
       serverInfo: {
         applicationUri: 'urn:diad-edge:agent:server',
         productUri: 'urn:diad-edge:agent',
