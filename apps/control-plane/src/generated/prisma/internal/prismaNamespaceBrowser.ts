@@ -168,7 +168,10 @@ export const UserScalarFieldEnum = {
   passwordHash: 'passwordHash',
   role: 'role',
   disabled: 'disabled',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  tokenVersion: 'tokenVersion',
+  failedLogins: 'failedLogins',
+  lockedUntil: 'lockedUntil'
 } as const
 
 export type UserScalarFieldEnum = (typeof UserScalarFieldEnum)[keyof typeof UserScalarFieldEnum]
