@@ -155,7 +155,10 @@ export class ControlPlaneProcess {
   }
   /** Starts and waits until /readyz answers 200. */
   async start(): Promise<void> {
-    const dist = join(ROOT, 'apps/control-plane/dist/main.js');
+    // DIAD_CP_MAIN: another build's main.js (to compare a baseline in the benchmark).
+    const dist = process.env.DIAD_CP_MAIN
+      ? resolve(process.env.DIAD_CP_MAIN)
+      : join(ROOT, 'apps/control-plane/dist/main.js');
     const fromSource = process.env.FAULTS_FROM_SOURCE === '1' || !existsSync(dist);
     const args = fromSource
       ? [
@@ -189,7 +192,12 @@ export class ControlPlaneProcess {
         if (proc.exitCode !== null)
           throw new Error(`${this.name} exited with ${proc.exitCode}: ${this.tail()}`);
         try {
-          return (await fetch(`${this.url}/readyz`)).status === 200;
+          const r = await fetch(`${this.url}/readyz`);
+          if (r.status === 200 && (r.headers.get('content-type') ?? '').includes('json')) return true;
+          // A build without /readyz (the benchmark's baseline): its /healthz.
+          if (r.status === 404 || !(r.headers.get('content-type') ?? '').includes('json'))
+            return (await fetch(`${this.url}/healthz`)).status === 200;
+          return false;
         } catch {
           return false;
         }

@@ -116,6 +116,7 @@ export class Agent {
       logger: this.logger,
       images: new ImageStore(join(config.dataDir, 'images'), config.images.retentionDays, this.clock),
       saveImages: config.images.save,
+      okSampleRate: config.images.okSampleRate,
       seed: config.model.seed,
     });
     if (config.thresholds) {

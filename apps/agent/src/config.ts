@@ -94,6 +94,8 @@ export const AgentConfigSchema = z.object({
   images: z
     .object({
       save: z.enum(['none', 'nok', 'all']).default('nok'),
+      /** With save: nok, also keep (and upload) this share of OK images: normal images for training sets. */
+      okSampleRate: z.number().min(0).max(1).default(0),
       retentionDays: z.number().positive().default(7),
       /** Upload saved images/heatmaps to the control plane (when controlPlane is set). */
       upload: z.boolean().default(true),

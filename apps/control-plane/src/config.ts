@@ -95,7 +95,8 @@ export const ControlPlaneConfig = z
     dashboardDir: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ingestBatchSize: int(1, 5000).default(1000),
-    ingestFlushMs: int(1, 10_000).default(20),
+    /** 0 = group commit: a batch is written as soon as the previous write finished (lowest lag). */
+    ingestFlushMs: int(0, 10_000).default(20),
     /** Stall alarm: agents report queued results and this replica committed none for this long (seconds); 0 = off. */
     ingestStallSeconds: int(0, 86_400).default(60),
   })

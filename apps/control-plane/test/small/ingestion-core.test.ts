@@ -36,6 +36,14 @@ function result(over: Record<string, unknown> = {}) {
   };
 }
 
+async function until(cond: () => boolean, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 class FakeDelivery implements Delivery {
   transport = 'test';
   topic = 'diad/s/l/st/result';
@@ -173,6 +181,34 @@ describe('IngestionCore', () => {
     expect(ds.map((d) => d.state)).toEqual(['acked', 'acked', 'acked']);
     expect((await count('diad_results_rejected_total')).join('\n')).toContain('database-refused');
     expect((await count('diad_results_ingested_total')).join('\n')).toContain('} 2');
+  });
+
+  it('with flushMs 0 writes as soon as the writer is free (group commit)', async () => {
+    const batches: number[] = [];
+    let release!: () => void;
+    let gate = new Promise<void>((r) => (release = r));
+    const { c } = core({
+      flushMs: 0,
+      batchSize: 100,
+      insert: async (rs) => {
+        batches.push(rs.length);
+        await gate;
+        return new Set(rs.map((r) => r.resultId));
+      },
+    });
+    const first = new FakeDelivery(result());
+    await c.deliver(first);
+    await new Promise((r) => setImmediate(r));
+    expect(batches).toEqual([1]);
+    // Three arrive while the first write is in progress: one batch right after it.
+    const more = [1, 2, 3].map(() => new FakeDelivery(result()));
+    for (const d of more) await c.deliver(d);
+    const r1 = release;
+    gate = Promise.resolve();
+    r1();
+    await until(() => more.every((d) => d.state === 'acked'));
+    expect(batches).toEqual([1, 3]);
+    expect(first.state).toBe('acked');
   });
 
   it('pushes back once the buffer is full', async () => {

@@ -25,6 +25,7 @@ export interface IngestionCoreDeps {
   /** Extra validation steps run after the built-in ones (e.g. signature verification). */
   checks?: ResultCheck[];
   batchSize: number;
+  /** Longest a result waits for more to fill its batch; 0: group commit (write whenever the writer is free). */
   flushMs: number;
   /** Deliveries held in memory (buffered + being written) before `deliver` waits; default 4 × batchSize. */
   maxBuffered?: number;
@@ -48,6 +49,7 @@ export class IngestionCore implements DeliverySink {
   private pending: Pending[] = [];
   private writing = 0;
   private timer: NodeJS.Timeout | null = null;
+  private soon = false;
   private chain: Promise<void> = Promise.resolve();
   private waiters: Array<() => void> = [];
   private stopping = false;
@@ -121,7 +123,15 @@ export class IngestionCore implements DeliverySink {
     }
     this.pending.push({ result: verdict, delivery });
     if (this.pending.length >= this.d.batchSize) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.d.flushMs);
+    else if (this.d.flushMs > 0) this.timer ??= setTimeout(() => this.flush(), this.d.flushMs);
+    else if (!this.soon) {
+      // Group commit: write as soon as the writer is free; what arrives during a write goes in the next batch.
+      this.soon = true;
+      setImmediate(() => {
+        this.soon = false;
+        if (this.writing === 0) this.flush();
+      });
+    }
     if (this.inFlight >= this.maxBuffered) await new Promise<void>((r) => this.waiters.push(r));
   }
 
@@ -171,6 +181,7 @@ export class IngestionCore implements DeliverySink {
       } finally {
         this.writing -= batch.length;
         this.release();
+        if (this.d.flushMs === 0 && this.pending.length > 0 && this.writing === 0) this.flush();
       }
     });
     return this.chain;

@@ -65,7 +65,12 @@ export const ModelName = {
   ThresholdSet: 'ThresholdSet',
   Result: 'Result',
   ResultArtifact: 'ResultArtifact',
-  AuditLog: 'AuditLog'
+  AuditLog: 'AuditLog',
+  ResultLabel: 'ResultLabel',
+  Dataset: 'Dataset',
+  DatasetItem: 'DatasetItem',
+  TrainingJob: 'TrainingJob',
+  ModelEvaluation: 'ModelEvaluation'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -344,6 +349,79 @@ export const AuditLogScalarFieldEnum = {
 } as const
 
 export type AuditLogScalarFieldEnum = (typeof AuditLogScalarFieldEnum)[keyof typeof AuditLogScalarFieldEnum]
+
+
+export const ResultLabelScalarFieldEnum = {
+  id: 'id',
+  resultId: 'resultId',
+  version: 'version',
+  label: 'label',
+  maskRef: 'maskRef',
+  note: 'note',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt'
+} as const
+
+export type ResultLabelScalarFieldEnum = (typeof ResultLabelScalarFieldEnum)[keyof typeof ResultLabelScalarFieldEnum]
+
+
+export const DatasetScalarFieldEnum = {
+  id: 'id',
+  lineId: 'lineId',
+  name: 'name',
+  version: 'version',
+  frozenAt: 'frozenAt',
+  selection: 'selection',
+  counts: 'counts',
+  createdBy: 'createdBy'
+} as const
+
+export type DatasetScalarFieldEnum = (typeof DatasetScalarFieldEnum)[keyof typeof DatasetScalarFieldEnum]
+
+
+export const DatasetItemScalarFieldEnum = {
+  datasetId: 'datasetId',
+  resultId: 'resultId',
+  split: 'split',
+  label: 'label',
+  imageRef: 'imageRef',
+  maskRef: 'maskRef'
+} as const
+
+export type DatasetItemScalarFieldEnum = (typeof DatasetItemScalarFieldEnum)[keyof typeof DatasetItemScalarFieldEnum]
+
+
+export const TrainingJobScalarFieldEnum = {
+  id: 'id',
+  lineId: 'lineId',
+  datasetId: 'datasetId',
+  config: 'config',
+  status: 'status',
+  progress: 'progress',
+  attempts: 'attempts',
+  worker: 'worker',
+  modelVersionId: 'modelVersionId',
+  error: 'error',
+  queueJobId: 'queueJobId',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  startedAt: 'startedAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type TrainingJobScalarFieldEnum = (typeof TrainingJobScalarFieldEnum)[keyof typeof TrainingJobScalarFieldEnum]
+
+
+export const ModelEvaluationScalarFieldEnum = {
+  id: 'id',
+  modelVersionId: 'modelVersionId',
+  datasetId: 'datasetId',
+  report: 'report',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt'
+} as const
+
+export type ModelEvaluationScalarFieldEnum = (typeof ModelEvaluationScalarFieldEnum)[keyof typeof ModelEvaluationScalarFieldEnum]
 
 
 export const SortOrder = {
