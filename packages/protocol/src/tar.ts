@@ -594,15 +594,16 @@ export function readTarFile(archive: string, opts: ReadTarOptions = {}): Promise
 }
 
 /**
- * Extracts an archive file into `destDir` (which should be new and empty): folders and regular files only, each
- * file created exclusively. Throws TarError on any refusal; what was written so far is left for the caller.
+ * Extracts an archive (a stream of bytes) into `destDir` (which should be new or empty): folders and regular
+ * files only, each file created exclusively, every name through the one safe-path policy. Throws TarError on any
+ * refusal; what was written so far is left for the caller to remove.
  */
-export function extractTarFile(
-  archive: string,
+export function extractTar(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   destDir: string,
   opts: Omit<ReadTarOptions, 'sink'> = {},
 ): Promise<TarContents> {
-  return readTarFile(archive, {
+  return readTar(source, {
     ...opts,
     sink: async (path) => {
       const target = join(destDir, path);
@@ -610,6 +611,15 @@ export function extractTarFile(
       return createWriteStream(target, { flags: 'wx' });
     },
   });
+}
+
+/** Extracts an archive file (see extractTar). */
+export function extractTarFile(
+  archive: string,
+  destDir: string,
+  opts: Omit<ReadTarOptions, 'sink'> = {},
+): Promise<TarContents> {
+  return extractTar(createReadStream(archive), destDir, opts);
 }
 
 export interface TarInput {
