@@ -16,6 +16,12 @@ export const ControlPlaneConfig = z
       .regex(/^postgres(ql)?:\/\//, 'expected a postgresql:// URL')
       .optional(),
     /** PostgreSQL schema to use (tests give each file its own). */
+    /**
+     * PostgreSQL URL of the owner role that runs migrations (DDL). When set, `databaseUrl` is the application role:
+     * it gets SELECT, INSERT, UPDATE, DELETE on the tables but only INSERT and SELECT on the audit log, and owns
+     * nothing, so it can neither drop the audit trigger nor change audit rows.
+     */
+    databaseOwnerUrl: z.string().optional(),
     databaseSchema: z
       .string()
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lowercase SQL identifier')
@@ -124,6 +130,7 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   HOST: 'host',
   PORT: 'port',
   DATABASE_URL: 'databaseUrl',
+  DATABASE_OWNER_URL: 'databaseOwnerUrl',
   DATABASE_SCHEMA: 'databaseSchema',
   DATA_DIR: 'dataDir',
   BLOB_DIR: 'blobDir',
