@@ -1,5 +1,6 @@
 export * from './device-auth.js';
 export * from './ids.js';
+export * from './logging.js';
 export * from './manifest.js';
 export * from './messages.js';
 export * from './topics.js';
