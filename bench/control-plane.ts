@@ -10,7 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentApi, type InspectionResult, topics, uuidv7 } from '@diad/protocol';
+import {
+  agentApi,
+  generateDeviceKey,
+  type InspectionResult,
+  signDeviceMessage,
+  topics,
+  uuidv7,
+} from '@diad/protocol';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { createControlPlane } from '../apps/control-plane/src/index.js';
@@ -126,11 +133,17 @@ async function main() {
   const line = await post('/api/v1/lines', { siteId: site.id, code: 'l1', name: 'l1' }, admin);
   const station = await post('/api/v1/stations', { lineId: line.id, code: 's1', name: 's1' }, admin);
   const tok = await post('/api/v1/enrolment-tokens', { stationId: station.id }, admin);
-  const dev = await post(agentApi.enrol, { token: tok.token, hostname: 'bench', agentVersion: 'bench' }, '');
+  // Results are signed with a device key registered at enrolment, as an agent's are (#20).
+  const key = generateDeviceKey();
+  const dev = await post(
+    agentApi.enrol,
+    { token: tok.token, hostname: 'bench', agentVersion: 'bench', publicKey: key.publicKey },
+    '',
+  );
   const result = (): InspectionResult => {
     const now = new Date().toISOString();
     const r = Math.random();
-    return {
+    const res: InspectionResult = {
       schema: 'diad.result/v1',
       resultId: uuidv7(),
       site: dev.site,
@@ -155,6 +168,7 @@ async function main() {
       heatmapRef: null,
       shadow: null,
     };
+    return signDeviceMessage(res, key.privateKeyPem);
   };
 
   // HTTP ingestion: batches of 1000 results (pre-serialised) from 4 concurrent senders, for SECONDS seconds.

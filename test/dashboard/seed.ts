@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { encodePng, turbo } from '@diad/pipeline';
+import { packTar } from '@diad/protocol/tar';
 
 /** Seeds a control plane through its public HTTP API only, the way operators and agents would. */
 
@@ -64,32 +65,8 @@ function prng(seed: number): () => number {
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-/** An in-memory ustar archive (fixtures only). */
-function tar(files: Array<{ path: string; data: Buffer }>): Buffer {
-  const out: Buffer[] = [];
-  for (const f of files) {
-    const h = Buffer.alloc(512);
-    h.write(f.path, 0, 100, 'utf8');
-    h.write('0000644\0', 100);
-    h.write('0000000\0', 108);
-    h.write('0000000\0', 116);
-    h.write(`${f.data.length.toString(8).padStart(11, '0')}\0`, 124);
-    h.write('00000000000\0', 136);
-    h.write('        ', 148);
-    h.write('0', 156);
-    h.write('ustar\0', 257);
-    h.write('00', 263);
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-    out.push(h, f.data, Buffer.alloc((512 - (f.data.length % 512)) % 512));
-  }
-  out.push(Buffer.alloc(1024));
-  return Buffer.concat(out);
-}
-
 /** A bundle that satisfies the manifest contract; the graphs are random bytes (the control plane never runs them). */
-export function bundle(name: string, version: string, imageThreshold: number): Buffer {
+export function bundle(name: string, version: string, imageThreshold: number): Promise<Buffer> {
   const graph = (file: string) => ({
     file,
     opset: 17,
@@ -134,9 +111,9 @@ export function bundle(name: string, version: string, imageThreshold: number): B
       Object.entries(files).map(([p, b]) => [p, { sha256: sha256(b), bytes: b.length }]),
     ),
   };
-  return tar([
-    { path: 'manifest.json', data: Buffer.from(JSON.stringify(manifest)) },
-    ...Object.entries(files).map(([path, data]) => ({ path, data })),
+  return packTar([
+    { name: 'manifest.json', data: JSON.stringify(manifest) },
+    ...Object.entries(files).map(([name, data]) => ({ name, data })),
   ]);
 }
 
@@ -284,7 +261,7 @@ export async function seed(base: string, now = new Date()): Promise<Seeded> {
 
   const upload = async (version: string) => {
     const fd = new FormData();
-    fd.append('bundle', new Blob([new Uint8Array(bundle('diad-housing', version, 0.5))]), 'bundle.tar');
+    fd.append('bundle', new Blob([new Uint8Array(await bundle('diad-housing', version, 0.5))]), 'bundle.tar');
     return engineer.call('POST', '/api/v1/models', fd);
   };
   const v1 = await upload('1.0.0');

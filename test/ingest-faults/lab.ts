@@ -9,7 +9,14 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { agentApi, type InspectionResult, topics, uuidv7 } from '@diad/protocol';
+import {
+  agentApi,
+  generateDeviceKey,
+  type InspectionResult,
+  signDeviceMessage,
+  topics,
+  uuidv7,
+} from '@diad/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
 
@@ -247,11 +254,14 @@ export async function enrolDevice(base: string): Promise<Device> {
   const line = await call('/api/v1/lines', { siteId: site.id, code: 'l1', name: 'Line' }, token);
   const st = await call('/api/v1/stations', { lineId: line.id, code: 's1', name: 'Station' }, token);
   const enrolment = await call('/api/v1/enrolment-tokens', { stationId: st.id }, token);
+  // The device key registered at enrolment: bus results must carry its signature (#20).
+  const key = generateDeviceKey();
   const e = await call(agentApi.enrol, {
     token: enrolment.token,
     hostname: 'fault-edge',
     agentVersion: '0.1.0',
     providers: ['cpu'],
+    publicKey: key.publicKey,
   });
   const address = { site: e.site, line: e.line, station: e.station };
   return {
@@ -260,7 +270,7 @@ export async function enrolDevice(base: string): Promise<Device> {
     address,
     result: () => {
       const now = new Date().toISOString();
-      return {
+      const r: InspectionResult = {
         schema: 'diad.result/v1',
         resultId: uuidv7(),
         ...address,
@@ -283,6 +293,7 @@ export async function enrolDevice(base: string): Promise<Device> {
         heatmapRef: null,
         shadow: null,
       };
+      return signDeviceMessage(r, key.privateKeyPem);
     },
   };
 }

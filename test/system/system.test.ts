@@ -316,7 +316,7 @@ describe.each(VARIANTS)('system: $name', (variant) => {
   });
 
   it('a v2 rollout reaches the agent and its results carry v2', async () => {
-    const v2 = packBundle(bundles.v2);
+    const v2 = await packBundle(bundles.v2);
     expect((await sys.api.ensureModel(v2.tar, 'tiny-test', '2.0.0')).uploaded).toBe(true);
     const rollout = await sys.api.rollOut(
       { name: 'tiny-test', version: '2.0.0' },

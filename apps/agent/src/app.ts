@@ -33,6 +33,7 @@ import { HotFolderSource } from './sources/hot-folder.js';
 import { ArtifactUploader } from './sync/artifact-uploader.js';
 import { loadPublicKey } from './sync/bundle-verify.js';
 import { ControlPlaneClient } from './sync/client.js';
+import { type DeviceKey, loadOrCreateDeviceKey } from './sync/device-key.js';
 import { HttpResultSink } from './sync/http-result-sink.js';
 import { StateStore } from './sync/state-store.js';
 import { SyncService } from './sync/sync-service.js';
@@ -58,6 +59,8 @@ export class Agent {
   readonly metrics = new AgentMetrics();
   readonly models = new ModelManager();
   readonly state: StateStore;
+  /** The device's own signing key (results and status on the bus are signed with it). */
+  readonly deviceKey: DeviceKey;
   readonly outbox: SqliteOutbox;
   readonly inspection: InspectionService;
   readonly publishers = new Map<string, StationPublisher>();
@@ -90,6 +93,7 @@ export class Agent {
     this.logger = deps.logger ?? pino(loggerOptions('diad-agent', config.log.level));
     mkdirSync(config.dataDir, { recursive: true });
     this.state = new StateStore(join(config.dataDir, 'state.json'));
+    this.deviceKey = loadOrCreateDeviceKey(join(config.dataDir, 'device-key.json'));
     this.deviceId = this.state.get().enrolment?.deviceId ?? config.deviceId;
     this.factory =
       deps.factory ??
@@ -298,7 +302,9 @@ export class Agent {
       this.broker = await EmbeddedBroker.start(
         eb.host,
         eb.port,
-        eb.username && eb.password ? { username: eb.username, password: eb.password } : undefined,
+        eb.username
+          ? { username: eb.username, password: eb.password, passwordHash: eb.passwordHash }
+          : undefined,
       );
       url = `mqtt://${m.embeddedBroker.host === '0.0.0.0' ? '127.0.0.1' : m.embeddedBroker.host}:${this.broker.port}`;
       this.logger.info({ url }, 'embedded MQTT broker started');
@@ -317,6 +323,7 @@ export class Agent {
         connection: { ...connection, clientId: m.clientId ? `${m.clientId}-${s.id}` : undefined },
         deviceId: this.deviceId,
         status: () => this.statusOf(s.id),
+        sign: this.deviceKey.sign,
         clock: this.clock,
         logger: this.logger,
       });
@@ -347,6 +354,7 @@ export class Agent {
           if (this.inspection.outboxFull === false) this.opcua?.refresh();
         },
         onFailure: () => this.metrics.publishFailures.inc(),
+        onRefused: () => this.metrics.resultsSetAside.inc(),
       });
       pub.on('down', () => this.metrics.publishFailures.inc());
       this.publishers.set(s.id, pub);
@@ -544,6 +552,7 @@ export class Agent {
       models: this.models,
       factory: this.factory,
       inspection: this.inspection,
+      devicePublicKey: this.deviceKey.publicKey,
       outboxDepth: () => this.outbox.depth(),
       bundlesDir: join(this.config.dataDir, 'bundles'),
       enrolToken: token,
@@ -604,6 +613,7 @@ export class Agent {
           this.opcua?.refresh();
         },
         onFailure: () => this.metrics.publishFailures.inc(),
+        onRefused: () => this.metrics.resultsSetAside.inc(),
       });
       this.drainers.set(s.id, drainer);
       drainer.start();

@@ -31,6 +31,7 @@ function version(): string {
 
 /** `diad-agent` entry point; returns the exit code (run: only after SIGINT/SIGTERM). */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'hash-password') return hashPasswordCommand();
   let parsed: ReturnType<typeof parse>;
   const parse = (args: string[]) =>
     parseArgs({
@@ -97,22 +98,6 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Reads a password from stdin and prints its hash for the agent's configuration. */
-async function hashPasswordCommand(): Promise<number> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  const password = Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
-  if (!password) {
-    process.stderr.write('diad-agent hash-password: empty password on stdin\n');
-    return 2;
-  }
-  const { hashPassword } = await import('./opcua/passwords.js');
-  process.stdout.write(`${hashPassword(password)}\n`);
-  return 0;
-}
-
 // Run when executed (node cli.js, or through the npm bin symlink), not when imported by tests.
 const invokedDirectly = (() => {
   try {
@@ -131,4 +116,20 @@ if (invokedDirectly) {
       process.exit(1);
     },
   );
+}
+
+/** `diad-agent hash-password`: the scrypt hash of the password on stdin (the config then keeps no plain password). */
+async function hashPasswordCommand(): Promise<number> {
+  const { hashPassword } = await import('./security/passwords.js');
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const pw = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (!pw) {
+    process.stderr.write('diad-agent hash-password: empty password on stdin\n');
+    return 2;
+  }
+  process.stdout.write(`${hashPassword(pw)}\n`);
+  return 0;
 }

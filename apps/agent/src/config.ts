@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { isPasswordHash } from './security/passwords.js';
 
 const id = z
   .string()
@@ -114,9 +115,17 @@ export const AgentConfigSchema = z.object({
           enabled: z.boolean().default(false),
           host: z.string().default('127.0.0.1'),
           port: port.default(1883),
-          /** Require this login on the embedded broker (the agent uses mqtt.username/password). */
+          /**
+           * Require this login on the embedded broker (the agent uses mqtt.username/password). Required when the
+           * broker listens beyond loopback. Give `passwordHash` (scrypt, `diad-agent hash-password`) rather than
+           * `password` to keep no plain password on disk.
+           */
           username: z.string().min(1).optional(),
           password: z.string().min(1).optional(),
+          passwordHash: z
+            .string()
+            .refine(isPasswordHash, 'expected a scrypt hash from diad-agent hash-password')
+            .optional(),
         })
         .prefault({}),
       clientId: z.string().min(1).optional(),
@@ -160,7 +169,7 @@ export const AgentConfigSchema = z.object({
         .min(1)
         .default(['Basic256Sha256']),
       allowAnonymous: z.boolean().default(false),
-      /** `password`, or `passwordHash` = `scrypt:<N>:<salt>:<hash>` (from `diad-agent hash-password`). */
+      /** OPC UA users: `password`, or better `passwordHash` (scrypt; `diad-agent hash-password`). */
       users: z
         .array(
           z
@@ -169,13 +178,10 @@ export const AgentConfigSchema = z.object({
               password: z.string().min(1).optional(),
               passwordHash: z
                 .string()
-                .regex(/^scrypt:\d+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/, 'expected scrypt:<N>:<salt>:<hash>')
+                .refine(isPasswordHash, 'expected a scrypt hash from diad-agent hash-password')
                 .optional(),
             })
-            .refine(
-              (u) => !!u.password !== !!u.passwordHash,
-              'give exactly one of password and passwordHash',
-            ),
+            .refine((u) => !!u.password !== !!u.passwordHash, 'give password or passwordHash (one of them)'),
         )
         .default([]),
       /** Certificate store: own/, trusted/, rejected/, issuers/ (created on first start). */
@@ -225,9 +231,12 @@ export const AgentConfigSchema = z.object({
     .prefault({}),
   http: z
     .object({
-      /** When set, POST /api/v1/frames requires `Authorization: Bearer <frameToken>`. */
+      /**
+       * When set, POST /api/v1/frames requires `Authorization: Bearer <frameToken>`. Required when `host` is not a
+       * loopback address: without it the API listens on loopback only.
+       */
       frameToken: z.string().min(16).optional(),
-      host: z.string().default('0.0.0.0'),
+      host: z.string().default('127.0.0.1'),
       port: port.default(8080),
       maxBodyMb: z.number().positive().default(32),
     })
@@ -370,8 +379,18 @@ export function parseConfig(
     // Allowed: the credential may already be stored in dataDir from an earlier enrolment.
   }
   const eb = c.mqtt.embeddedBroker;
-  if (!!eb.username !== !!eb.password) {
+  if (!!eb.username !== !!(eb.password || eb.passwordHash)) {
     throw new ConfigError(`${source}: mqtt.embeddedBroker.password: username and password go together`);
+  }
+  if (eb.enabled && !isLoopback(eb.host) && !eb.username) {
+    throw new ConfigError(
+      `${source}: mqtt.embeddedBroker.username: the embedded broker listens on ${eb.host}, beyond loopback: give it a login (username and passwordHash)`,
+    );
+  }
+  if (!isLoopback(c.http.host) && !c.http.frameToken) {
+    throw new ConfigError(
+      `${source}: http.frameToken: the HTTP API listens on ${c.http.host}, beyond loopback: set a frameToken (or listen on 127.0.0.1)`,
+    );
   }
   if (!c.model.bundle && !c.controlPlane) {
     throw new ConfigError(`${source}: model.bundle: required when controlPlane is not configured`);
@@ -397,4 +416,9 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   }
   const { doc: merged, origins } = applyEnvOverrides(doc, env);
   return parseConfig(merged, path, origins);
+}
+
+/** True for addresses only this machine reaches. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

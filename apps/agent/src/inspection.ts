@@ -146,7 +146,10 @@ export class InspectionService extends EventEmitter<{
   recordCaptureFailure(frame: Omit<Frame, 'image'>, code: string, message: string): InspectionResult {
     if (!this.specs.has(frame.station))
       throw new RangeError(`frame.station: unknown station "${frame.station}"`);
-    return this.store({ ...frame, image: new Uint8Array(0) }, { state: 'error', error: { code, message } });
+    return this.store(
+      { ...frame, image: new Uint8Array(0) },
+      { state: 'error', error: { code, message: errorText(message) } },
+    );
   }
 
   /** Stops taking frames and waits until queued ones are stored. */
@@ -220,7 +223,7 @@ export class InspectionService extends EventEmitter<{
         );
         return this.store(frame, {
           state: 'error',
-          error: { code, message: (e as Error).message },
+          error: { code, message: errorText((e as Error).message) },
           model: model.model,
           thresholds,
           provider: model.provider,
@@ -359,6 +362,15 @@ function extOf(b: Uint8Array): string {
   if ((b[0] === 0x49 && b[1] === 0x49) || (b[0] === 0x4d && b[1] === 0x4d)) return '.tif';
   if (b[0] === 0x50 && (b[1] === 0x35 || b[1] === 0x36)) return b[1] === 0x35 ? '.pgm' : '.ppm';
   return '.bin';
+}
+
+/** An error message as a result carries it: bounded, control characters (but line breaks) replaced. */
+function errorText(message: string): string {
+  const clean = String(message)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this replaces
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, '?')
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '?');
+  return clean.length > 1000 ? `${clean.slice(0, 1000)}…` : clean;
 }
 
 /** Whether an id falls in the sampled share: its first 8 hex digits after the dashes, as a fraction of 2³². */

@@ -45,6 +45,11 @@ export class AgentMetrics {
     help: 'Bytes of undelivered results',
     registers: [this.registry],
   });
+  readonly resultsSetAside = new Counter({
+    name: 'diad_agent_results_set_aside_total',
+    help: 'Results the receiver refused for good (poison results), set aside in the outbox with the reason',
+    registers: [this.registry],
+  });
   readonly outboxFull = new Gauge({
     name: 'diad_agent_outbox_full',
     help: '1 while the outbox is full (alarm)',

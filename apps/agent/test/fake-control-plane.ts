@@ -32,6 +32,8 @@ export class FakeControlPlane {
   /** Status to answer result batches with (simulate outages). */
   resultsStatus = 200;
   resultBatches = 0;
+  /** Refuses single results as the real control plane does (a reason, or null to take it). */
+  refuseResult: ((r: InspectionResult) => string | null) | null = null;
   enrolments = 0;
   downloads = 0;
   private server!: Server;
@@ -76,9 +78,18 @@ export class FakeControlPlane {
         const r = ResultBatch.safeParse(body);
         if (!r.success) return send(400, { error: r.error.issues[0].message });
         const known = new Set(this.results.map((x) => x.resultId));
-        const fresh = r.data.results.filter((x) => !known.has(x.resultId));
+        const refused: Array<{ index: number; resultId: string; status: number; message: string }> = [];
+        const taken = r.data.results.filter((x, index) => {
+          const why = this.refuseResult?.(x);
+          if (why) refused.push({ index, resultId: x.resultId, status: 400, message: why });
+          return !why;
+        });
+        const fresh = taken.filter((x) => !known.has(x.resultId));
         this.results.push(...fresh);
-        return send(200, { accepted: fresh.length, duplicates: r.data.results.length - fresh.length });
+        const out = { accepted: fresh.length, duplicates: taken.length - fresh.length };
+        if (taken.length === 0 && refused.length)
+          return send(400, { ...out, message: refused[0].message, refused });
+        return send(200, refused.length ? { ...out, refused } : out);
       }
       const a = req.url?.match(/^\/api\/v1\/agent\/results\/([0-9a-f-]{36})\/(image|heatmap)$/);
       if (req.method === 'PUT' && a) {

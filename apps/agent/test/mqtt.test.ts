@@ -5,6 +5,7 @@ import { EmbeddedBroker } from '../src/mqtt/broker.js';
 import { StationPublisher } from '../src/mqtt/publisher.js';
 import { OutboxDrainer } from '../src/outbox/drainer.js';
 import { SqliteOutbox } from '../src/outbox/sqlite.js';
+import { RefusedResultError } from '../src/outbox/types.js';
 import { FakeClock, fakeResult, silent, tmp, waitFor } from './helpers.js';
 import { Downstream } from './mqtt-harness.js';
 
@@ -98,8 +99,9 @@ describe.each(BROKERS)('MQTT publishing against $name', ({ url: external }) => {
     const { pub } = wire(url, sid(), new SqliteOutbox(':memory:', { capacityBytes: 1 << 20 }), clock);
     pub.start();
     await waitFor(() => pub.connected);
+    // Refused for good (set aside by the drainer), not retried.
     await expect(pub.publishResult({ ...fakeResult('x', 1), resultId: 'not-a-uuid' })).rejects.toThrow(
-      TypeError,
+      RefusedResultError,
     );
     await pub.close();
   });

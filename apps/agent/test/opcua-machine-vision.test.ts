@@ -21,8 +21,8 @@ import {
 } from 'node-opcua';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MACHINE_VISION_URI } from '../src/opcua/machine-vision.js';
-import { hashPassword, verifyPassword } from '../src/opcua/passwords.js';
 import { AgentOpcuaServer, DIAD_NAMESPACE_URI } from '../src/opcua/server.js';
+import { hashPassword, verifyPassword } from '../src/security/passwords.js';
 import { silent, tmp, waitFor } from './helpers.js';
 import { freePort } from './plc-helpers.js';
 import { frame, inspectionStack } from './stack.js';
@@ -141,7 +141,7 @@ describe('OPC 40100 Machine Vision conformance (node-opcua client against the ag
       securityPolicies: ['Basic256Sha256'],
       allowAnonymous: false,
       // Stored as an scrypt hash only; the server never holds or compares the plain password.
-      users: [{ username: 'mes', passwordHash: hashPassword('vision-pw-1', 1024) }],
+      users: [{ username: 'mes', passwordHash: hashPassword('vision-pw-1') }],
       pkiDir: tmp(),
       autoAcceptCertificates: false,
       resultBufferSize: 8,
@@ -185,8 +185,8 @@ describe('OPC 40100 Machine Vision conformance (node-opcua client against the ag
   });
 
   it('refuses a wrong password (scrypt hash comparison)', async () => {
-    expect(verifyPassword('vision-pw-1', hashPassword('vision-pw-1', 1024))).toBe(true);
-    expect(verifyPassword('vision-pw-2', hashPassword('vision-pw-1', 1024))).toBe(false);
+    expect(verifyPassword('vision-pw-1', hashPassword('vision-pw-1'))).toBe(true);
+    expect(verifyPassword('vision-pw-2', hashPassword('vision-pw-1'))).toBe(false);
     const c = OPCUAClient.create({
       endpointMustExist: false,
       securityMode: MessageSecurityMode.None,

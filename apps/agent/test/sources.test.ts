@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InspectionResult } from '@diad/protocol';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,35 @@ import { inspectionStack } from './stack.js';
 const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
 
 describe('hot folder', () => {
+  it('does not follow symbolic links (a link to the agent credentials is never read)', async () => {
+    const { service, outbox } = await inspectionStack();
+    const dir = tmp();
+    const secret = join(tmp(), 'state.json');
+    writeFileSync(secret, '{"credential":"secret"}');
+    symlinkSync(secret, join(dir, 'steal.ppm'));
+    writeFileSync(join(dir, 'part-9.ppm'), Buffer.from(makePpm(8, 8, 30)));
+    let now = Date.now() + 10_000;
+    const src = new HotFolderSource({
+      path: dir,
+      site: 'site1',
+      line: 'line1',
+      station: 'st1',
+      camera: 'cam1',
+      pollMs: 1000,
+      settleMs: 0,
+      extensions: ['.ppm'],
+      submit: (f) => service.submit(f),
+      logger: silent,
+      now: () => now,
+    });
+    await src.pollOnce();
+    now += 1000;
+    expect(await src.pollOnce()).toEqual(['part-9.ppm']);
+    await src.stop();
+    expect(outbox.peek(10).map((e) => e.result.partId)).toEqual(['part-9']);
+    expect(existsSync(join(dir, 'steal.ppm'))).toBe(true);
+  });
+
   it('waits until a file is fully written, then moves it to done/ or failed/ after the result is stored', async () => {
     const { service, outbox } = await inspectionStack();
     const dir = tmp();

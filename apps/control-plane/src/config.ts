@@ -16,6 +16,12 @@ export const ControlPlaneConfig = z
       .regex(/^postgres(ql)?:\/\//, 'expected a postgresql:// URL')
       .optional(),
     /** PostgreSQL schema to use (tests give each file its own). */
+    /**
+     * PostgreSQL URL of the owner role that runs migrations (DDL). When set, `databaseUrl` is the application role:
+     * it gets SELECT, INSERT, UPDATE, DELETE on the tables but only INSERT and SELECT on the audit log, and owns
+     * nothing, so it can neither drop the audit trigger nor change audit rows.
+     */
+    databaseOwnerUrl: z.string().optional(),
     databaseSchema: z
       .string()
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lowercase SQL identifier')
@@ -76,6 +82,12 @@ export const ControlPlaneConfig = z
     maxBundleBytes: int(1024, 2 ** 40).default(2 * 1024 ** 3),
     maxArtifactBytes: int(1024, 2 ** 31).default(16 * 1024 ** 2),
     requireSignedModels: bool.default(false),
+    /**
+     * Device signatures on bus messages (results, status): `required` refuses any message not signed by the key the
+     * device registered at enrolment (devices enrolled without a key cannot publish); `registered` verifies devices
+     * that have a key and takes unsigned messages from devices enrolled without one (migration only).
+     */
+    deviceSignatures: z.enum(['required', 'registered']).default('required'),
     offlineAfterSeconds: int(5, 86400).default(90),
     rolloutTickMs: int(0, 3_600_000).default(5000),
     /** Requests per minute per principal (or per address when anonymous); 0 turns limiting off. */
@@ -170,6 +182,7 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   HOST: 'host',
   PORT: 'port',
   DATABASE_URL: 'databaseUrl',
+  DATABASE_OWNER_URL: 'databaseOwnerUrl',
   DATABASE_SCHEMA: 'databaseSchema',
   DATA_DIR: 'dataDir',
   BLOB_DIR: 'blobDir',
@@ -197,6 +210,7 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   MAX_BUNDLE_BYTES: 'maxBundleBytes',
   MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
   REQUIRE_SIGNED_MODELS: 'requireSignedModels',
+  DEVICE_SIGNATURES: 'deviceSignatures',
   OFFLINE_AFTER_SECONDS: 'offlineAfterSeconds',
   ROLLOUT_TICK_MS: 'rolloutTickMs',
   RATE_LIMIT_PER_MINUTE: 'rateLimitPerMinute',

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BundleManifest, parseManifest } from '@diad/protocol';
+import { packTar } from '@diad/protocol/tar';
 
 export interface PackedBundle {
   manifest: BundleManifest;
@@ -30,36 +31,11 @@ export function readBundleManifest(dir: string): BundleManifest {
  * Packs a bundle folder into the .tar the registry takes: manifest.json and the files it lists, nothing else
  * (bundle folders may hold golden test data or an archive copy beside the model).
  */
-export function packBundle(dir: string): PackedBundle {
+export async function packBundle(dir: string): Promise<PackedBundle> {
   const manifest = readBundleManifest(dir);
   const entries = [
     { name: 'manifest.json', data: readFileSync(join(dir, 'manifest.json')) },
     ...Object.keys(manifest.files).map((name) => ({ name, data: readFileSync(join(dir, name)) })),
   ];
-  return { manifest, tar: ustar(entries) };
-}
-
-function ustar(entries: Array<{ name: string; data: Buffer }>): Buffer {
-  const parts: Buffer[] = [];
-  for (const { name, data } of entries) {
-    if (Buffer.byteLength(name) > 100)
-      throw new RangeError(`bundle: file name longer than 100 bytes: ${name}`);
-    const h = Buffer.alloc(512);
-    h.write(name, 0, 'utf8');
-    h.write('0000644\0', 100);
-    h.write('0000000\0', 108);
-    h.write('0000000\0', 116);
-    h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
-    h.write('00000000000\0', 136);
-    h.fill(0x20, 148, 156);
-    h.write('0', 156);
-    h.write('ustar\0', 257);
-    h.write('00', 263);
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-    parts.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  parts.push(Buffer.alloc(1024));
-  return Buffer.concat(parts);
+  return { manifest, tar: await packTar(entries) };
 }

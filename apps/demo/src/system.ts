@@ -81,7 +81,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
   const logs = o.loggers ?? { controlPlane: silent, agent: silent };
   mkdirSync(dataDir, { recursive: true });
   const secrets = loadOrCreateSecrets(join(dataDir, 'secrets.json'));
-  const packed = packBundle(o.bundle);
+  const packed = await packBundle(o.bundle);
 
   const cleanup: Array<() => Promise<void>> = [];
   const closeAll = async () => {

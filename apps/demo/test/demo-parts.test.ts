@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InspectionResult } from '@diad/protocol';
+import { readTar } from '@diad/protocol/tar';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeTinyBundle } from '../../../packages/pipeline/test/helpers/tiny-bundle.js';
@@ -17,39 +18,26 @@ const root = mkdtempSync(join(tmpdir(), 'diad-demo-parts-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
-/** Entry names and sizes of a ustar archive. */
-function tarEntries(tar: Buffer): Array<{ name: string; size: number }> {
-  const out: Array<{ name: string; size: number }> = [];
-  for (let off = 0; off + 512 <= tar.length; ) {
-    const name = tar.toString('utf8', off, off + 100).replace(/\0.*$/s, '');
-    if (!name) break;
-    const size = Number.parseInt(tar.toString('latin1', off + 124, off + 135), 8);
-    out.push({ name, size });
-    off += 512 + Math.ceil(size / 512) * 512;
-  }
-  return out;
-}
-
 describe('packBundle', () => {
   it('packs manifest.json and exactly the files the manifest lists', async () => {
     const dir = join(root, 'bundle');
     const manifest = await writeTinyBundle(dir);
     writeFileSync(join(dir, 'notes.txt'), 'not part of the bundle');
-    const packed = packBundle(dir);
-    const entries = tarEntries(packed.tar);
-    expect(entries.map((e) => e.name).sort()).toEqual(
+    const packed = await packBundle(dir);
+    const entries = (await readTar([packed.tar])).files;
+    expect(entries.map((e) => e.path).sort()).toEqual(
       ['manifest.json', ...Object.keys(manifest.files)].sort(),
     );
-    for (const e of entries) expect(e.size).toBe(statSync(join(dir, e.name)).size);
+    for (const e of entries) expect(e.size).toBe(statSync(join(dir, e.path)).size);
     expect(packed.manifest.model.name).toBe('tiny-test');
   });
 
-  it('names the problem: missing folder, a file instead of a folder, unreadable or invalid manifest', () => {
-    expect(() => packBundle(join(root, 'nope'))).toThrow(RangeError);
-    expect(() => packBundle(join(root, 'nope'))).toThrow(/bundle: .*nope does not exist/);
+  it('names the problem: missing folder, a file instead of a folder, unreadable or invalid manifest', async () => {
+    await expect(packBundle(join(root, 'nope'))).rejects.toThrow(RangeError);
+    await expect(packBundle(join(root, 'nope'))).rejects.toThrow(/bundle: .*nope does not exist/);
     const file = join(root, 'file.txt');
     writeFileSync(file, 'x');
-    expect(() => packBundle(file)).toThrow(/is not a bundle folder/);
+    await expect(packBundle(file)).rejects.toThrow(/is not a bundle folder/);
     const bad = join(root, 'bad-bundle');
     mkdirSync(bad, { recursive: true });
     expect(() => readBundleManifest(bad)).toThrow(/manifest.json is unreadable/);

@@ -8,7 +8,6 @@ export type {
 } from './backend/types.js';
 export { PROVIDERS } from './backend/types.js';
 export { type LoadBundleOptions, type LoadedBundle, loadBundle, verifyFiles } from './bundle/load-bundle.js';
-export { listTar } from './bundle/tar.js';
 export {
   type BundleVariant,
   chooseVariant,

@@ -178,28 +178,28 @@ describe('loadBundle: tar archives', () => {
     const items: TarItem[] = [{ name: '../evil.txt', data: Buffer.from('pwned') }];
     for (const f of await readdir(dir)) items.push({ name: f, data: await readFile(join(dir, f)) });
     const tar = join(root, 'traversal.tar');
-    await writeFile(tar, makeTar(items));
+    await writeFile(tar, await makeTar(items));
     const cache = join(fresh(), 'cache');
     await expectBundleError(
       loadBundle(tar, { cacheDir: cache }),
       'traversal.tar',
-      /unsafe path.*\.\.\/evil\.txt/,
+      /"\.\.\/evil\.txt": unsafe path/,
     );
     await expect(stat(join(cache, '..', 'evil.txt'))).rejects.toThrow();
     await expect(stat(join(root, 'evil.txt'))).rejects.toThrow();
 
     const abs = join(root, 'absolute.tar');
-    await writeFile(abs, makeTar([{ name: '/etc/diad-evil', data: Buffer.from('x') }]));
+    await writeFile(abs, await makeTar([{ name: '/etc/diad-evil', data: Buffer.from('x') }]));
     await expectBundleError(loadBundle(abs, { cacheDir: cache }), 'absolute.tar', /unsafe path/);
   });
 
   it('refuses links, corrupt headers, truncated archives and archives without a manifest', async () => {
     const cache = fresh();
     const link = join(root, 'link.tar');
-    await writeFile(link, makeTar([{ name: 'manifest.json', type: '2', linkname: '/etc/passwd' }]));
-    await expectBundleError(loadBundle(link, { cacheDir: cache }), 'link.tar', /type "2"/);
+    await writeFile(link, await makeTar([{ name: 'manifest.json', type: '2', linkname: '/etc/passwd' }]));
+    await expectBundleError(loadBundle(link, { cacheDir: cache }), 'link.tar', /symbolic link \(type "2"\)/);
 
-    const good = makeTar([{ name: 'readme.txt', data: Buffer.alloc(2000, 1) }]);
+    const good = await makeTar([{ name: 'readme.txt', data: Buffer.alloc(2000, 1) }]);
     const corrupt = Buffer.from(good);
     corrupt[10] ^= 0xff;
     await writeFile(join(root, 'corrupt.tar'), corrupt);
@@ -213,7 +213,7 @@ describe('loadBundle: tar archives', () => {
     await expectBundleError(
       loadBundle(join(root, 'short.tar'), { cacheDir: cache }),
       'short.tar',
-      /truncated/,
+      /archive ends after 488 of them/,
     );
 
     await writeFile(join(root, 'nomanifest.tar'), good);

@@ -1,3 +1,4 @@
+export * from './device-auth.js';
 export * from './ids.js';
 export * from './logging.js';
 export * from './manifest.js';

@@ -1,15 +1,47 @@
 import { z } from 'zod';
+import { DevicePublicKey, MessageAuth } from './device-auth.js';
 import { modelName } from './manifest.js';
 
 /** MQTT payloads and agent <-> control-plane API bodies. Versioned by the `schema` literal. */
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected letters, digits, "_", "." or "-"');
 const uuid = z.string().uuid();
-const isoTime = z.string().datetime({ offset: true });
+
+/** True when `s` holds a C0/C1 control character (NUL included) or a UTF-16 surrogate without its pair. */
+export function hasUnsafeText(s: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(s)) return true;
+  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
+
+/**
+ * A bounded string without control characters or unpaired surrogates (a NUL in one field once made PostgreSQL
+ * refuse a whole batch). `multiline` allows tab, line feed and carriage return (error messages).
+ */
+export function safeText(max: number, opts: { multiline?: boolean } = {}) {
+  return z
+    .string()
+    .max(max)
+    .refine((s) => !hasUnsafeText(s) && (opts.multiline || !/[\t\n\r]/.test(s)), {
+      message: 'control characters and unpaired surrogates are not allowed',
+    });
+}
+
+/** ISO 8601 with offset, between the years 2000 and 2100 (year 9999 once reached the database). */
+const isoTime = z
+  .string()
+  .datetime({ offset: true })
+  .refine(
+    (s) => {
+      const t = Date.parse(s);
+      return t >= Date.UTC(2000, 0, 1) && t < Date.UTC(2100, 0, 1);
+    },
+    { message: 'expected a time between 2000 and 2100' },
+  );
 
 export const ModelRef = z.object({
   name: modelName,
-  version: z.string().min(1),
+  version: safeText(64).min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type ModelRef = z.infer<typeof ModelRef>;
@@ -32,9 +64,9 @@ export const InspectionResult = z.object({
   line: id,
   station: id,
   camera: id,
-  deviceId: z.string().min(1),
-  partId: z.string().min(1).max(128),
-  category: z.string().max(64).optional(),
+  deviceId: safeText(64).min(1),
+  partId: safeText(128).min(1),
+  category: safeText(64).optional(),
   capturedAt: isoTime,
   inspectedAt: isoTime,
   state: ResultState,
@@ -44,35 +76,46 @@ export const InspectionResult = z.object({
   defectAreaPx: z.number().int().nonnegative().nullable().default(null),
   thresholds: Thresholds.nullable(),
   model: ModelRef.nullable(),
-  provider: z.string().nullable(),
-  timingsMs: z.record(z.string(), z.number()).default({}),
-  error: z.object({ code: z.string(), message: z.string() }).nullable().default(null),
-  imageRef: z.string().nullable().default(null),
-  heatmapRef: z.string().nullable().default(null),
+  provider: safeText(64).nullable(),
+  timingsMs: z
+    .record(safeText(64), z.number())
+    .refine((r) => Object.keys(r).length <= 64, { message: 'at most 64 timings' })
+    .default({}),
+  error: z
+    .object({ code: safeText(64), message: safeText(4000, { multiline: true }) })
+    .nullable()
+    .default(null),
+  imageRef: safeText(1024).nullable().default(null),
+  heatmapRef: safeText(1024).nullable().default(null),
   shadow: z
     .object({ model: ModelRef, score: z.number(), verdict: z.enum(['OK', 'NOK']) })
     .nullable()
     .default(null),
+  /** The device's signature (see device-auth.ts); required by control planes that verify devices. */
+  auth: MessageAuth.optional(),
 });
 export type InspectionResult = z.infer<typeof InspectionResult>;
 
 export const AgentStatus = z.object({
   schema: z.literal('diad.status/v1'),
-  deviceId: z.string().min(1),
+  deviceId: safeText(64).min(1),
   state: z.enum(['online', 'offline', 'degraded']),
   at: isoTime,
   model: ModelRef.nullable(),
-  provider: z.string().nullable(),
+  provider: safeText(64).nullable(),
   queueDepth: z.number().int().nonnegative(),
   outboxDepth: z.number().int().nonnegative(),
+  auth: MessageAuth.optional(),
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
 
 export const EnrolRequest = z.object({
-  token: z.string().min(16),
-  hostname: z.string().min(1).max(255),
-  agentVersion: z.string().min(1),
-  providers: z.array(z.string()).default([]),
+  token: safeText(256).min(16),
+  hostname: safeText(255).min(1),
+  agentVersion: safeText(64).min(1),
+  providers: z.array(safeText(64)).max(16).default([]),
+  /** The device's ed25519 public key (generated on the device); its bus messages are verified with it. */
+  publicKey: DevicePublicKey.optional(),
 });
 export type EnrolRequest = z.infer<typeof EnrolRequest>;
 
@@ -103,8 +146,8 @@ export const Heartbeat = z.object({
       z.object({
         model: ModelRef,
         state: ModelActivation,
-        error: z.string().nullable().default(null),
-        rolloutId: z.string().nullable().default(null),
+        error: safeText(4000, { multiline: true }).nullable().default(null),
+        rolloutId: safeText(64).nullable().default(null),
       }),
     )
     .default([]),

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
+import { passwordChecker } from '../security/passwords.js';
 
 /** The embedded MQTT broker (aedes, in-process, memory persistence): the default for a single-box install. */
 export class EmbeddedBroker {
@@ -9,17 +10,21 @@ export class EmbeddedBroker {
     readonly port: number,
   ) {}
 
-  /** With `auth`, clients must log in with that user name and password. */
+  /**
+   * With `auth`, clients must log in with that user name and password, checked against a scrypt hash in constant
+   * time, failures throttled per user name.
+   */
   static async start(
     host: string,
     port: number,
-    auth?: { username: string; password: string },
+    auth?: { username: string; password?: string; passwordHash?: string },
   ): Promise<EmbeddedBroker> {
+    const check = auth ? passwordChecker([auth]) : null;
     const aedes = await Aedes.createBroker(
-      auth
+      check
         ? {
             authenticate: (_client, username, password, done) =>
-              done(null, username === auth.username && password?.toString('utf8') === auth.password),
+              done(null, check(username ?? '', password?.toString('utf8') ?? '')),
           }
         : {},
     );

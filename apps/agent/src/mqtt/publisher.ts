@@ -3,6 +3,7 @@ import { AgentStatus, InspectionResult, type StationAddress, topics } from '@dia
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { ResultSink } from '../outbox/drainer.js';
+import { RefusedResultError } from '../outbox/types.js';
 import { MqttLink, type MqttLinkOptions } from './link.js';
 
 export type StatusSource = () => Omit<AgentStatus, 'schema' | 'state' | 'at'> & {
@@ -16,6 +17,8 @@ export interface StationPublisherOptions {
   };
   deviceId: string;
   status: StatusSource;
+  /** Signs a payload with the device key (results and status); absent: published unsigned. */
+  sign?: <T extends object>(payload: T) => T;
   clock: Clock;
   logger: Logger;
 }
@@ -61,9 +64,14 @@ export class StationPublisher extends EventEmitter<{ up: []; down: [] }> impleme
 
   publishResult(result: InspectionResult): Promise<void> {
     const parsed = InspectionResult.safeParse(result);
-    if (!parsed.success)
-      return Promise.reject(new TypeError(`result ${result.resultId}: ${parsed.error.issues[0].message}`));
-    return this.link.publish(this.resultTopic, JSON.stringify(parsed.data), { qos: 1 });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return Promise.reject(
+        new RefusedResultError(result.resultId, `${issue.path.join('.')}: ${issue.message}`),
+      );
+    }
+    const payload = this.o.sign ? this.o.sign(parsed.data) : parsed.data;
+    return this.link.publish(this.resultTopic, JSON.stringify(payload), { qos: 1 });
   }
 
   /** Publishes the current status (retained); call on model change, alarms and periodically. */
@@ -84,11 +92,12 @@ export class StationPublisher extends EventEmitter<{ up: []; down: [] }> impleme
 
   private statusPayload(state?: 'offline'): AgentStatus {
     const s = this.o.status();
-    return AgentStatus.parse({
+    const status = AgentStatus.parse({
       ...s,
       schema: 'diad.status/v1',
       state: state ?? s.state,
       at: new Date(this.o.clock.now()).toISOString(),
     });
+    return this.o.sign ? this.o.sign(status) : status;
   }
 }

@@ -13,16 +13,15 @@ import {
   Variant,
 } from 'node-opcua';
 import type { Logger } from 'pino';
+import { passwordChecker } from '../security/passwords.js';
 import { HandshakeError, type HandshakeView, StationHandshake } from './handshake.js';
 import { machineVisionNodesets, StationVisionSystem, type VisionRecipe } from './machine-vision.js';
-import { hashPassword, verifyPassword } from './passwords.js';
 
 export interface OpcuaServerOptions {
   port: number;
   securityModes: ('None' | 'Sign' | 'SignAndEncrypt')[];
   securityPolicies: ('Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss')[];
   allowAnonymous: boolean;
-  /** `password` is hashed at start; `passwordHash` (scrypt, see passwords.ts) is used as it is. */
   users: { username: string; password?: string; passwordHash?: string }[];
   pkiDir: string;
   autoAcceptCertificates: boolean;
@@ -112,10 +111,8 @@ export class AgentOpcuaServer {
     });
     await serverCertificateManager.initialize();
     this.certificates = serverCertificateManager;
-    // Only scrypt hashes are kept and compared (constant time), never the plain passwords.
-    const users = new Map(
-      o.users.map((u) => [u.username, u.passwordHash ?? hashPassword(u.password ?? randomUUID())]),
-    );
+    // Hashed (scrypt), compared in constant time, failed logins throttled per user name.
+    const isValidUser = passwordChecker(o.users);
     const extra = o.machineVision ? machineVisionNodesets(DIAD_NAMESPACE_URI) : null;
     const server = new OPCUAServer({
       port: o.port,
@@ -124,12 +121,7 @@ export class AgentOpcuaServer {
       securityModes: o.securityModes.map((m) => MessageSecurityMode[m]),
       securityPolicies: o.securityPolicies.map((p) => SecurityPolicy[p]),
       allowAnonymous: o.allowAnonymous,
-      userManager: {
-        isValidUser: (u: string, p: string) => {
-          const stored = users.get(u);
-          return stored !== undefined && verifyPassword(p, stored);
-        },
-      },
+      userManager: { isValidUser: (u: string, p: string) => isValidUser(u, p) },
       serverInfo: {
         applicationUri: 'urn:diad-edge:agent:server',
         productUri: 'urn:diad-edge:agent',

@@ -1,7 +1,7 @@
 import type { InspectionResult } from '@diad/protocol';
 import type { Logger } from 'pino';
 import { backoffDelay, type Clock } from '../clock.js';
-import type { Outbox } from './types.js';
+import { type Outbox, RefusedResultError } from './types.js';
 
 /** Where results go: resolves once the receiver acknowledged (MQTT PUBACK). */
 export interface ResultSink {
@@ -26,6 +26,8 @@ export interface DrainerOptions {
   /** After acknowledged entries were deleted (outbox gauges, alarm). */
   onDeleted?: () => void;
   onFailure?: (err: Error) => void;
+  /** A result the receiver refused for good (set aside in the outbox). */
+  onRefused?: (err: RefusedResultError) => void;
 }
 
 /**
@@ -80,6 +82,17 @@ export class OutboxDrainer {
           this.settle();
         },
         (err: Error) => {
+          if (err instanceof RefusedResultError) {
+            // A poison result: set it aside with the reason and keep delivering the others.
+            this.o.outbox.setAside(e.seq, err.reason);
+            this.o.onRefused?.(err);
+            this.o.logger.error(
+              { station: this.o.station, resultId: err.resultId, reason: err.reason },
+              'result refused; set aside',
+            );
+            this.settle();
+            return;
+          }
           this.failed = true;
           this.o.onFailure?.(err);
           this.settle();

@@ -36,6 +36,28 @@ export class MemoryOutbox implements Outbox {
     return out;
   }
 
+  private readonly aside: Array<{ resultId: string; station: string; reason: string; at: string }> = [];
+
+  setAside(seq: number, reason: string): void {
+    const e = this.entries.get(seq);
+    if (!e) return;
+    this.ack([seq]);
+    this.aside.push({
+      resultId: e.entry.result.resultId,
+      station: e.entry.result.station,
+      reason: reason.slice(0, 1000),
+      at: new Date().toISOString(),
+    });
+  }
+
+  setAsideList(limit = 100) {
+    return this.aside.slice(-limit).reverse();
+  }
+
+  setAsideCount(): number {
+    return this.aside.length;
+  }
+
   ack(seqs: readonly number[]): void {
     for (const seq of seqs) {
       const e = this.entries.get(seq);

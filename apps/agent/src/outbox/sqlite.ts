@@ -50,7 +50,15 @@ export class SqliteOutbox implements Outbox {
       payload TEXT NOT NULL,
       bytes INTEGER NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS outbox_station_seq ON outbox (station, seq);`);
+    CREATE INDEX IF NOT EXISTS outbox_station_seq ON outbox (station, seq);
+    CREATE TABLE IF NOT EXISTS set_aside (
+      seq INTEGER PRIMARY KEY,
+      result_id TEXT NOT NULL,
+      station TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      at TEXT NOT NULL
+    );`);
     this.insert = this.db.prepare(
       'INSERT INTO outbox (result_id, station, payload, bytes) VALUES (?, ?, ?, ?)',
     );
@@ -111,6 +119,35 @@ export class SqliteOutbox implements Outbox {
         this.count--;
       }
     })();
+  }
+
+  setAside(seq: number, reason: string): void {
+    const row = this.db
+      .prepare('SELECT result_id, station, payload, bytes FROM outbox WHERE seq = ?')
+      .get(seq) as { result_id: string; station: string; payload: string; bytes: number } | undefined;
+    if (!row) return;
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          'INSERT OR REPLACE INTO set_aside (seq, result_id, station, payload, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(seq, row.result_id, row.station, row.payload, reason.slice(0, 1000), new Date().toISOString());
+      this.del.run(seq);
+    })();
+    this.used -= row.bytes;
+    this.count--;
+  }
+
+  setAsideList(limit = 100) {
+    return (
+      this.db
+        .prepare('SELECT result_id, station, reason, at FROM set_aside ORDER BY seq DESC LIMIT ?')
+        .all(limit) as Array<{ result_id: string; station: string; reason: string; at: string }>
+    ).map((r) => ({ resultId: r.result_id, station: r.station, reason: r.reason, at: r.at }));
+  }
+
+  setAsideCount(): number {
+    return this.db.prepare('SELECT COUNT(*) FROM set_aside').pluck().get() as number;
   }
 
   depth(station?: string): number {

@@ -22,6 +22,14 @@ export interface Outbox {
   peek(limit: number, afterSeq?: number, station?: string): OutboxEntry[];
   depth(station?: string): number;
   ack(seqs: readonly number[]): void;
+  /**
+   * Moves a result the receiver refused for good (a poison result) out of the queue into a set-aside list with the
+   * reason, so the results behind it keep flowing. Unknown seqs are ignored.
+   */
+  setAside(seq: number, reason: string): void;
+  /** Results set aside, newest first (at most `limit`). */
+  setAsideList(limit?: number): Array<{ resultId: string; station: string; reason: string; at: string }>;
+  setAsideCount(): number;
   usedBytes(): number;
   close(): void;
 }
@@ -38,6 +46,20 @@ export class OutboxFullError extends Error {
         ? `outbox full: the disk is full (${usedBytes} bytes of undelivered results stored)`
         : `outbox full: ${usedBytes} of ${capacityBytes} bytes used by undelivered results`,
     );
+  }
+}
+
+/**
+ * A result the receiver will never take (invalid, refused by the control plane for itself): the drainer sets it
+ * aside in the outbox instead of retrying it forever.
+ */
+export class RefusedResultError extends Error {
+  override name = 'RefusedResultError';
+  constructor(
+    readonly resultId: string,
+    readonly reason: string,
+  ) {
+    super(`result ${resultId} refused: ${reason}`);
   }
 }
 

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { readdir, readFile, rename, stat } from 'node:fs/promises';
+import { constants, mkdirSync } from 'node:fs';
+import { lstat, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { InspectionResult } from '@diad/protocol';
 import type { Logger } from 'pino';
@@ -70,7 +70,8 @@ export class HotFolderSource {
     for (const name of names.sort()) {
       if (!exts.has(extname(name).toLowerCase()) || this.inFlight.has(name)) continue;
       const file = join(this.o.path, name);
-      const st = await stat(file).catch(() => null);
+      // lstat: a symbolic link is not a file here (a link to the agent's own credentials must not be read).
+      const st = await lstat(file).catch(() => null);
       if (!st?.isFile()) continue;
       const prev = this.seen.get(name);
       this.seen.set(name, { size: st.size, mtimeMs: st.mtimeMs });
@@ -87,13 +88,14 @@ export class HotFolderSource {
 
   private async process(name: string, file: string) {
     try {
-      const bytes = await readFile(file);
+      // O_NOFOLLOW: a file swapped for a link after the check is refused too.
+      const bytes = await readFile(file, { flag: constants.O_RDONLY | constants.O_NOFOLLOW });
       const frame: Frame = {
         site: this.o.site,
         line: this.o.line,
         station: this.o.station,
         camera: this.o.camera,
-        partId: basename(name, extname(name)).slice(0, 128) || 'unnamed',
+        partId: partIdOf(name),
         capturedAt: this.seen.get(name)?.mtimeMs ?? Date.now(),
         image: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       };
@@ -118,4 +120,11 @@ async function freeName(dir: string, name: string): Promise<string> {
     const candidate = join(dir, i === 0 ? name : `${base}.${i}${ext}`);
     if (!(await stat(candidate).catch(() => null))) return candidate;
   }
+}
+
+/** A part id from a file name: control characters replaced, at most 128 characters. */
+function partIdOf(name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: file names may hold what a part id must not
+  const id = basename(name, extname(name)).replace(/[\u0000-\u001f\u007f-\u009f]/g, '_');
+  return id.slice(0, 128) || 'unnamed';
 }

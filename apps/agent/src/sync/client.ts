@@ -11,7 +11,6 @@ import {
   EnrolResponse,
   type Heartbeat,
   type InspectionResult,
-  ResultBatch,
 } from '@diad/protocol';
 import type { z } from 'zod';
 
@@ -20,6 +19,8 @@ export class ControlPlaneError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** The parsed JSON body of a 4xx answer, when it had one. */
+    readonly body?: unknown,
   ) {
     super(message);
   }
@@ -48,12 +49,27 @@ export class ControlPlaneClient {
   }
 
   /** Posts a batch of results (idempotent on resultId at the control plane). */
-  async postResults(credential: string, results: InspectionResult[]): Promise<void> {
-    await this.request(agentApi.results, {
-      method: 'POST',
-      credential,
-      body: ResultBatch.parse({ results }),
-    });
+  /**
+   * Posts a batch; resolves with the results the control plane refused one by one (index, status, message). A
+   * batch refused as a whole for its results (every one of them refused, HTTP 400/403/422 with `refused`) also
+   * resolves, listing them all; any other failure throws.
+   */
+  async postResults(
+    credential: string,
+    results: InspectionResult[],
+  ): Promise<{ refused?: Array<{ index: number; status: number; message: string }> }> {
+    try {
+      const res = await this.request(agentApi.results, {
+        method: 'POST',
+        credential,
+        body: { results },
+      });
+      return ((await res.json().catch(() => ({}))) ?? {}) as { refused?: [] };
+    } catch (e) {
+      const body = e instanceof ControlPlaneError ? e.body : undefined;
+      if (body && Array.isArray((body as { refused?: unknown }).refused)) return body as { refused: [] };
+      throw e;
+    }
   }
 
   /** Uploads a result's image or heatmap (control plane: PUT /api/v1/agent/results/:resultId/:kind). */
@@ -138,9 +154,16 @@ export class ControlPlaneClient {
     }
     if (!res.ok) {
       const text = await res.text().catch(() => '');
+      let body: unknown;
+      try {
+        body = res.status >= 400 && res.status < 500 ? JSON.parse(text) : undefined;
+      } catch {
+        body = undefined;
+      }
       throw new ControlPlaneError(
         `${opts.method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`,
         res.status,
+        body,
       );
     }
     return res;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { InspectionResult } from '@diad/protocol';
 import type { ResultSink } from '../outbox/drainer.js';
+import { RefusedResultError } from '../outbox/types.js';
 import type { ControlPlaneClient } from './client.js';
 
 /**
@@ -32,8 +33,12 @@ export class HttpResultSink extends EventEmitter<{ up: []; down: [] }> implement
 
   publishResult(result: InspectionResult): Promise<void> {
     const parsed = InspectionResult.safeParse(result);
-    if (!parsed.success)
-      return Promise.reject(new TypeError(`result ${result.resultId}: ${parsed.error.issues[0].message}`));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return Promise.reject(
+        new RefusedResultError(result.resultId, `${issue.path.join('.')}: ${issue.message}`),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.pending.push({ result: parsed.data, resolve, reject });
       if (!this.scheduled) {
@@ -50,11 +55,17 @@ export class HttpResultSink extends EventEmitter<{ up: []; down: [] }> implement
       const cred = this.credential();
       try {
         if (!cred) throw new Error('not enrolled with the control plane');
-        await this.client.postResults(
+        const out = await this.client.postResults(
           cred,
           batch.map((b) => b.result),
         );
-        for (const b of batch) b.resolve();
+        // The control plane judges each result alone: the ones it refused are set aside, the rest are delivered.
+        const refused = new Map((out.refused ?? []).map((r) => [r.index, r]));
+        batch.forEach((b, i) => {
+          const r = refused.get(i);
+          if (r) b.reject(new RefusedResultError(b.result.resultId, `HTTP ${r.status}: ${r.message}`));
+          else b.resolve();
+        });
       } catch (e) {
         for (const b of batch) b.reject(e as Error);
       }

@@ -23,6 +23,8 @@ export interface SyncOptions {
   outboxDepth: () => number;
   bundlesDir: string;
   enrolToken?: string;
+  /** The device's ed25519 public key (base64 of 32 bytes), registered at enrolment. */
+  devicePublicKey?: string;
   hostname: string;
   agentVersion: string;
   providers: string[];
@@ -118,6 +120,7 @@ export class SyncService {
       hostname: this.o.hostname,
       agentVersion: this.o.agentVersion,
       providers: this.o.providers,
+      publicKey: this.o.devicePublicKey,
     });
     this.o.state.update({ enrolment: res });
     this.o.onEnrolled?.(res);

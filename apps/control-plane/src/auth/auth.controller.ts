@@ -40,7 +40,7 @@ export class AuthController {
     if (wait > 0)
       throw new HttpException(`too many sign-in attempts; retry in ${wait} s`, HttpStatus.TOO_MANY_REQUESTS);
     const b = parse(Login, body, 'body');
-    return this.auth.login(b.username, b.password);
+    return this.auth.login(b.username, b.password, req.ip ?? null);
   }
 
   @Get('auth/me')

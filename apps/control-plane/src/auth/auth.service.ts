@@ -1,5 +1,7 @@
 import {
   ConflictException,
+  HttpException,
+  HttpStatus,
   Inject,
   Injectable,
   NotFoundException,
@@ -64,6 +66,10 @@ export class AuthService {
   /** Resolves a bearer token (JWT, API key or device credential) to a principal, or null. */
   async authenticate(token: string): Promise<Principal | null> {
     const now = this.clock.now().getTime();
+    // Session tokens are checked against the user row on every request (token version, disabled), so a reset,
+    // disable or role change takes effect at once on every replica; device credentials and API keys are cached.
+    const jwt = token.split('.').length === 3;
+    if (jwt) return this.resolve(token);
     const hit = this.cache.get(token);
     if (hit && hit.until > now) return hit.principal;
     const principal = await this.resolve(token);
@@ -96,9 +102,11 @@ export class AuthService {
         const { payload } = await jwtVerify(token, this.secret, {
           issuer: 'diad-control-plane',
           currentDate: this.clock.now(),
+          algorithms: ['HS256'],
+          requiredClaims: ['exp', 'iat', 'sub', 'ver'],
         });
         const user = await this.db.prisma.user.findUnique({ where: { id: String(payload.sub) } });
-        if (!user || user.disabled) return null;
+        if (!user || user.disabled || payload.ver !== user.tokenVersion) return null;
         return { kind: 'user', id: user.id, name: user.username, role: user.role };
       } catch {
         return null;
@@ -107,14 +115,75 @@ export class AuthService {
     return null;
   }
 
-  async login(username: string, password: string): Promise<{ token: string; expiresAt: string; role: Role }> {
+  /**
+   * Signs in. Failed attempts count per account (whatever address they come from): after 5 in a row the account
+   * refuses sign-ins for a delay that doubles per further failure (up to 15 min). Every sign-in and every failure
+   * is audited.
+   */
+  async login(
+    username: string,
+    password: string,
+    ip: string | null = null,
+  ): Promise<{ token: string; expiresAt: string; role: Role }> {
     const user = await this.db.prisma.user.findUnique({ where: { username } });
+    const now = this.clock.now();
+    const ctx = {
+      // The actor of a sign-in attempt is whoever typed the name: recorded as that user (or "unknown").
+      principal: {
+        kind: 'user',
+        id: user?.id ?? 'unknown',
+        name: username.slice(0, 64),
+        role: user?.role ?? 'none',
+      },
+      requestId: null,
+      ip,
+    } as unknown as RequestContext;
+    const fail = async (why: string) => {
+      await this.audit.record(undefined, ctx, {
+        action: 'auth.login-failed',
+        entityType: 'user',
+        entityId: user?.id ?? null,
+        after: { username: username.slice(0, 64), reason: why },
+      });
+      throw new UnauthorizedException('invalid username or password');
+    };
+    if (user?.lockedUntil && user.lockedUntil > now) {
+      await this.audit.record(undefined, ctx, {
+        action: 'auth.login-failed',
+        entityType: 'user',
+        entityId: user.id,
+        after: { username, reason: 'locked' },
+      });
+      const wait = Math.ceil((user.lockedUntil.getTime() - now.getTime()) / 1000);
+      throw new HttpException(
+        `too many failed sign-ins for this account; retry in ${wait} s`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
     // Verify against a fixed hash when the user is unknown, so timing does not reveal which usernames exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
-    if (!user || !ok || user.disabled) throw new UnauthorizedException('invalid username or password');
-    const now = this.clock.now();
+    if (!user) return fail('unknown user');
+    if (!ok || user.disabled) {
+      const n = user.failedLogins + 1;
+      const lock = n >= 5 ? Math.min(15 * 60_000, 1000 * 2 ** (n - 5)) : 0;
+      await this.db.prisma.user.update({
+        where: { id: user.id },
+        data: { failedLogins: n, lockedUntil: lock ? new Date(now.getTime() + lock) : null },
+      });
+      return fail(user.disabled ? 'disabled' : 'wrong password');
+    }
+    if (user.failedLogins || user.lockedUntil)
+      await this.db.prisma.user.update({
+        where: { id: user.id },
+        data: { failedLogins: 0, lockedUntil: null },
+      });
+    await this.audit.record(
+      undefined,
+      { ...ctx, principal: { kind: 'user', id: user.id, name: user.username, role: user.role } },
+      { action: 'auth.login', entityType: 'user', entityId: user.id },
+    );
     const exp = Math.floor(now.getTime() / 1000) + this.config.jwtTtlSeconds;
-    const token = await new SignJWT({ role: user.role, name: user.username })
+    const token = await new SignJWT({ role: user.role, name: user.username, ver: user.tokenVersion })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(user.id)
       .setIssuer('diad-control-plane')
@@ -174,9 +243,29 @@ export class AuthService {
     const result = await this.db.prisma.$transaction(async (tx) => {
       const before = await tx.user.findUnique({ where: { id } });
       if (!before) throw new NotFoundException(`user ${id} not found`);
+      const losesAdmin =
+        before.role === 'admin' &&
+        !before.disabled &&
+        (input.disabled === true || (input.role !== undefined && input.role !== 'admin'));
+      if (losesAdmin) {
+        const others = await tx.user.count({ where: { role: 'admin', disabled: false, id: { not: id } } });
+        if (others === 0)
+          throw new ConflictException('the last enabled admin cannot be disabled or lose the admin role');
+      }
+      // Revoke every session of the user when what a token stands for changes.
+      const revoke =
+        !!passwordHash ||
+        (input.disabled !== undefined && input.disabled !== before.disabled) ||
+        (input.role !== undefined && input.role !== before.role);
       const after = await tx.user.update({
         where: { id },
-        data: { role: input.role, disabled: input.disabled, passwordHash },
+        data: {
+          role: input.role,
+          disabled: input.disabled,
+          passwordHash,
+          ...(revoke ? { tokenVersion: { increment: 1 } } : {}),
+          ...(passwordHash ? { failedLogins: 0, lockedUntil: null } : {}),
+        },
       });
       await this.audit.record(tx, ctx, {
         action: input.password ? 'user.update+password' : 'user.update',

@@ -22,6 +22,12 @@ export class Metrics {
     labelNames: ['transport'],
     registers: [this.registry],
   });
+  readonly statusRejected = new Counter({
+    name: 'diad_status_rejected_total',
+    help: 'Device status messages not applied, by reason (unsigned, bad-signature, replayed, disabled-device, ...)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly resultsRejected = new Counter({
     name: 'diad_results_rejected_total',
     help: 'Results rejected, by reason',

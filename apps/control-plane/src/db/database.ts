@@ -11,6 +11,8 @@ import { applyMigrations, loadMigrations, type MigrationSession } from './migrat
 
 export interface DatabaseOptions {
   databaseUrl?: string;
+  /** Owner role for migrations (see config.databaseOwnerUrl); default: databaseUrl itself. */
+  databaseOwnerUrl?: string;
   databaseSchema: string;
   dataDir: string;
 }
@@ -22,13 +24,16 @@ export class Database {
     readonly kind: 'pglite' | 'postgres',
     private readonly migrationSession: () => Promise<{
       session: MigrationSession;
+      /** With an owner role: gives the application role what it needs after migrating. */
+      grant?: () => Promise<void>;
       release: () => Promise<void>;
     }>,
     private readonly shutdown: () => Promise<void>,
   ) {}
 
   static async open(opts: DatabaseOptions): Promise<Database> {
-    if (opts.databaseUrl) return Database.openPostgres(opts.databaseUrl, opts.databaseSchema);
+    if (opts.databaseUrl)
+      return Database.openPostgres(opts.databaseUrl, opts.databaseSchema, opts.databaseOwnerUrl);
     return Database.openPglite(opts.dataDir);
   }
 
@@ -55,9 +60,11 @@ export class Database {
     );
   }
 
-  private static async openPostgres(url: string, schema: string): Promise<Database> {
+  private static async openPostgres(url: string, schema: string, ownerUrl?: string): Promise<Database> {
     const connection = { connectionString: url, options: `-c search_path="${schema}"` };
-    const admin = new pg.Client({ connectionString: url });
+    const owner = { connectionString: ownerUrl ?? url, options: `-c search_path="${schema}"` };
+    const appRole = ownerUrl ? decodeURIComponent(new URL(url).username) : null;
+    const admin = new pg.Client({ connectionString: ownerUrl ?? url });
     await admin.connect();
     try {
       await admin.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
@@ -66,7 +73,7 @@ export class Database {
     }
     const prisma = new PrismaClient({ adapter: new PrismaPg({ ...connection, max: 10 }, { schema }) });
     const open = async () => {
-      const client = new pg.Client(connection);
+      const client = new pg.Client(owner);
       await client.connect();
       // Replicas starting together must not apply the same migration twice.
       await client.query('SELECT pg_advisory_lock(7243911)');
@@ -85,6 +92,7 @@ export class Database {
       };
       return {
         session,
+        grant: appRole ? () => grantApplicationRole(client, schema, appRole) : undefined,
         release: async () => {
           await client.query('SELECT pg_advisory_unlock(7243911)');
           await client.end();
@@ -96,9 +104,11 @@ export class Database {
 
   /** Applies pending committed migrations; returns the names applied now. */
   async migrate(migrationsDir?: string): Promise<string[]> {
-    const { session, release } = await this.migrationSession();
+    const { session, grant, release } = await this.migrationSession();
     try {
-      return await applyMigrations(session, loadMigrations(migrationsDir));
+      const applied = await applyMigrations(session, loadMigrations(migrationsDir));
+      await grant?.();
+      return applied;
     } finally {
       await release();
     }
@@ -164,4 +174,19 @@ function pgliteSession(pg: PGlite): MigrationSession {
         });
       }) as Promise<void>,
   };
+}
+
+/**
+ * The application role's privileges, granted by the owner after each migration run: data access on every table,
+ * but on the audit log only INSERT and SELECT; it owns nothing, so it cannot alter tables or their triggers.
+ */
+async function grantApplicationRole(client: pg.Client, schema: string, role: string): Promise<void> {
+  const s = `"${schema.replace(/"/g, '""')}"`;
+  const r = `"${role.replace(/"/g, '""')}"`;
+  await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${r}`);
+  await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${r}`);
+  await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${r}`);
+  await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ${s}."audit_log" FROM ${r}`);
+  await client.query(`REVOKE ALL ON ${s}."_prisma_migrations" FROM ${r}`);
+  await client.query(`GRANT SELECT ON ${s}."_prisma_migrations" TO ${r}`);
 }

@@ -13,6 +13,8 @@ import { AgentService } from './agent.service.js';
 import { DesiredStateService } from './desired-state.service.js';
 import { FleetService } from './fleet.service.js';
 
+const ResultEnvelope = z.object({ results: z.array(z.unknown()).min(1).max(5000) });
+
 @ApiTags('agent')
 @ApiBearerAuth()
 @Controller('api/v1/agent')
@@ -55,7 +57,8 @@ export class AgentController {
   @ApiOperation({ summary: 'Post a batch of results (idempotent on resultId): { accepted, duplicates }' })
   @ApiBody({ schema: jsonSchema(ResultBatch) })
   results(@Body() body: unknown, @Req() req: AppRequest) {
-    return this.agent.results(req.principal!.deviceId!, parse(ResultBatch, body, 'body').results);
+    // The envelope is checked here; each result alone in AgentService.results (one bad result is refused by itself).
+    return this.agent.results(req.principal!.deviceId!, parse(ResultEnvelope, body, 'body').results);
   }
 
   @Put('results/:resultId/:kind')

@@ -1,11 +1,5 @@
-import type { Heartbeat, InspectionResult } from '@diad/protocol';
-import {
-  BadRequestException,
-  ForbiddenException,
-  Inject,
-  Injectable,
-  NotFoundException,
-} from '@nestjs/common';
+import { type Heartbeat, InspectionResult } from '@diad/protocol';
+import { ForbiddenException, HttpException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { Metrics } from '../common/metrics.js';
 import type { Principal } from '../common/request-context.js';
 import { CLOCK, type Clock } from '../common/tokens.js';
@@ -53,25 +47,56 @@ export class AgentService {
     return { revision: (await this.desired.forDevice(deviceId)).revision };
   }
 
-  /** A device may post only its own results, for the station it is enrolled at. */
-  async results(deviceId: string, results: InspectionResult[]) {
+  /**
+   * A device may post only its own results, for the station it is enrolled at. Each result is judged alone: the
+   * good ones are stored and a bad one (schema, range, another device's, another station's) is refused by itself,
+   * listed in `refused` with its own status, so one poison result cannot hold back a batch. When nothing is
+   * accepted the answer is the first refusal's status (4xx).
+   */
+  async results(deviceId: string, raw: unknown[]) {
     const me = await this.directory.lookup(deviceId);
     if (!me) throw new NotFoundException(`device ${deviceId} not found`);
-    results.forEach((r, i) => {
+    const good: InspectionResult[] = [];
+    const refused: Array<{ index: number; resultId: string | null; status: number; message: string }> = [];
+    const judge = (item: unknown, i: number): InspectionResult | [number, string, string] => {
+      const p = InspectionResult.safeParse(item);
+      if (!p.success) {
+        const issue = p.error.issues[0];
+        return [400, 'invalid', `body.results.${[i, ...issue.path].join('.')}: ${issue.message}`];
+      }
+      const r = p.data;
       const range = outOfRange(r);
-      if (range) throw new BadRequestException(`body.results.${i}.${range}`);
-      if (r.deviceId !== deviceId) {
-        this.metrics.resultsRejected.inc({ transport: 'http', reason: 'other-device' }, results.length);
-        throw new ForbiddenException(`body.results.${i}.deviceId: a device may only post its own results`);
-      }
+      if (range) return [400, 'out-of-range', `body.results.${i}.${range}`];
+      if (r.deviceId !== deviceId)
+        return [403, 'other-device', `body.results.${i}.deviceId: a device may only post its own results`];
       if (r.site !== me.site || r.line !== me.line || r.station !== me.station) {
-        this.metrics.resultsRejected.inc({ transport: 'http', reason: 'address-mismatch' }, results.length);
-        throw new ForbiddenException(
+        return [
+          403,
+          'address-mismatch',
           `body.results.${i}: site/line/station ${r.site}/${r.line}/${r.station} is not this device's (${me.site}/${me.line}/${me.station})`,
-        );
+        ];
       }
-    });
-    return this.ingest.ingest(results, 'http');
+      return r;
+    };
+    for (const [i, item] of raw.entries()) {
+      const v = judge(item, i);
+      if (!Array.isArray(v)) {
+        good.push(v);
+        continue;
+      }
+      const [status, reason, message] = v;
+      const id = (item as { resultId?: unknown } | null)?.resultId;
+      this.metrics.resultsRejected.inc({ transport: 'http', reason });
+      refused.push({ index: i, resultId: typeof id === 'string' ? id.slice(0, 64) : null, status, message });
+    }
+    if (good.length === 0) {
+      throw new HttpException(
+        { message: refused[0].message, accepted: 0, duplicates: 0, refused },
+        refused[0].status,
+      );
+    }
+    const out = await this.ingest.ingest(good, 'http');
+    return refused.length ? { ...out, refused } : out;
   }
 
   /** A device reaches only the bundles its desired state names; operators reach any. */

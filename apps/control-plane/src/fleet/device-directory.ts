@@ -7,6 +7,8 @@ export interface DeviceAddress {
   line: string;
   station: string;
   disabled: boolean;
+  /** The ed25519 public key registered at enrolment (base64 of 32 bytes), when any. */
+  publicKey?: string | null;
 }
 
 /**
@@ -42,6 +44,7 @@ export class DeviceDirectory {
           select: {
             id: true,
             disabled: true,
+            publicKey: true,
             station: {
               select: { code: true, line: { select: { code: true, site: { select: { code: true } } } } },
             },
@@ -54,6 +57,7 @@ export class DeviceDirectory {
             line: r.station.line.code,
             station: r.station.code,
             disabled: r.disabled,
+            publicKey: r.publicKey,
           });
         }
         this.cache = next;

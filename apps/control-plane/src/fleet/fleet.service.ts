@@ -210,6 +210,7 @@ export class FleetService {
           agentVersion: input.agentVersion,
           providers: input.providers,
           credentialHash,
+          publicKey: input.publicKey ?? null,
         },
       });
       await this.audit.record(

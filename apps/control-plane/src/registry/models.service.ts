@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { PassThrough, type Readable, Transform } from 'node:stream';
+import { TarReader } from '@diad/protocol/tar';
 import {
   BadRequestException,
   ConflictException,
@@ -21,7 +22,6 @@ import { BLOB_STORE, CONFIG } from '../common/tokens.js';
 import type { ControlPlaneConfig } from '../config.js';
 import { Database } from '../db/database.js';
 import type { ModelVersion, Prisma } from '../generated/prisma/client.js';
-import { TarScanner } from './tar-scanner.js';
 import { checkSignature, ed25519PublicKey, isManifestPath, verifyBundle } from './verify-bundle.js';
 
 export const ModelStatusChange = z
@@ -39,7 +39,7 @@ interface Upload {
   blobKey: string;
   bytes: number;
   sha256: string;
-  scanner: TarScanner;
+  reader: TarReader;
   fields: Record<string, string>;
 }
 
@@ -62,8 +62,8 @@ export class ModelsService {
     try {
       let manifest: ReturnType<typeof verifyBundle>;
       try {
-        up.scanner.end();
-        manifest = verifyBundle(up.scanner.entries, (p) => up.scanner.content(p));
+        const contents = await up.reader.end();
+        manifest = verifyBundle(contents.files, contents.content);
       } catch (e) {
         throw new UnprocessableEntityException((e as Error).message);
       }
@@ -133,35 +133,26 @@ export class ModelsService {
           return;
         }
         const hash = createHash('sha256');
-        const scanner = new TarScanner(isManifestPath);
-        let scanError: Error | null = null;
+        // The one tar reader of the repo, fed as the bytes stream past; it keeps only manifest.json.
+        const reader = new TarReader({ keep: isManifestPath });
         let bytes = 0;
         const tap = new Transform({
           transform(chunk: Buffer, _enc, cb) {
             bytes += chunk.length;
             hash.update(chunk);
-            if (!scanError) {
-              try {
-                scanner.write(chunk);
-              } catch (e) {
-                scanError = e as Error;
-              }
-            }
-            cb(null, chunk);
+            reader.write(chunk).then(
+              () => cb(null, chunk),
+              (e) => cb(e as Error),
+            );
           },
         });
         file.on('limit', () => {
           truncated = true;
         });
         const blobKey = `bundles/${randomUUID()}.tar`;
-        stored = this.blobs.put(blobKey, file.pipe(tap).pipe(new PassThrough())).then(() => {
-          if (scanError) {
-            const err = scanError;
-            const s = new TarScanner(() => false);
-            return { blobKey, bytes, sha256: hash.digest('hex'), scanner: failing(s, err) };
-          }
-          return { blobKey, bytes, sha256: hash.digest('hex'), scanner };
-        });
+        stored = this.blobs
+          .put(blobKey, file.pipe(tap).pipe(new PassThrough()))
+          .then(() => ({ blobKey, bytes, sha256: hash.digest('hex'), reader }));
       });
       bb.on('error', (e) => reject(new BadRequestException(`body: ${(e as Error).message}`)));
       bb.on('close', () => {
@@ -293,13 +284,6 @@ export class ModelsService {
   listSigningKeys() {
     return this.db.prisma.signingKey.findMany({ orderBy: { name: 'asc' } });
   }
-}
-
-function failing(s: TarScanner, err: Error): TarScanner {
-  s.end = () => {
-    throw err;
-  };
-  return s;
 }
 
 function summary(r: ModelVersion) {

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject, verify as verifySignature } from 'node:crypto';
 import { type BundleManifest, parseManifest } from '@diad/protocol';
-import type { TarEntry } from './tar-scanner.js';
+import type { TarFile } from '@diad/protocol/tar';
 
 /** True for the archive paths that may hold the manifest (top level or inside one top-level folder). */
 export function isManifestPath(path: string): boolean {
@@ -12,7 +12,7 @@ export function isManifestPath(path: string): boolean {
  * the same size and sha256. Extra files (golden/, README.md) are allowed. Throws TypeError naming what is wrong.
  */
 export function verifyBundle(
-  entries: TarEntry[],
+  entries: TarFile[],
   content: (path: string) => Buffer | undefined,
 ): BundleManifest {
   let prefix = '';
@@ -37,8 +37,8 @@ export function verifyBundle(
   for (const [path, want] of Object.entries(manifest.files)) {
     const got = byPath.get(path);
     if (!got) throw new TypeError(`bundle: ${path}: listed in manifest.files but missing from the archive`);
-    if (got.bytes !== want.bytes) {
-      throw new TypeError(`bundle: ${path}: manifest says ${want.bytes} bytes, archive has ${got.bytes}`);
+    if (got.size !== want.bytes) {
+      throw new TypeError(`bundle: ${path}: manifest says ${want.bytes} bytes, archive has ${got.size}`);
     }
     if (got.sha256 !== want.sha256) {
       throw new TypeError(

@@ -10,13 +10,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join, normalize, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { auroc } from '@diad/metrics';
+import { extractTar } from '@diad/protocol/tar';
 import pg from 'pg';
 import type PgBoss from 'pg-boss';
-import tar from 'tar-stream';
 import type { EvaluationReport } from '../lifecycle/evidence.js';
 import { bossSchema, openBoss, TRAINING_QUEUE, type TrainingQueueMessage } from './queue.js';
 import type { CreateTrainingJob } from './training.service.js';
@@ -224,32 +224,15 @@ export class TrainerWorker {
     return res;
   }
 
-  /** Extracts the dataset tar; entry names are checked before anything is written. */
+  /** Extracts the dataset tar through the repo's one tar reader (its safe-path and archive policy). */
   private async downloadDataset(datasetId: string, into: string) {
     const res = await this.api(`/api/v1/datasets/${datasetId}/export.tar`);
     await mkdir(into, { recursive: true });
-    const ex = tar.extract();
-    ex.on('entry', (h, stream, next) => {
-      const rel = normalize(h.name);
-      if (
-        h.type !== 'file' ||
-        rel.startsWith('..') ||
-        rel.startsWith(sep) ||
-        !/^[A-Za-z0-9._/-]+$/.test(h.name)
-      ) {
-        stream.resume();
-        ex.destroy(new Error(`dataset archive: refused entry "${h.name}"`));
-        return;
-      }
-      const to = join(into, rel);
-      mkdir(dirname(to), { recursive: true })
-        .then(() => pipeline(stream, createWriteStream(to)))
-        .then(
-          () => next(),
-          (e) => ex.destroy(e),
-        );
-    });
-    await pipeline(Readable.fromWeb(res.body as never), ex);
+    try {
+      await extractTar(Readable.fromWeb(res.body as never), into);
+    } catch (e) {
+      throw new Error(`dataset archive: ${(e as Error).message}`);
+    }
   }
 
   private async nextVersion(name: string): Promise<string> {

@@ -48,7 +48,7 @@ describe('authorization: every role against every endpoint group', () => {
     await b.enrol(
       (await admin.post('/api/v1/enrolment-tokens', { stationId: fleet.stations[1].id })).body.token,
     );
-    modelId = (await admin.raw('POST', '/api/v1/models', uploadForm(makeBundle('m', '1.0.0')))).body.id;
+    modelId = (await admin.raw('POST', '/api/v1/models', uploadForm(await makeBundle('m', '1.0.0')))).body.id;
     await admin.post('/api/v1/rollouts', {
       model: { name: 'm', version: '1.0.0' },
       target: { devices: [b.deviceId] },

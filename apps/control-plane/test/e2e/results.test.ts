@@ -122,9 +122,36 @@ describe.each(CASES)('results on $name via $broker', ({ name, broker }) => {
     expect((await b.postResults(batch.slice(0, 30))).body).toEqual({ accepted: 0, duplicates: 30 });
     const forged = await b.postResults([a.result()]);
     expect(forged.status).toBe(403);
-    const huge = await b.postResults([b.result(), b.result({ defectAreaPx: 2 ** 40 })]);
-    expect(huge.status).toBe(400);
-    expect(huge.body.message).toBe('body.results.1.defectAreaPx: expected at most 2147483647');
+    // One bad result is refused by itself (its own 4xx in `refused`); the rest of the batch is stored.
+    const huge = await b.postResults([batch[0], b.result({ defectAreaPx: 2 ** 40 })]);
+    expect(huge.status).toBe(200);
+    expect(huge.body).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(huge.body.refused).toEqual([
+      expect.objectContaining({
+        index: 1,
+        status: 400,
+        message: 'body.results.1.defectAreaPx: expected at most 2147483647',
+      }),
+    ]);
+    // A NUL in a part id once made the database refuse the whole batch with a 500 (and the agent retry forever).
+    const poison = b.result({ partId: 'bad\u0000part' });
+    const mixed = await b.postResults([batch[1], poison, batch[2]]);
+    expect(mixed.status).toBe(200);
+    expect(mixed.body).toMatchObject({ accepted: 0, duplicates: 2 });
+    expect(mixed.body.refused).toEqual([
+      {
+        index: 1,
+        resultId: poison.resultId,
+        status: 400,
+        message: expect.stringMatching(/^body\.results\.1\.partId: control characters/),
+      },
+    ]);
+    const alone = await b.postResults([poison]);
+    expect(alone.status).toBe(400);
+    expect(alone.body.refused).toHaveLength(1);
+    const future = await b.postResults([b.result({ capturedAt: '9999-12-31T23:59:59Z' })]);
+    expect(future.status).toBe(400);
+    expect(future.body.message).toMatch(/capturedAt: expected a time between 2000 and 2100/);
     const invalid = await b.postResults([{ ...b.result(), resultId: 'nope' }]);
     expect(invalid.status).toBe(400);
     expect(invalid.body.message).toMatch(/^body\.results\.0\.resultId:/);

@@ -35,7 +35,7 @@ describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
       agents.push(a);
     }
     for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
-      const r = await admin.raw('POST', '/api/v1/models', uploadForm(makeBundle('widget', v)));
+      const r = await admin.raw('POST', '/api/v1/models', uploadForm(await makeBundle('widget', v)));
       expect(r.status, JSON.stringify(r.body)).toBe(201);
     }
   });

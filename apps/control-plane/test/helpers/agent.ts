@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { agentApi, type DesiredState, type Heartbeat, type InspectionResult, uuidv7 } from '@diad/protocol';
+import {
+  type AgentStatus,
+  agentApi,
+  type DesiredState,
+  generateDeviceKey,
+  type Heartbeat,
+  type InspectionResult,
+  signDeviceMessage,
+  uuidv7,
+} from '@diad/protocol';
 import { type Client, client } from './harness.js';
 
 type Report = Heartbeat['modelReports'][number];
@@ -11,6 +20,8 @@ export class ScriptedAgent {
   address = { site: '', line: '', station: '' };
   api: Client;
   active: DesiredState['model'] = null;
+  /** The device key registered at enrolment (results and status are signed with it, as the real agent does). */
+  readonly key = generateDeviceKey();
 
   constructor(private readonly base: string) {
     this.api = client(base);
@@ -22,6 +33,7 @@ export class ScriptedAgent {
       hostname,
       agentVersion: '0.1.0',
       providers: ['cpu'],
+      publicKey: this.key.publicKey,
     });
     if (r.status !== 201) throw new Error(`enrol: ${r.status} ${JSON.stringify(r.body)}`);
     this.deviceId = r.body.deviceId;
@@ -78,9 +90,10 @@ export class ScriptedAgent {
     return d;
   }
 
-  result(over: Partial<InspectionResult> = {}): InspectionResult {
+  /** A result signed with the device key (sign: false leaves it unsigned). */
+  result(over: Partial<InspectionResult> = {}, opts: { sign?: boolean } = {}): InspectionResult {
     const now = new Date().toISOString();
-    return {
+    const r: InspectionResult = {
       schema: 'diad.result/v1',
       resultId: uuidv7(),
       ...this.address,
@@ -106,6 +119,23 @@ export class ScriptedAgent {
       shadow: null,
       ...over,
     };
+    return opts.sign === false ? r : signDeviceMessage(r, this.key.privateKeyPem);
+  }
+
+  /** A status message signed with the device key. */
+  status(over: Partial<AgentStatus> = {}, opts: { sign?: boolean } = {}): AgentStatus {
+    const s: AgentStatus = {
+      schema: 'diad.status/v1',
+      deviceId: this.deviceId,
+      state: 'online',
+      at: new Date().toISOString(),
+      model: null,
+      provider: 'cpu',
+      queueDepth: 0,
+      outboxDepth: 0,
+      ...over,
+    };
+    return opts.sign === false ? s : signDeviceMessage(s, this.key.privateKeyPem);
   }
 
   async postResults(results: InspectionResult[]) {

@@ -59,7 +59,7 @@ export function makeBundle(
   name: string,
   version: string,
   opts: { folder?: string; tamper?: boolean; imageThreshold?: number; fileBytes?: number } = {},
-): Buffer {
+): Promise<Buffer> {
   const files: Record<string, Buffer> = {};
   for (const g of ['encoder', 'denoiser', 'decoder', 'features'])
     files[`${g}.onnx`] = randomBytes(opts.fileBytes ?? 1500);

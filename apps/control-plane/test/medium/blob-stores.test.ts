@@ -200,7 +200,7 @@ describe('S3 blob store (AWS SDK against s3rver)', () => {
     });
     try {
       const admin = client(h.cp.url, await login(h.cp.url));
-      const tar = makeBundle('s3model', '1.0.0');
+      const tar = await makeBundle('s3model', '1.0.0');
       expect((await admin.raw('POST', '/api/v1/models', uploadForm(tar))).status).toBe(201);
       const stored = new S3BlobStore({ endpoint: s3.url, bucket: 'models', ...creds });
       const list = await stored.client.send(

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { readTar } from '@diad/protocol/tar';
 import { describe, expect, it } from 'vitest';
-import { TarScanner } from '../../src/registry/tar-scanner.js';
 import {
   checkSignature,
   ed25519PublicKey,
@@ -10,21 +10,19 @@ import {
 import { makeBundle, manifestFor } from '../helpers/bundle.js';
 import { makeTar } from '../helpers/tar.js';
 
-function verify(tar: Buffer) {
-  const s = new TarScanner(isManifestPath);
-  s.write(tar);
-  s.end();
-  return verifyBundle(s.entries, (p) => s.content(p));
+async function verify(tar: Buffer | Promise<Buffer>) {
+  const c = await readTar([await tar], { keep: isManifestPath });
+  return verifyBundle(c.files, c.content);
 }
 
 describe('verifyBundle', () => {
-  it('accepts a bundle at the top level or inside one folder', () => {
-    expect(verify(makeBundle('a', '1.0.0')).model).toMatchObject({ name: 'a', version: '1.0.0' });
-    expect(verify(makeBundle('a', '1.0.1', { folder: 'a-1.0.1' })).model.version).toBe('1.0.1');
+  it('accepts a bundle at the top level or inside one folder', async () => {
+    expect((await verify(makeBundle('a', '1.0.0'))).model).toMatchObject({ name: 'a', version: '1.0.0' });
+    expect((await verify(makeBundle('a', '1.0.1', { folder: 'a-1.0.1' }))).model.version).toBe('1.0.1');
   });
 
-  it('names the file whose hash or size differs, or that is missing', () => {
-    expect(() => verify(makeBundle('a', '1.0.0', { tamper: true }))).toThrow(
+  it('names the file whose hash or size differs, or that is missing', async () => {
+    await expect(verify(makeBundle('a', '1.0.0', { tamper: true }))).rejects.toThrow(
       /decoder\.onnx: sha256 mismatch/,
     );
     const files = { 'encoder.onnx': Buffer.from('e'), 'denoiser.onnx': Buffer.from('d') };
@@ -33,23 +31,25 @@ describe('verifyBundle', () => {
       'decoder.onnx': Buffer.from('x'),
       'features.onnx': Buffer.from('f'),
     });
-    const tar = makeTar([
+    const tar = await makeTar([
       { path: 'manifest.json', data: JSON.stringify(m) },
       { path: 'encoder.onnx', data: 'e' },
       { path: 'denoiser.onnx', data: 'dd' },
       { path: 'decoder.onnx', data: 'x' },
     ]);
-    expect(() => verify(tar)).toThrow(/denoiser\.onnx: manifest says 1 bytes, archive has 2/);
-    const tar2 = makeTar([
+    await expect(verify(tar)).rejects.toThrow(/denoiser\.onnx: manifest says 1 bytes, archive has 2/);
+    const tar2 = await makeTar([
       { path: 'manifest.json', data: JSON.stringify(m) },
       { path: 'encoder.onnx', data: 'e' },
     ]);
-    expect(() => verify(tar2)).toThrow(/denoiser\.onnx: listed in manifest\.files but missing/);
+    await expect(verify(tar2)).rejects.toThrow(/denoiser\.onnx: listed in manifest\.files but missing/);
   });
 
-  it('reports a manifest that is not JSON or does not parse', () => {
-    expect(() => verify(makeTar([{ path: 'manifest.json', data: '{' }]))).toThrow(/not valid JSON/);
-    expect(() => verify(makeTar([{ path: 'manifest.json', data: '{}' }]))).toThrow(/^manifest\.json: format/);
+  it('reports a manifest that is not JSON or does not parse', async () => {
+    await expect(verify(makeTar([{ path: 'manifest.json', data: '{' }]))).rejects.toThrow(/not valid JSON/);
+    await expect(verify(makeTar([{ path: 'manifest.json', data: '{}' }]))).rejects.toThrow(
+      /^manifest\.json: format/,
+    );
   });
 });
 

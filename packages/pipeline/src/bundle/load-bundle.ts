@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { type BundleManifest, parseManifest } from '@diad/protocol';
+import { extractTarFile, readTarFile, safeTarPath, TarError } from '@diad/protocol/tar';
 import { BundleError } from '../errors.js';
-import { extractTar, listTar, safeRelativePath } from './tar.js';
 
 export interface LoadedBundle {
   /** Directory holding the bundle's files (the bundle itself, or its extraction cache for a .tar). */
@@ -49,7 +49,12 @@ function parseManifestBytes(bytes: Buffer): BundleManifest {
 /** Checks every file listed in the manifest: present, exact byte size, sha256. */
 export async function verifyFiles(dir: string, manifest: BundleManifest): Promise<void> {
   for (const [name, want] of Object.entries(manifest.files)) {
-    const rel = safeRelativePath(name, 'manifest.json');
+    let rel: string;
+    try {
+      rel = safeTarPath(name);
+    } catch (e) {
+      throw new BundleError('manifest.json', `files: ${(e as Error).message}`, { cause: e });
+    }
     const path = join(dir, rel);
     let size: number;
     try {
@@ -82,51 +87,58 @@ async function exists(path: string): Promise<boolean> {
 /** manifest.json is small; refuse absurd sizes before allocating. */
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
+/** Reads an archive through the repo's one tar reader; a refusal becomes a BundleError naming the archive. */
+async function viaTar<T>(label: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    if (e instanceof TarError) throw new BundleError(label, e.message, { cause: e });
+    throw e;
+  }
+}
+
 async function materialiseTar(
   archive: string,
   cacheRoot: string,
 ): Promise<{ dir: string; manifestBytes: Buffer; cached: boolean }> {
-  const label = archive.split('/').pop() ?? archive;
-  const entries = await listTar(archive, label);
-  const seen = new Set<string>();
-  for (const e of entries) {
-    if (seen.has(e.path)) throw new BundleError(label, `duplicate entry "${e.path}" in archive`);
-    seen.add(e.path);
-  }
+  const label = basename(archive);
+  const isManifest = (p: string) => p === 'manifest.json' || /^[^/]+\/manifest\.json$/.test(p);
+  const scan = await viaTar(label, () =>
+    readTarFile(archive, { keep: isManifest, maxKeptBytes: MAX_MANIFEST_BYTES }),
+  );
+  const seen = new Set(scan.files.map((e) => e.path));
   // manifest.json at the top level, or inside exactly one top-level folder.
-  let strip = '';
+  let only = '';
   if (!seen.has('manifest.json')) {
-    const tops = new Set(entries.map((e) => e.path.split('/')[0]));
-    const only = [...tops][0];
+    const tops = new Set([...scan.files.map((e) => e.path), ...scan.dirs].map((p) => p.split('/')[0]));
+    only = [...tops][0];
     if (tops.size !== 1 || !seen.has(`${only}/manifest.json`)) {
       throw new BundleError('manifest.json', `missing from archive ${label}`);
     }
-    strip = `${only}/`;
   }
-  const files = entries.map((e) => ({ ...e, path: e.path.slice(strip.length) }));
-  const m = files.find((e) => e.path === 'manifest.json')!;
+  const manifestPath = only ? `${only}/manifest.json` : 'manifest.json';
+  const m = scan.files.find((e) => e.path === manifestPath)!;
   if (m.size > MAX_MANIFEST_BYTES)
     throw new BundleError('manifest.json', `${m.size} bytes is too large for a manifest`);
-  const fh = await open(archive, 'r');
-  const manifestBytes = Buffer.alloc(m.size);
-  try {
-    await fh.read(manifestBytes, 0, m.size, m.offset);
-  } finally {
-    await fh.close();
-  }
+  const manifestBytes = scan.content(manifestPath)!;
   const sha = sha256Hex(manifestBytes);
   const dir = join(cacheRoot, sha);
   if (await exists(join(dir, '.complete'))) return { dir, manifestBytes, cached: true };
   await mkdir(cacheRoot, { recursive: true });
   const tmp = join(cacheRoot, `.${sha}.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
-    await extractTar(archive, files, tmp);
-    await writeFile(join(tmp, '.complete'), '');
+    const out = await viaTar(label, () => extractTarFile(archive, tmp));
+    if (out.files.find((e) => e.path === manifestPath)?.sha256 !== sha) {
+      throw new BundleError(label, 'changed while it was being read');
+    }
+    const root = only ? join(tmp, only) : tmp;
+    await writeFile(join(root, '.complete'), '');
     if (await exists(join(dir, '.complete'))) {
       await rm(tmp, { recursive: true, force: true }); // another process finished first: use its copy
     } else {
       await rm(dir, { recursive: true, force: true }); // an interrupted extraction's leftovers
-      await rename(tmp, dir);
+      await rename(root, dir);
+      if (only) await rm(tmp, { recursive: true, force: true });
     }
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { Metrics } from '../../common/metrics.js';
 import { CLOCK, type Clock, CONFIG, LOGGER } from '../../common/tokens.js';
 import type { ControlPlaneConfig } from '../../config.js';
 import { Database } from '../../db/database.js';
+import { checkDeviceSignature, deviceSignatureCheck } from '../../fleet/device-auth.js';
 import { DeviceDirectory } from '../../fleet/device-directory.js';
 import { IngestService } from '../ingest.service.js';
 import { IngestionCore } from './ingestion-core.js';
@@ -57,6 +58,8 @@ export class Ingestion {
       batchSize: config.ingestBatchSize,
       flushMs: config.ingestFlushMs,
     });
+    // A result is believed only when the device's own key signed it (#20): a broker client naming a device is not it.
+    this.core.addCheck(deviceSignatureCheck((id) => this.directory.lookup(id), config.deviceSignatures));
   }
 
   /** The MQTT transport, when configured (tests reach its probe through it). */
@@ -82,7 +85,7 @@ export class Ingestion {
           ackWaitSeconds: c.natsAckWaitSeconds,
           maxAckPending: c.natsMaxAckPending,
           pullBatch: c.natsPullBatch,
-          onStatus: (payload) => this.onStatus(Buffer.from(payload)),
+          onStatus: (payload, topic) => this.onStatus(topic, Buffer.from(payload)),
           log: this.log,
         }),
       );
@@ -100,7 +103,9 @@ export class Ingestion {
         group: c.mqttGroup,
         probeMs: c.mqttProbeMs,
         reconnectMs: c.mqttReconnectMs,
-        onStatus: (_topic, payload) => this.onStatus(payload),
+        onStatus: async (topic, payload) => {
+          await this.onStatus(topic, payload);
+        },
         metrics: this.metrics,
         log: this.log,
       });
@@ -156,29 +161,54 @@ export class Ingestion {
     return { ok: reasons.length === 0, reasons, transports, stalled: this.stall };
   }
 
-  private async onStatus(payload: Buffer): Promise<void> {
+  /**
+   * Applies a device status message only when it is authentic and new: signed by the device's key, for the
+   * station the topic names, from an enabled device, and newer than the last one applied (kept in the database,
+   * so a replay or a retained message redelivered after a restart is not applied twice, on any replica).
+   * Anything else is counted in `diad_status_rejected_total{reason}`.
+   */
+  async onStatus(topic: string, payload: Buffer): Promise<string> {
+    const refuse = (reason: string) => {
+      this.metrics.statusRejected.inc({ reason });
+      this.log.debug({ topic, reason }, 'device status refused');
+      return reason;
+    };
     let json: unknown;
     try {
       json = JSON.parse(payload.toString('utf8'));
     } catch {
-      return;
+      return refuse('invalid-json');
     }
     const s = AgentStatus.safeParse(json);
-    if (!s.success) return;
+    if (!s.success) return refuse('invalid');
     const dev = await this.directory.lookup(s.data.deviceId);
-    if (!dev) return;
-    await this.db.prisma.device.update({
-      where: { id: s.data.deviceId },
-      data:
-        s.data.state === 'offline'
-          ? { health: 'offline' }
-          : {
-              lastSeenAt: this.clock.now(),
-              health: s.data.state === 'degraded' ? 'degraded' : 'ok',
-              queueDepth: s.data.queueDepth,
-              outboxDepth: s.data.outboxDepth,
-            },
+    if (!dev) return refuse('unknown-device');
+    const [, site, line, station] = topic.split('/');
+    if (dev.site !== site || dev.line !== line || dev.station !== station) return refuse('address-mismatch');
+    if (dev.disabled) return refuse('disabled-device');
+    const bad = checkDeviceSignature(json, dev, this.config.deviceSignatures);
+    if (bad) return refuse(bad.reason);
+    const at = new Date(s.data.at);
+    const now = this.clock.now();
+    if (at.getTime() > now.getTime() + 5 * 60_000) return refuse('future');
+    const offline = s.data.state === 'offline';
+    const newer = offline
+      ? { OR: [{ lastOfflineAt: null }, { lastOfflineAt: { lt: at } }] }
+      : { OR: [{ lastStatusAt: null }, { lastStatusAt: { lt: at } }] };
+    const r = await this.db.prisma.device.updateMany({
+      where: { id: s.data.deviceId, disabled: false, ...newer },
+      data: offline
+        ? { health: 'offline', lastOfflineAt: at }
+        : {
+            lastSeenAt: now,
+            lastStatusAt: at,
+            health: s.data.state === 'degraded' ? 'degraded' : 'ok',
+            queueDepth: s.data.queueDepth,
+            outboxDepth: s.data.outboxDepth,
+          },
     });
+    if (r.count === 0) return refuse('replayed');
+    return 'applied';
   }
 
   /** Commits (or hands back) what is buffered, then disconnects the transports. */

@@ -37,8 +37,11 @@ export interface NatsTransportOptions {
   pullBatch: number;
   user?: string;
   pass?: string;
-  /** Agent status messages (`<root>.<site>.<line>.<station>.status`), one replica each (queue group). */
-  onStatus?(payload: Uint8Array): Promise<void>;
+  /**
+   * Agent status messages (`<root>.<site>.<line>.<station>.status`), one replica each (queue group); `topic` is
+   * the subject in MQTT form (`a/b/c`), as the MQTT transport hands it over.
+   */
+  onStatus?(payload: Uint8Array, topic: string): Promise<unknown>;
   log: Logger;
 }
 
@@ -88,7 +91,9 @@ export class NatsTransport implements IngestionTransport {
       const sub = this.nc.subscribe(`${this.o.subjectRoot}.*.*.*.status`, { queue: this.o.consumer });
       void (async () => {
         for await (const m of sub)
-          await onStatus(m.data).catch((err) => this.o.log.warn({ err }, 'agent status not recorded'));
+          await onStatus(m.data, m.subject.replaceAll('.', '/')).catch((err) =>
+            this.o.log.warn({ err }, 'agent status not recorded'),
+          );
       })();
     }
     this.loop = this.run(sink);

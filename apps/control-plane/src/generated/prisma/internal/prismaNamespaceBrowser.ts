@@ -144,7 +144,10 @@ export const DeviceScalarFieldEnum = {
   desiredModelVersionId: 'desiredModelVersionId',
   shadowModelVersionId: 'shadowModelVersionId',
   desiredRolloutId: 'desiredRolloutId',
-  desiredRevision: 'desiredRevision'
+  desiredRevision: 'desiredRevision',
+  publicKey: 'publicKey',
+  lastStatusAt: 'lastStatusAt',
+  lastOfflineAt: 'lastOfflineAt'
 } as const
 
 export type DeviceScalarFieldEnum = (typeof DeviceScalarFieldEnum)[keyof typeof DeviceScalarFieldEnum]
@@ -171,7 +174,10 @@ export const UserScalarFieldEnum = {
   passwordHash: 'passwordHash',
   role: 'role',
   disabled: 'disabled',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  tokenVersion: 'tokenVersion',
+  failedLogins: 'failedLogins',
+  lockedUntil: 'lockedUntil'
 } as const
 
 export type UserScalarFieldEnum = (typeof UserScalarFieldEnum)[keyof typeof UserScalarFieldEnum]

@@ -59,6 +59,9 @@ export type DeviceMinAggregateOutputType = {
   shadowModelVersionId: string | null
   desiredRolloutId: string | null
   desiredRevision: number | null
+  publicKey: string | null
+  lastStatusAt: Date | null
+  lastOfflineAt: Date | null
 }
 
 export type DeviceMaxAggregateOutputType = {
@@ -82,6 +85,9 @@ export type DeviceMaxAggregateOutputType = {
   shadowModelVersionId: string | null
   desiredRolloutId: string | null
   desiredRevision: number | null
+  publicKey: string | null
+  lastStatusAt: Date | null
+  lastOfflineAt: Date | null
 }
 
 export type DeviceCountAggregateOutputType = {
@@ -108,6 +114,9 @@ export type DeviceCountAggregateOutputType = {
   shadowModelVersionId: number
   desiredRolloutId: number
   desiredRevision: number
+  publicKey: number
+  lastStatusAt: number
+  lastOfflineAt: number
   _all: number
 }
 
@@ -145,6 +154,9 @@ export type DeviceMinAggregateInputType = {
   shadowModelVersionId?: true
   desiredRolloutId?: true
   desiredRevision?: true
+  publicKey?: true
+  lastStatusAt?: true
+  lastOfflineAt?: true
 }
 
 export type DeviceMaxAggregateInputType = {
@@ -168,6 +180,9 @@ export type DeviceMaxAggregateInputType = {
   shadowModelVersionId?: true
   desiredRolloutId?: true
   desiredRevision?: true
+  publicKey?: true
+  lastStatusAt?: true
+  lastOfflineAt?: true
 }
 
 export type DeviceCountAggregateInputType = {
@@ -194,6 +209,9 @@ export type DeviceCountAggregateInputType = {
   shadowModelVersionId?: true
   desiredRolloutId?: true
   desiredRevision?: true
+  publicKey?: true
+  lastStatusAt?: true
+  lastOfflineAt?: true
   _all?: true
 }
 
@@ -307,6 +325,9 @@ export type DeviceGroupByOutputType = {
   shadowModelVersionId: string | null
   desiredRolloutId: string | null
   desiredRevision: number
+  publicKey: string | null
+  lastStatusAt: Date | null
+  lastOfflineAt: Date | null
   _count: DeviceCountAggregateOutputType | null
   _avg: DeviceAvgAggregateOutputType | null
   _sum: DeviceSumAggregateOutputType | null
@@ -356,6 +377,9 @@ export type DeviceWhereInput = {
   shadowModelVersionId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRolloutId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRevision?: Prisma.IntFilter<"Device"> | number
+  publicKey?: Prisma.StringNullableFilter<"Device"> | string | null
+  lastStatusAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
+  lastOfflineAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
   station?: Prisma.XOR<Prisma.StationScalarRelationFilter, Prisma.StationWhereInput>
   desiredModel?: Prisma.XOR<Prisma.ModelVersionNullableScalarRelationFilter, Prisma.ModelVersionWhereInput> | null
   shadowModel?: Prisma.XOR<Prisma.ModelVersionNullableScalarRelationFilter, Prisma.ModelVersionWhereInput> | null
@@ -386,6 +410,9 @@ export type DeviceOrderByWithRelationInput = {
   shadowModelVersionId?: Prisma.SortOrderInput | Prisma.SortOrder
   desiredRolloutId?: Prisma.SortOrderInput | Prisma.SortOrder
   desiredRevision?: Prisma.SortOrder
+  publicKey?: Prisma.SortOrderInput | Prisma.SortOrder
+  lastStatusAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  lastOfflineAt?: Prisma.SortOrderInput | Prisma.SortOrder
   station?: Prisma.StationOrderByWithRelationInput
   desiredModel?: Prisma.ModelVersionOrderByWithRelationInput
   shadowModel?: Prisma.ModelVersionOrderByWithRelationInput
@@ -419,6 +446,9 @@ export type DeviceWhereUniqueInput = Prisma.AtLeast<{
   shadowModelVersionId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRolloutId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRevision?: Prisma.IntFilter<"Device"> | number
+  publicKey?: Prisma.StringNullableFilter<"Device"> | string | null
+  lastStatusAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
+  lastOfflineAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
   station?: Prisma.XOR<Prisma.StationScalarRelationFilter, Prisma.StationWhereInput>
   desiredModel?: Prisma.XOR<Prisma.ModelVersionNullableScalarRelationFilter, Prisma.ModelVersionWhereInput> | null
   shadowModel?: Prisma.XOR<Prisma.ModelVersionNullableScalarRelationFilter, Prisma.ModelVersionWhereInput> | null
@@ -449,6 +479,9 @@ export type DeviceOrderByWithAggregationInput = {
   shadowModelVersionId?: Prisma.SortOrderInput | Prisma.SortOrder
   desiredRolloutId?: Prisma.SortOrderInput | Prisma.SortOrder
   desiredRevision?: Prisma.SortOrder
+  publicKey?: Prisma.SortOrderInput | Prisma.SortOrder
+  lastStatusAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  lastOfflineAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.DeviceCountOrderByAggregateInput
   _avg?: Prisma.DeviceAvgOrderByAggregateInput
   _max?: Prisma.DeviceMaxOrderByAggregateInput
@@ -483,6 +516,9 @@ export type DeviceScalarWhereWithAggregatesInput = {
   shadowModelVersionId?: Prisma.UuidNullableWithAggregatesFilter<"Device"> | string | null
   desiredRolloutId?: Prisma.UuidNullableWithAggregatesFilter<"Device"> | string | null
   desiredRevision?: Prisma.IntWithAggregatesFilter<"Device"> | number
+  publicKey?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
+  lastStatusAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Device"> | Date | string | null
+  lastOfflineAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Device"> | Date | string | null
 }
 
 export type DeviceCreateInput = {
@@ -506,6 +542,9 @@ export type DeviceCreateInput = {
   activeModelSha256?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   station: Prisma.StationCreateNestedOneWithoutDevicesInput
   desiredModel?: Prisma.ModelVersionCreateNestedOneWithoutDesiredOnInput
   shadowModel?: Prisma.ModelVersionCreateNestedOneWithoutShadowOnInput
@@ -536,6 +575,9 @@ export type DeviceUncheckedCreateInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedCreateNestedManyWithoutDeviceInput
 }
 
@@ -560,6 +602,9 @@ export type DeviceUpdateInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   station?: Prisma.StationUpdateOneRequiredWithoutDevicesNestedInput
   desiredModel?: Prisma.ModelVersionUpdateOneWithoutDesiredOnNestedInput
   shadowModel?: Prisma.ModelVersionUpdateOneWithoutShadowOnNestedInput
@@ -590,6 +635,9 @@ export type DeviceUncheckedUpdateInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedUpdateManyWithoutDeviceNestedInput
 }
 
@@ -617,6 +665,9 @@ export type DeviceCreateManyInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
 }
 
 export type DeviceUpdateManyMutationInput = {
@@ -640,6 +691,9 @@ export type DeviceUpdateManyMutationInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type DeviceUncheckedUpdateManyInput = {
@@ -666,6 +720,9 @@ export type DeviceUncheckedUpdateManyInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type DeviceListRelationFilter = {
@@ -710,6 +767,9 @@ export type DeviceCountOrderByAggregateInput = {
   shadowModelVersionId?: Prisma.SortOrder
   desiredRolloutId?: Prisma.SortOrder
   desiredRevision?: Prisma.SortOrder
+  publicKey?: Prisma.SortOrder
+  lastStatusAt?: Prisma.SortOrder
+  lastOfflineAt?: Prisma.SortOrder
 }
 
 export type DeviceAvgOrderByAggregateInput = {
@@ -739,6 +799,9 @@ export type DeviceMaxOrderByAggregateInput = {
   shadowModelVersionId?: Prisma.SortOrder
   desiredRolloutId?: Prisma.SortOrder
   desiredRevision?: Prisma.SortOrder
+  publicKey?: Prisma.SortOrder
+  lastStatusAt?: Prisma.SortOrder
+  lastOfflineAt?: Prisma.SortOrder
 }
 
 export type DeviceMinOrderByAggregateInput = {
@@ -762,6 +825,9 @@ export type DeviceMinOrderByAggregateInput = {
   shadowModelVersionId?: Prisma.SortOrder
   desiredRolloutId?: Prisma.SortOrder
   desiredRevision?: Prisma.SortOrder
+  publicKey?: Prisma.SortOrder
+  lastStatusAt?: Prisma.SortOrder
+  lastOfflineAt?: Prisma.SortOrder
 }
 
 export type DeviceSumOrderByAggregateInput = {
@@ -965,6 +1031,9 @@ export type DeviceCreateWithoutStationInput = {
   activeModelSha256?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   desiredModel?: Prisma.ModelVersionCreateNestedOneWithoutDesiredOnInput
   shadowModel?: Prisma.ModelVersionCreateNestedOneWithoutShadowOnInput
   rollouts?: Prisma.RolloutDeviceCreateNestedManyWithoutDeviceInput
@@ -993,6 +1062,9 @@ export type DeviceUncheckedCreateWithoutStationInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedCreateNestedManyWithoutDeviceInput
 }
 
@@ -1049,6 +1121,9 @@ export type DeviceScalarWhereInput = {
   shadowModelVersionId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRolloutId?: Prisma.UuidNullableFilter<"Device"> | string | null
   desiredRevision?: Prisma.IntFilter<"Device"> | number
+  publicKey?: Prisma.StringNullableFilter<"Device"> | string | null
+  lastStatusAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
+  lastOfflineAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
 }
 
 export type DeviceCreateWithoutDesiredModelInput = {
@@ -1072,6 +1147,9 @@ export type DeviceCreateWithoutDesiredModelInput = {
   activeModelSha256?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   station: Prisma.StationCreateNestedOneWithoutDevicesInput
   shadowModel?: Prisma.ModelVersionCreateNestedOneWithoutShadowOnInput
   rollouts?: Prisma.RolloutDeviceCreateNestedManyWithoutDeviceInput
@@ -1100,6 +1178,9 @@ export type DeviceUncheckedCreateWithoutDesiredModelInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedCreateNestedManyWithoutDeviceInput
 }
 
@@ -1134,6 +1215,9 @@ export type DeviceCreateWithoutShadowModelInput = {
   activeModelSha256?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   station: Prisma.StationCreateNestedOneWithoutDevicesInput
   desiredModel?: Prisma.ModelVersionCreateNestedOneWithoutDesiredOnInput
   rollouts?: Prisma.RolloutDeviceCreateNestedManyWithoutDeviceInput
@@ -1162,6 +1246,9 @@ export type DeviceUncheckedCreateWithoutShadowModelInput = {
   desiredModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedCreateNestedManyWithoutDeviceInput
 }
 
@@ -1228,6 +1315,9 @@ export type DeviceCreateWithoutRolloutsInput = {
   activeModelSha256?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
   station: Prisma.StationCreateNestedOneWithoutDevicesInput
   desiredModel?: Prisma.ModelVersionCreateNestedOneWithoutDesiredOnInput
   shadowModel?: Prisma.ModelVersionCreateNestedOneWithoutShadowOnInput
@@ -1257,6 +1347,9 @@ export type DeviceUncheckedCreateWithoutRolloutsInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
 }
 
 export type DeviceCreateOrConnectWithoutRolloutsInput = {
@@ -1296,6 +1389,9 @@ export type DeviceUpdateWithoutRolloutsInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   station?: Prisma.StationUpdateOneRequiredWithoutDevicesNestedInput
   desiredModel?: Prisma.ModelVersionUpdateOneWithoutDesiredOnNestedInput
   shadowModel?: Prisma.ModelVersionUpdateOneWithoutShadowOnNestedInput
@@ -1325,6 +1421,9 @@ export type DeviceUncheckedUpdateWithoutRolloutsInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type DeviceCreateManyStationInput = {
@@ -1350,6 +1449,9 @@ export type DeviceCreateManyStationInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
 }
 
 export type DeviceUpdateWithoutStationInput = {
@@ -1373,6 +1475,9 @@ export type DeviceUpdateWithoutStationInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   desiredModel?: Prisma.ModelVersionUpdateOneWithoutDesiredOnNestedInput
   shadowModel?: Prisma.ModelVersionUpdateOneWithoutShadowOnNestedInput
   rollouts?: Prisma.RolloutDeviceUpdateManyWithoutDeviceNestedInput
@@ -1401,6 +1506,9 @@ export type DeviceUncheckedUpdateWithoutStationInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedUpdateManyWithoutDeviceNestedInput
 }
 
@@ -1427,6 +1535,9 @@ export type DeviceUncheckedUpdateManyWithoutStationInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type DeviceCreateManyDesiredModelInput = {
@@ -1452,6 +1563,9 @@ export type DeviceCreateManyDesiredModelInput = {
   shadowModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
 }
 
 export type DeviceCreateManyShadowModelInput = {
@@ -1477,6 +1591,9 @@ export type DeviceCreateManyShadowModelInput = {
   desiredModelVersionId?: string | null
   desiredRolloutId?: string | null
   desiredRevision?: number
+  publicKey?: string | null
+  lastStatusAt?: Date | string | null
+  lastOfflineAt?: Date | string | null
 }
 
 export type DeviceUpdateWithoutDesiredModelInput = {
@@ -1500,6 +1617,9 @@ export type DeviceUpdateWithoutDesiredModelInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   station?: Prisma.StationUpdateOneRequiredWithoutDevicesNestedInput
   shadowModel?: Prisma.ModelVersionUpdateOneWithoutShadowOnNestedInput
   rollouts?: Prisma.RolloutDeviceUpdateManyWithoutDeviceNestedInput
@@ -1528,6 +1648,9 @@ export type DeviceUncheckedUpdateWithoutDesiredModelInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedUpdateManyWithoutDeviceNestedInput
 }
 
@@ -1554,6 +1677,9 @@ export type DeviceUncheckedUpdateManyWithoutDesiredModelInput = {
   shadowModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type DeviceUpdateWithoutShadowModelInput = {
@@ -1577,6 +1703,9 @@ export type DeviceUpdateWithoutShadowModelInput = {
   activeModelSha256?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   station?: Prisma.StationUpdateOneRequiredWithoutDevicesNestedInput
   desiredModel?: Prisma.ModelVersionUpdateOneWithoutDesiredOnNestedInput
   rollouts?: Prisma.RolloutDeviceUpdateManyWithoutDeviceNestedInput
@@ -1605,6 +1734,9 @@ export type DeviceUncheckedUpdateWithoutShadowModelInput = {
   desiredModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   rollouts?: Prisma.RolloutDeviceUncheckedUpdateManyWithoutDeviceNestedInput
 }
 
@@ -1631,6 +1763,9 @@ export type DeviceUncheckedUpdateManyWithoutShadowModelInput = {
   desiredModelVersionId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   desiredRevision?: Prisma.IntFieldUpdateOperationsInput | number
+  publicKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  lastStatusAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastOfflineAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 
@@ -1688,6 +1823,9 @@ export type DeviceSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   shadowModelVersionId?: boolean
   desiredRolloutId?: boolean
   desiredRevision?: boolean
+  publicKey?: boolean
+  lastStatusAt?: boolean
+  lastOfflineAt?: boolean
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
   shadowModel?: boolean | Prisma.Device$shadowModelArgs<ExtArgs>
@@ -1719,6 +1857,9 @@ export type DeviceSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extens
   shadowModelVersionId?: boolean
   desiredRolloutId?: boolean
   desiredRevision?: boolean
+  publicKey?: boolean
+  lastStatusAt?: boolean
+  lastOfflineAt?: boolean
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
   shadowModel?: boolean | Prisma.Device$shadowModelArgs<ExtArgs>
@@ -1748,6 +1889,9 @@ export type DeviceSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extens
   shadowModelVersionId?: boolean
   desiredRolloutId?: boolean
   desiredRevision?: boolean
+  publicKey?: boolean
+  lastStatusAt?: boolean
+  lastOfflineAt?: boolean
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
   shadowModel?: boolean | Prisma.Device$shadowModelArgs<ExtArgs>
@@ -1777,9 +1921,12 @@ export type DeviceSelectScalar = {
   shadowModelVersionId?: boolean
   desiredRolloutId?: boolean
   desiredRevision?: boolean
+  publicKey?: boolean
+  lastStatusAt?: boolean
+  lastOfflineAt?: boolean
 }
 
-export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "accelerators" | "plcLinks" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision", ExtArgs["result"]["device"]>
+export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "accelerators" | "plcLinks" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision" | "publicKey" | "lastStatusAt" | "lastOfflineAt", ExtArgs["result"]["device"]>
 export type DeviceInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
@@ -1830,6 +1977,15 @@ export type $DevicePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     shadowModelVersionId: string | null
     desiredRolloutId: string | null
     desiredRevision: number
+    /**
+     * ed25519 public key (base64 of 32 bytes) the device registered at enrolment; its bus messages are signed with it.
+     */
+    publicKey: string | null
+    /**
+     * `at` of the last status message applied (online/degraded) and of the last "offline": older or equal ones are replays.
+     */
+    lastStatusAt: Date | null
+    lastOfflineAt: Date | null
   }, ExtArgs["result"]["device"]>
   composites: {}
 }
@@ -2280,6 +2436,9 @@ export interface DeviceFieldRefs {
   readonly shadowModelVersionId: Prisma.FieldRef<"Device", 'String'>
   readonly desiredRolloutId: Prisma.FieldRef<"Device", 'String'>
   readonly desiredRevision: Prisma.FieldRef<"Device", 'Int'>
+  readonly publicKey: Prisma.FieldRef<"Device", 'String'>
+  readonly lastStatusAt: Prisma.FieldRef<"Device", 'DateTime'>
+  readonly lastOfflineAt: Prisma.FieldRef<"Device", 'DateTime'>
 }
     
 

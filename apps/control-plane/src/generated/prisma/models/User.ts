@@ -20,8 +20,20 @@ export type UserModel = runtime.Types.Result.DefaultSelection<Prisma.$UserPayloa
 
 export type AggregateUser = {
   _count: UserCountAggregateOutputType | null
+  _avg: UserAvgAggregateOutputType | null
+  _sum: UserSumAggregateOutputType | null
   _min: UserMinAggregateOutputType | null
   _max: UserMaxAggregateOutputType | null
+}
+
+export type UserAvgAggregateOutputType = {
+  tokenVersion: number | null
+  failedLogins: number | null
+}
+
+export type UserSumAggregateOutputType = {
+  tokenVersion: number | null
+  failedLogins: number | null
 }
 
 export type UserMinAggregateOutputType = {
@@ -31,6 +43,9 @@ export type UserMinAggregateOutputType = {
   role: $Enums.Role | null
   disabled: boolean | null
   createdAt: Date | null
+  tokenVersion: number | null
+  failedLogins: number | null
+  lockedUntil: Date | null
 }
 
 export type UserMaxAggregateOutputType = {
@@ -40,6 +55,9 @@ export type UserMaxAggregateOutputType = {
   role: $Enums.Role | null
   disabled: boolean | null
   createdAt: Date | null
+  tokenVersion: number | null
+  failedLogins: number | null
+  lockedUntil: Date | null
 }
 
 export type UserCountAggregateOutputType = {
@@ -49,9 +67,22 @@ export type UserCountAggregateOutputType = {
   role: number
   disabled: number
   createdAt: number
+  tokenVersion: number
+  failedLogins: number
+  lockedUntil: number
   _all: number
 }
 
+
+export type UserAvgAggregateInputType = {
+  tokenVersion?: true
+  failedLogins?: true
+}
+
+export type UserSumAggregateInputType = {
+  tokenVersion?: true
+  failedLogins?: true
+}
 
 export type UserMinAggregateInputType = {
   id?: true
@@ -60,6 +91,9 @@ export type UserMinAggregateInputType = {
   role?: true
   disabled?: true
   createdAt?: true
+  tokenVersion?: true
+  failedLogins?: true
+  lockedUntil?: true
 }
 
 export type UserMaxAggregateInputType = {
@@ -69,6 +103,9 @@ export type UserMaxAggregateInputType = {
   role?: true
   disabled?: true
   createdAt?: true
+  tokenVersion?: true
+  failedLogins?: true
+  lockedUntil?: true
 }
 
 export type UserCountAggregateInputType = {
@@ -78,6 +115,9 @@ export type UserCountAggregateInputType = {
   role?: true
   disabled?: true
   createdAt?: true
+  tokenVersion?: true
+  failedLogins?: true
+  lockedUntil?: true
   _all?: true
 }
 
@@ -119,6 +159,18 @@ export type UserAggregateArgs<ExtArgs extends runtime.Types.Extensions.InternalA
   /**
    * {@link https://www.prisma.io/docs/concepts/components/prisma-client/aggregations Aggregation Docs}
    * 
+   * Select which fields to average
+  **/
+  _avg?: UserAvgAggregateInputType
+  /**
+   * {@link https://www.prisma.io/docs/concepts/components/prisma-client/aggregations Aggregation Docs}
+   * 
+   * Select which fields to sum
+  **/
+  _sum?: UserSumAggregateInputType
+  /**
+   * {@link https://www.prisma.io/docs/concepts/components/prisma-client/aggregations Aggregation Docs}
+   * 
    * Select which fields to find the minimum value
   **/
   _min?: UserMinAggregateInputType
@@ -149,6 +201,8 @@ export type UserGroupByArgs<ExtArgs extends runtime.Types.Extensions.InternalArg
   take?: number
   skip?: number
   _count?: UserCountAggregateInputType | true
+  _avg?: UserAvgAggregateInputType
+  _sum?: UserSumAggregateInputType
   _min?: UserMinAggregateInputType
   _max?: UserMaxAggregateInputType
 }
@@ -160,7 +214,12 @@ export type UserGroupByOutputType = {
   role: $Enums.Role
   disabled: boolean
   createdAt: Date
+  tokenVersion: number
+  failedLogins: number
+  lockedUntil: Date | null
   _count: UserCountAggregateOutputType | null
+  _avg: UserAvgAggregateOutputType | null
+  _sum: UserSumAggregateOutputType | null
   _min: UserMinAggregateOutputType | null
   _max: UserMaxAggregateOutputType | null
 }
@@ -190,6 +249,9 @@ export type UserWhereInput = {
   role?: Prisma.EnumRoleFilter<"User"> | $Enums.Role
   disabled?: Prisma.BoolFilter<"User"> | boolean
   createdAt?: Prisma.DateTimeFilter<"User"> | Date | string
+  tokenVersion?: Prisma.IntFilter<"User"> | number
+  failedLogins?: Prisma.IntFilter<"User"> | number
+  lockedUntil?: Prisma.DateTimeNullableFilter<"User"> | Date | string | null
   apiKeys?: Prisma.ApiKeyListRelationFilter
 }
 
@@ -200,6 +262,9 @@ export type UserOrderByWithRelationInput = {
   role?: Prisma.SortOrder
   disabled?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  tokenVersion?: Prisma.SortOrder
+  failedLogins?: Prisma.SortOrder
+  lockedUntil?: Prisma.SortOrderInput | Prisma.SortOrder
   apiKeys?: Prisma.ApiKeyOrderByRelationAggregateInput
 }
 
@@ -213,6 +278,9 @@ export type UserWhereUniqueInput = Prisma.AtLeast<{
   role?: Prisma.EnumRoleFilter<"User"> | $Enums.Role
   disabled?: Prisma.BoolFilter<"User"> | boolean
   createdAt?: Prisma.DateTimeFilter<"User"> | Date | string
+  tokenVersion?: Prisma.IntFilter<"User"> | number
+  failedLogins?: Prisma.IntFilter<"User"> | number
+  lockedUntil?: Prisma.DateTimeNullableFilter<"User"> | Date | string | null
   apiKeys?: Prisma.ApiKeyListRelationFilter
 }, "id" | "username">
 
@@ -223,9 +291,14 @@ export type UserOrderByWithAggregationInput = {
   role?: Prisma.SortOrder
   disabled?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  tokenVersion?: Prisma.SortOrder
+  failedLogins?: Prisma.SortOrder
+  lockedUntil?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.UserCountOrderByAggregateInput
+  _avg?: Prisma.UserAvgOrderByAggregateInput
   _max?: Prisma.UserMaxOrderByAggregateInput
   _min?: Prisma.UserMinOrderByAggregateInput
+  _sum?: Prisma.UserSumOrderByAggregateInput
 }
 
 export type UserScalarWhereWithAggregatesInput = {
@@ -238,6 +311,9 @@ export type UserScalarWhereWithAggregatesInput = {
   role?: Prisma.EnumRoleWithAggregatesFilter<"User"> | $Enums.Role
   disabled?: Prisma.BoolWithAggregatesFilter<"User"> | boolean
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"User"> | Date | string
+  tokenVersion?: Prisma.IntWithAggregatesFilter<"User"> | number
+  failedLogins?: Prisma.IntWithAggregatesFilter<"User"> | number
+  lockedUntil?: Prisma.DateTimeNullableWithAggregatesFilter<"User"> | Date | string | null
 }
 
 export type UserCreateInput = {
@@ -247,6 +323,9 @@ export type UserCreateInput = {
   role: $Enums.Role
   disabled?: boolean
   createdAt?: Date | string
+  tokenVersion?: number
+  failedLogins?: number
+  lockedUntil?: Date | string | null
   apiKeys?: Prisma.ApiKeyCreateNestedManyWithoutUserInput
 }
 
@@ -257,6 +336,9 @@ export type UserUncheckedCreateInput = {
   role: $Enums.Role
   disabled?: boolean
   createdAt?: Date | string
+  tokenVersion?: number
+  failedLogins?: number
+  lockedUntil?: Date | string | null
   apiKeys?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutUserInput
 }
 
@@ -267,6 +349,9 @@ export type UserUpdateInput = {
   role?: Prisma.EnumRoleFieldUpdateOperationsInput | $Enums.Role
   disabled?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tokenVersion?: Prisma.IntFieldUpdateOperationsInput | number
+  failedLogins?: Prisma.IntFieldUpdateOperationsInput | number
+  lockedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   apiKeys?: Prisma.ApiKeyUpdateManyWithoutUserNestedInput
 }
 
@@ -277,6 +362,9 @@ export type UserUncheckedUpdateInput = {
   role?: Prisma.EnumRoleFieldUpdateOperationsInput | $Enums.Role
   disabled?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tokenVersion?: Prisma.IntFieldUpdateOperationsInput | number
+  failedLogins?: Prisma.IntFieldUpdateOperationsInput | number
+  lockedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   apiKeys?: Prisma.ApiKeyUncheckedUpdateManyWithoutUserNestedInput
 }
 
@@ -287,6 +375,9 @@ export type UserCreateManyInput = {
   role: $Enums.Role
   disabled?: boolean
   createdAt?: Date | string
+  tokenVersion?: number
+  failedLogins?: number
+  lockedUntil?: Date | string | null
 }
 
 export type UserUpdateManyMutationInput = {
@@ -296,6 +387,9 @@ export type UserUpdateManyMutationInput = {
   role?: Prisma.EnumRoleFieldUpdateOperationsInput | $Enums.Role
   disabled?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tokenVersion?: Prisma.IntFieldUpdateOperationsInput | number
+  failedLogins?: Prisma.IntFieldUpdateOperationsInput | number
+  lockedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type UserUncheckedUpdateManyInput = {
@@ -305,6 +399,9 @@ export type UserUncheckedUpdateManyInput = {
   role?: Prisma.EnumRoleFieldUpdateOperationsInput | $Enums.Role
   disabled?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tokenVersion?: Prisma.IntFieldUpdateOperationsInput | number
+  failedLogins?: Prisma.IntFieldUpdateOperationsInput | number
+  lockedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type UserCountOrderByAggregateInput = {
@@ -314,6 +411,14 @@ export type UserCountOrderByAggregateInput = {
   role?: Prisma.SortOrder
   disabled?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  tokenVersion?: Prisma.SortOrder
+  failedLogins?: Prisma.SortOrder
+  lockedUntil?: Prisma.SortOrder
+}
+
+export type UserAvgOrderByAggregateInput = {
+  tokenVersion?: Prisma.SortOrder
+  failedLogins?: Prisma.SortOrder
 }
 
 export type UserMaxOrderByAggregateInput = {
@@ -323,6 +428,9 @@ export type UserMaxOrderByAggregateInput = {
   role?: Prisma.SortOrder
   disabled?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  tokenVersion?: Prisma.SortOrder
+  failedLogins?: Prisma.SortOrder
+  lockedUntil?: Prisma.SortOrder
 }
 
 export type UserMinOrderByAggregateInput = {
@@ -332,6 +440,14 @@ export type UserMinOrderByAggregateInput = {
   role?: Prisma.SortOrder
   disabled?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  tokenVersion?: Prisma.SortOrder
+  failedLogins?: Prisma.SortOrder
+  lockedUntil?: Prisma.SortOrder
+}
+
+export type UserSumOrderByAggregateInput = {
+  tokenVersion?: Prisma.SortOrder
+  failedLogins?: Prisma.SortOrder
 }
 
 export type UserNullableScalarRelationFilter = {
@@ -366,6 +482,9 @@ export type UserCreateWithoutApiKeysInput = {
   role: $Enums.Role
   disabled?: boolean
   createdAt?: Date | string
+  tokenVersion?: number
+  failedLogins?: number
+  lockedUntil?: Date | string | null
 }
 
 export type UserUncheckedCreateWithoutApiKeysInput = {
@@ -375,6 +494,9 @@ export type UserUncheckedCreateWithoutApiKeysInput = {
   role: $Enums.Role
   disabled?: boolean
   createdAt?: Date | string
+  tokenVersion?: number
+  failedLogins?: number
+  lockedUntil?: Date | string | null
 }
 
 export type UserCreateOrConnectWithoutApiKeysInput = {
@@ -400,6 +522,9 @@ export type UserUpdateWithoutApiKeysInput = {
   role?: Prisma.EnumRoleFieldUpdateOperationsInput | $Enums.Role
   disabled?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tokenVersion?: Prisma.IntFieldUpdateOperationsInput | number
+  failedLogins?: Prisma.IntFieldUpdateOperationsInput | number
+  lockedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type UserUncheckedUpdateWithoutApiKeysInput = {
@@ -409,6 +534,9 @@ export type UserUncheckedUpdateWithoutApiKeysInput = {
   role?: Prisma.EnumRoleFieldUpdateOperationsInput | $Enums.Role
   disabled?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tokenVersion?: Prisma.IntFieldUpdateOperationsInput | number
+  failedLogins?: Prisma.IntFieldUpdateOperationsInput | number
+  lockedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 
@@ -449,6 +577,9 @@ export type UserSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = r
   role?: boolean
   disabled?: boolean
   createdAt?: boolean
+  tokenVersion?: boolean
+  failedLogins?: boolean
+  lockedUntil?: boolean
   apiKeys?: boolean | Prisma.User$apiKeysArgs<ExtArgs>
   _count?: boolean | Prisma.UserCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["user"]>
@@ -460,6 +591,9 @@ export type UserSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   role?: boolean
   disabled?: boolean
   createdAt?: boolean
+  tokenVersion?: boolean
+  failedLogins?: boolean
+  lockedUntil?: boolean
 }, ExtArgs["result"]["user"]>
 
 export type UserSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -469,6 +603,9 @@ export type UserSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   role?: boolean
   disabled?: boolean
   createdAt?: boolean
+  tokenVersion?: boolean
+  failedLogins?: boolean
+  lockedUntil?: boolean
 }, ExtArgs["result"]["user"]>
 
 export type UserSelectScalar = {
@@ -478,9 +615,12 @@ export type UserSelectScalar = {
   role?: boolean
   disabled?: boolean
   createdAt?: boolean
+  tokenVersion?: boolean
+  failedLogins?: boolean
+  lockedUntil?: boolean
 }
 
-export type UserOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "username" | "passwordHash" | "role" | "disabled" | "createdAt", ExtArgs["result"]["user"]>
+export type UserOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "username" | "passwordHash" | "role" | "disabled" | "createdAt" | "tokenVersion" | "failedLogins" | "lockedUntil", ExtArgs["result"]["user"]>
 export type UserInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   apiKeys?: boolean | Prisma.User$apiKeysArgs<ExtArgs>
   _count?: boolean | Prisma.UserCountOutputTypeDefaultArgs<ExtArgs>
@@ -500,6 +640,15 @@ export type $UserPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs =
     role: $Enums.Role
     disabled: boolean
     createdAt: Date
+    /**
+     * Bumped on password reset, disable and role change: every token issued before is refused (all replicas).
+     */
+    tokenVersion: number
+    /**
+     * Failed sign-ins in a row, and until when the account refuses sign-ins (per-account backoff).
+     */
+    failedLogins: number
+    lockedUntil: Date | null
   }, ExtArgs["result"]["user"]>
   composites: {}
 }
@@ -930,6 +1079,9 @@ export interface UserFieldRefs {
   readonly role: Prisma.FieldRef<"User", 'Role'>
   readonly disabled: Prisma.FieldRef<"User", 'Boolean'>
   readonly createdAt: Prisma.FieldRef<"User", 'DateTime'>
+  readonly tokenVersion: Prisma.FieldRef<"User", 'Int'>
+  readonly failedLogins: Prisma.FieldRef<"User", 'Int'>
+  readonly lockedUntil: Prisma.FieldRef<"User", 'DateTime'>
 }
     
 
