@@ -51,7 +51,8 @@ export class PrivateMosquitto {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<PrivateMosquitto> {
+  /** `acl`: lines of a Mosquitto ACL file for anonymous clients (e.g. ['topic deny a/b', 'topic readwrite #']). */
+  static async start(opts: { acl?: string[] } = {}): Promise<PrivateMosquitto> {
     const bin = mosquittoBinary();
     if (!bin) throw new Error('mosquitto is not installed (apt-get install -y mosquitto)');
     const dir = mkdtempSync(join(tmpdir(), 'diad-agent-mosquitto-'));
@@ -66,9 +67,11 @@ export class PrivateMosquitto {
         'persistence true',
         `persistence_location ${dir}/`,
         'log_dest none',
+        ...(opts.acl ? [`acl_file ${join(dir, 'acl')}`] : []),
         '',
       ].join('\n'),
     );
+    if (opts.acl) writeFileSync(join(dir, 'acl'), `${opts.acl.join('\n')}\n`);
     const m = new PrivateMosquitto(bin, dir, conf, port);
     await m.up();
     return m;

@@ -2,12 +2,15 @@ import { join } from 'node:path';
 import type { InspectionResult } from '@diad/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent } from '../src/app.js';
 import { systemClock } from '../src/clock.js';
+import { parseConfig } from '../src/config.js';
+import { makePpm } from '../src/inspector/pnm.js';
 import { PublishRefusedError } from '../src/mqtt/link.js';
 import { StationPublisher } from '../src/mqtt/publisher.js';
 import { OutboxDrainer } from '../src/outbox/drainer.js';
 import { SqliteOutbox } from '../src/outbox/sqlite.js';
-import { fakeResult, silent, tmp, waitFor } from './helpers.js';
+import { fakeResult, silent, standInBundle, tmp, waitFor } from './helpers.js';
 import { PrivateMosquitto } from './mosquitto.js';
 
 // Result publishing over MQTT 5 against a private Mosquitto: a PUBACK with 0x10 ("no matching subscribers")
@@ -226,4 +229,83 @@ describe('MQTT 5 result publishing against a private Mosquitto', () => {
       outbox.close();
     }
   }, 90_000);
+});
+
+describe('MQTT 5 refusals >= 0x80 and the agent metric', () => {
+  it('a publish the ACL denies (PUBACK 0x87 not authorized) stays in the outbox and is retried', async () => {
+    const denied = `st-denied-${uid()}`;
+    const broker = await PrivateMosquitto.start({
+      acl: [`topic deny diad/site1/line1/${denied}/result`, 'topic readwrite #'],
+    });
+    const outbox = new SqliteOutbox(join(tmp(), 'acl.db'), { capacityBytes: 1 << 24 });
+    const a = agent(broker.url, denied, outbox);
+    try {
+      a.pub.start();
+      await waitFor(() => a.pub.connected, 15_000, 'agent connected');
+      const err = await a.pub.publishResult(fakeResult(denied, 1)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PublishRefusedError);
+      expect((err as PublishRefusedError).reasonCode).toBe(0x87);
+      outbox.append(fakeResult(denied, 2));
+      a.drainer.start();
+      await waitFor(() => a.refused.length >= 2, 15_000, 'refused twice (retried)');
+      expect(new Set(a.refused)).toEqual(new Set(['not_authorized']));
+      expect(outbox.depth(denied)).toBe(1);
+    } finally {
+      await a.drainer.stop();
+      await a.pub.close();
+      outbox.close();
+      await broker.close();
+    }
+  }, 60_000);
+
+  it('the agent (default config, external broker) counts refusals in diad_agent_publish_refused_total', async () => {
+    const broker = await PrivateMosquitto.start();
+    const dir = tmp();
+    const agentApp = await Agent.start(
+      parseConfig({
+        site: 'site1',
+        line: 'line1',
+        deviceId: 'edge-mqtt5',
+        dataDir: join(dir, 'data'),
+        model: { kind: 'standin', bundle: standInBundle(dir) },
+        stations: [{ id: 'st1' }],
+        mqtt: { url: broker.url, backoff: { initialMs: 50, maxMs: 400 } },
+        opcua: { enabled: false },
+        http: { host: '127.0.0.1', port: 0 },
+      }),
+      { logger: silent },
+    );
+    const consumer = new Consumer();
+    try {
+      expect(agentApp.publishers.get('st1')?.link.protocolVersion).toBe(5);
+      const addr = agentApp.http?.server.address();
+      const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      const res = await fetch(`${base}/api/v1/frames?station=st1&partId=P-1`, {
+        method: 'POST',
+        body: makePpm(16, 16, 250),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      const r = (await res.json()) as InspectionResult;
+      const refused = async () => {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        const m = /diad_agent_publish_refused_total\{reason="no_matching_subscribers"\} (\d+)/.exec(text);
+        return m ? Number(m[1]) : 0;
+      };
+      let n = 0;
+      const end = Date.now() + 15_000;
+      for (;;) {
+        n = await refused();
+        if (n >= 2 || Date.now() > end) break;
+        await new Promise((x) => setTimeout(x, 100));
+      }
+      expect(n).toBeGreaterThanOrEqual(2);
+      expect(agentApp.outbox.depth()).toBe(1);
+      await consumer.attach(broker.url, 'diad/site1/line1/st1/result', `cons-${uid()}`, false);
+      await waitFor(() => consumer.ids.has(r.resultId) && agentApp.outbox.depth() === 0, 15_000, 'delivered');
+    } finally {
+      await consumer.detach();
+      await agentApp.stop();
+      await broker.close();
+    }
+  }, 60_000);
 });
