@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { InspectionResult } from '@diad/protocol';
+import type { Provider } from '@diad/pipeline';
+import { type InspectionResult, loggerOptions } from '@diad/protocol';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { type Clock, systemClock } from './clock.js';
@@ -78,7 +79,7 @@ export class Agent {
     deps: AgentDeps,
   ) {
     this.clock = deps.clock ?? systemClock;
-    this.logger = deps.logger ?? pino({ level: config.log.level, base: { app: 'diad-agent' } });
+    this.logger = deps.logger ?? pino(loggerOptions('diad-agent', config.log.level));
     mkdirSync(config.dataDir, { recursive: true });
     this.state = new StateStore(join(config.dataDir, 'state.json'));
     this.deviceId = this.state.get().enrolment?.deviceId ?? config.deviceId;
@@ -146,7 +147,7 @@ export class Agent {
 
   submit = (frame: Frame): Promise<InspectionResult> => this.inspection.submit(frame);
 
-  private usableProviders(): string[] {
+  private usableProviders(): Provider[] {
     const configured = this.config.model.providers;
     const usable = this.accelerators?.usable ?? configured;
     const list = configured.filter((p) => usable.includes(p));

@@ -191,11 +191,81 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * Secrets that may come from the environment instead of the YAML file (the environment wins), so the file can be
+ * committed or baked into an image without them. Each maps to the YAML key it replaces.
+ */
+export const ENV_OVERRIDES = {
+  DIAD_MQTT_USERNAME: 'mqtt.username',
+  DIAD_MQTT_PASSWORD: 'mqtt.password',
+  DIAD_EMBEDDED_BROKER_PASSWORD: 'mqtt.embeddedBroker.password',
+  /** JSON array of {username, password}, or comma-separated user:password pairs. */
+  DIAD_OPCUA_USERS: 'opcua.users',
+  DIAD_ENROL_TOKEN: 'controlPlane.enrolToken',
+  DIAD_FRAME_TOKEN: 'http.frameToken',
+} as const;
+
+function parseOpcuaUsers(raw: string): unknown {
+  if (raw.trim().startsWith('[')) {
+    try {
+      return JSON.parse(raw);
+    } catch (e) {
+      throw new ConfigError(`DIAD_OPCUA_USERS: not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  return raw.split(',').map((pair) => {
+    const i = pair.indexOf(':');
+    if (i <= 0) throw new ConfigError('DIAD_OPCUA_USERS: expected user:password pairs separated by commas');
+    return { username: pair.slice(0, i).trim(), password: pair.slice(i + 1) };
+  });
+}
+
+/**
+ * Returns a copy of the parsed YAML document with the ENV_OVERRIDES that are set (non-empty) applied, and which
+ * keys they replaced (for error messages).
+ */
+export function applyEnvOverrides(
+  doc: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+): { doc: unknown; origins: Record<string, string> } {
+  const origins: Record<string, string> = {};
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return { doc, origins };
+  const out = structuredClone(doc) as Record<string, unknown>;
+  for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    const path = key.split('.');
+    if (path[0] === 'controlPlane' && out.controlPlane === undefined) {
+      throw new ConfigError(`${name} is set but the configuration has no controlPlane section`);
+    }
+    let node = out;
+    for (const part of path.slice(0, -1)) {
+      const next = node[part];
+      if (next === undefined || next === null) node[part] = {};
+      else if (typeof next !== 'object' || Array.isArray(next)) {
+        throw new ConfigError(`${path.slice(0, path.indexOf(part) + 1).join('.')}: expected an object`);
+      }
+      node = node[part] as Record<string, unknown>;
+    }
+    node[path[path.length - 1]] = name === 'DIAD_OPCUA_USERS' ? parseOpcuaUsers(raw) : raw;
+    origins[key] = name;
+  }
+  return { doc: out, origins };
+}
+
 /** Validates a parsed config object; the error names the key that failed (e.g. "mqtt.url"). */
-export function parseConfig(input: unknown, source = 'config'): AgentConfig {
+export function parseConfig(
+  input: unknown,
+  source = 'config',
+  origins: Record<string, string> = {},
+): AgentConfig {
   const r = AgentConfigSchema.safeParse(input);
   if (!r.success) {
-    const lines = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const lines = r.error.issues.map((i) => {
+      const key = i.path.join('.') || '(root)';
+      const from = Object.entries(origins).find(([k]) => key === k || key.startsWith(`${k}.`));
+      return `${key}${from ? ` (from ${from[1]})` : ''}: ${i.message}`;
+    });
     throw new ConfigError(`${source}: ${lines.join('; ')}`);
   }
   const c = r.data;
@@ -238,7 +308,8 @@ export function parseConfig(input: unknown, source = 'config'): AgentConfig {
   return c;
 }
 
-export function loadConfig(path: string): AgentConfig {
+/** Reads, overrides from the environment (ENV_OVERRIDES) and validates the agent's YAML configuration. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -251,5 +322,6 @@ export function loadConfig(path: string): AgentConfig {
   } catch (e) {
     throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message}`);
   }
-  return parseConfig(doc, path);
+  const { doc: merged, origins } = applyEnvOverrides(doc, env);
+  return parseConfig(merged, path, origins);
 }

@@ -25,11 +25,14 @@ export const ControlPlaneConfig = z
     blobDir: z.string().min(1).default('.data/control-plane/blobs'),
     /** Where bundles and result images live: the local folder `blobDir`, or an S3-compatible bucket. */
     blobStore: z.enum(['fs', 's3']).default('fs'),
+    /** An S3-compatible server (path-style addressing); absent: AWS S3 in `s3Region`. */
     s3Endpoint: z.string().url().optional(),
     s3Region: z.string().min(1).default('us-east-1'),
     s3Bucket: z.string().min(1).optional(),
+    /** Static keys; absent: the AWS SDK's default credential chain (AWS_* variables, profiles, IRSA, instance roles). */
     s3AccessKeyId: z.string().min(1).optional(),
     s3SecretAccessKey: z.string().min(1).optional(),
+    s3SessionToken: z.string().min(1).optional(),
     mqttUrl: z
       .string()
       .regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt:// or ws:// URL')
@@ -95,26 +98,39 @@ export const ControlPlaneConfig = z
     ingestStallSeconds: int(0, 86_400).default(60),
   })
   .strict()
-  .refine(
-    (c) => c.blobStore !== 's3' || (c.s3Endpoint && c.s3Bucket && c.s3AccessKeyId && c.s3SecretAccessKey),
-    {
-      message: 'blobStore "s3" needs s3Endpoint, s3Bucket, s3AccessKeyId and s3SecretAccessKey',
-      path: ['blobStore'],
-    },
-  );
+  .refine((c) => c.blobStore !== 's3' || c.s3Bucket, {
+    message: 'blobStore "s3" needs s3Bucket (S3_BUCKET)',
+    path: ['blobStore'],
+  })
+  .refine((c) => !c.s3AccessKeyId === !c.s3SecretAccessKey, {
+    message: 's3AccessKeyId and s3SecretAccessKey go together (or neither, for the default credential chain)',
+    path: ['s3SecretAccessKey'],
+  });
 export type ControlPlaneConfig = z.infer<typeof ControlPlaneConfig>;
 export type ControlPlaneConfigInput = z.input<typeof ControlPlaneConfig>;
 
+/** A configuration the control plane cannot start with; the message names each setting that is wrong. */
+export class ConfigError extends TypeError {
+  override name = 'ConfigError';
+}
+
+function describe(issues: z.core.$ZodIssue[], nameOf: (key: string) => string): string {
+  return issues
+    .map((i) => {
+      const key = i.path.join('.') || '(root)';
+      const missing = i.code === 'invalid_type' && /received undefined/.test(i.message);
+      return `${nameOf(key)}: ${missing ? 'required' : i.message}`;
+    })
+    .join('; ');
+}
+
 export function parseConfig(input: ControlPlaneConfigInput): ControlPlaneConfig {
   const r = ControlPlaneConfig.safeParse(input);
-  if (!r.success) {
-    const msgs = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new TypeError(`control-plane config: ${msgs.join('; ')}`);
-  }
+  if (!r.success) throw new ConfigError(`control-plane config: ${describe(r.error.issues, (k) => k)}`);
   return r.data;
 }
 
-const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
+export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   HOST: 'host',
   PORT: 'port',
   DATABASE_URL: 'databaseUrl',
@@ -127,6 +143,7 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   S3_BUCKET: 's3Bucket',
   S3_ACCESS_KEY_ID: 's3AccessKeyId',
   S3_SECRET_ACCESS_KEY: 's3SecretAccessKey',
+  S3_SESSION_TOKEN: 's3SessionToken',
   MQTT_URL: 'mqttUrl',
   MQTT_GROUP: 'mqttGroup',
   MQTT_PROTOCOL: 'mqttProtocol',
@@ -165,5 +182,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
     const v = env[k];
     if (v !== undefined && (v !== '' || key === 'mqttGroup')) input[key] = v;
   }
-  return parseConfig(input as ControlPlaneConfigInput);
+  const r = ControlPlaneConfig.safeParse(input);
+  if (!r.success) {
+    const envName = Object.fromEntries(Object.entries(ENV_KEYS).map(([k, v]) => [v, k])) as Record<
+      string,
+      string
+    >;
+    throw new ConfigError(`configuration: ${describe(r.error.issues, (k) => envName[k] ?? k)}`);
+  }
+  return r.data;
 }

@@ -56,11 +56,12 @@ export async function createControlPlane(
       overrides.blobs ??
       (config.blobStore === 's3'
         ? new S3BlobStore({
-            endpoint: config.s3Endpoint!,
+            endpoint: config.s3Endpoint,
             region: config.s3Region,
             bucket: config.s3Bucket!,
-            accessKeyId: config.s3AccessKeyId!,
-            secretAccessKey: config.s3SecretAccessKey!,
+            accessKeyId: config.s3AccessKeyId,
+            secretAccessKey: config.s3SecretAccessKey,
+            sessionToken: config.s3SessionToken,
           })
         : new FsBlobStore(config.blobDir));
     app = await NestFactory.create<NestExpressApplication>(

@@ -176,3 +176,43 @@ export interface AuditEntry {
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
 }
+
+export type LabelKind = 'confirmed_defect' | 'false_alarm' | 'missed_defect' | 'confirmed_ok';
+
+export interface ResultLabel {
+  id: string;
+  resultId: string;
+  version: number;
+  label: LabelKind;
+  maskRef: string | null;
+  note: string | null;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface ReviewItem {
+  resultId: string;
+  station: string;
+  partId: string;
+  inspectedAt: string;
+  verdict: 'OK' | 'NOK';
+  score: number | null;
+  normalizedScore: number | null;
+  shadowVerdict: 'OK' | 'NOK' | null;
+  reason: 'shadow-disagrees' | 'borderline';
+}
+
+export interface TrainingJob {
+  id: string;
+  lineId: string;
+  datasetId: string;
+  config: { modelName: string; config: string; maxMinutes: number };
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  progress: { stage?: string; step?: number; of?: number; loss?: number; etaMinutes?: number } | null;
+  attempts: number;
+  worker: string | null;
+  modelVersionId: string | null;
+  error: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
