@@ -317,10 +317,18 @@ export class Agent {
       keepaliveS: m.keepaliveS,
       backoff: m.backoff,
     };
+    // aedes (the embedded broker) refuses MQTT 5 CONNECTs, so results go to it over 3.1.1.
+    const protocolVersion = m.embeddedBroker.enabled ? 4 : m.protocolVersion;
+    if (m.embeddedBroker.enabled && m.protocolVersion === 5)
+      this.logger.info('embedded broker speaks MQTT 3.1.1: publishing results with protocol level 4');
     for (const s of c.stations) {
       const pub = new StationPublisher({
         address: { site: c.site, line: c.line, station: s.id },
-        connection: { ...connection, clientId: m.clientId ? `${m.clientId}-${s.id}` : undefined },
+        connection: {
+          ...connection,
+          protocolVersion,
+          clientId: m.clientId ? `${m.clientId}-${s.id}` : undefined,
+        },
         deviceId: this.deviceId,
         status: () => this.statusOf(s.id),
         sign: this.deviceKey.sign,
@@ -355,6 +363,7 @@ export class Agent {
         },
         onFailure: () => this.metrics.publishFailures.inc(),
         onRefused: () => this.metrics.resultsSetAside.inc(),
+        onBrokerRefused: (reason) => this.metrics.publishRefused.inc({ reason }),
       });
       pub.on('down', () => this.metrics.publishFailures.inc());
       this.publishers.set(s.id, pub);
@@ -614,6 +623,7 @@ export class Agent {
         },
         onFailure: () => this.metrics.publishFailures.inc(),
         onRefused: () => this.metrics.resultsSetAside.inc(),
+        onBrokerRefused: (reason) => this.metrics.publishRefused.inc({ reason }),
       });
       this.drainers.set(s.id, drainer);
       drainer.start();

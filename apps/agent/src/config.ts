@@ -133,6 +133,12 @@ export const AgentConfigSchema = z.object({
       password: z.string().optional(),
       tls: Tls.optional(),
       keepaliveS: z.number().int().min(1).default(30),
+      /**
+       * MQTT protocol level for result publishing: 5 (default) sees PUBACK refusals such as 0x10 "no matching
+       * subscribers" and keeps those results in the outbox; 4 (MQTT 3.1.1) for brokers without MQTT 5. The
+       * embedded broker (aedes) speaks 3.1.1 only, so with embeddedBroker.enabled the agent always uses 4.
+       */
+      protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
       backoff,
       sparkplug: z
         .object({

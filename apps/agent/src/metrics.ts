@@ -65,6 +65,12 @@ export class AgentMetrics {
     help: 'Failed publish attempts and lost broker connections',
     registers: [this.registry],
   });
+  readonly publishRefused = new Counter({
+    name: 'diad_agent_publish_refused_total',
+    help: 'Results the broker answered but did not deliver (MQTT 5 PUBACK 0x10 or >= 0x80), kept and retried',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly modelSwitches = new Counter({
     name: 'diad_agent_model_updates_total',
     help: 'Model updates by outcome',

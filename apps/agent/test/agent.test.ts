@@ -60,6 +60,8 @@ describe('Agent end to end (embedded broker, HTTP source, Sparkplug B)', () => {
     });
     const r = (await res.json()) as InspectionResult;
     expect(r).toMatchObject({ state: 'nok', deviceId: 'edge-1', station: 'st2' });
+    // The embedded aedes broker speaks MQTT 3.1.1 only: the default protocolVersion 5 falls back to 4 for it.
+    expect(agent.publishers.get('st2')?.link.protocolVersion).toBe(4);
     await waitFor(() => down.ids.has(r.resultId), 5000, 'result on MQTT');
     expect(down.byStation.get('st2')).toEqual(['P-77']);
     await waitFor(() => agent.outbox.depth() === 0);

@@ -22,6 +22,7 @@ describe('config', () => {
     expect(c.mqtt).toMatchObject({
       enabled: true,
       url: 'mqtt://127.0.0.1:1883',
+      protocolVersion: 5,
       backoff: { initialMs: 500, maxMs: 30000 },
       sparkplug: { enabled: false },
     });
@@ -32,6 +33,7 @@ describe('config', () => {
   it.each([
     [{ site: 'bad site' }, /site: expected letters/],
     [{ mqtt: { url: 'http://x' } }, /mqtt\.url: expected an mqtt/],
+    [{ mqtt: { protocolVersion: 3 } }, /mqtt\.protocolVersion/],
     [{ stations: [] }, /stations: /],
     [{ stations: [{ id: 'a', queueSize: 0 }] }, /stations\.0\.queueSize/],
     [{ opcua: { securityModes: ['Fast'] } }, /opcua\.securityModes\.0/],

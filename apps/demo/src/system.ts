@@ -158,7 +158,8 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
             ],
             cameras: camera ? [camera] : [],
           },
-          mqtt: { url: mqttUrl, backoff: o.backoff },
+          // The demo's own broker is aedes (MQTT 3.1.1 only); an external one gets the default, MQTT 5.
+          mqtt: { url: mqttUrl, backoff: o.backoff, protocolVersion: o.mqtt ? 5 : 4 },
           opcua: {
             port: opcuaPort,
             // Demo only: no message security (a plant uses Sign/SignAndEncrypt with trusted certificates).

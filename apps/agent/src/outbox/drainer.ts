@@ -3,6 +3,13 @@ import type { Logger } from 'pino';
 import { backoffDelay, type Clock } from '../clock.js';
 import { type Outbox, RefusedResultError } from './types.js';
 
+/** A sink error that means the receiver answered but did not take the result (MQTT 5 PUBACK 0x10, >= 0x80). */
+function refusalReason(err: Error): string | null {
+  if (err.name !== 'PublishRefusedError') return null;
+  const r = (err as Error & { reason?: unknown }).reason;
+  return typeof r === 'string' ? r : 'refused';
+}
+
 /** Where results go: resolves once the receiver acknowledged (MQTT PUBACK). */
 export interface ResultSink {
   readonly connected: boolean;
@@ -28,6 +35,8 @@ export interface DrainerOptions {
   onFailure?: (err: Error) => void;
   /** A result the receiver refused for good (set aside in the outbox). */
   onRefused?: (err: RefusedResultError) => void;
+  /** The broker refused a publish (reason label, e.g. no_matching_subscribers); the entry stays in the outbox. */
+  onBrokerRefused?: (reason: string) => void;
 }
 
 /**
@@ -45,6 +54,14 @@ export class OutboxDrainer {
   private idle: (() => void)[] = [];
   private acked: number[] = [];
   private flushScheduled = false;
+  /**
+   * After a refusal, send one entry at a time until one is taken again: while nobody subscribes, a full window
+   * would be refused anyway, and a subscriber that attaches mid-window could take later entries before the
+   * refused earlier one is resent (out of order). Probing with one keeps per-station order across that moment.
+   */
+  private probing = false;
+  /** One warning per run of refusals (each retry is logged by the backoff warning anyway). */
+  private refusalLogged = false;
   private readonly onUp = () => this.kick();
 
   constructor(private readonly o: DrainerOptions) {}
@@ -67,7 +84,7 @@ export class OutboxDrainer {
   /** New results were stored, or the sink came back: send what fits in the window. */
   kick() {
     if (!this.running || this.failed || this.timer || !this.o.sink.connected) return;
-    const room = this.o.inflight - this.inflight;
+    const room = (this.probing ? 1 : this.o.inflight) - this.inflight;
     if (room <= 0) return;
     const batch = this.o.outbox.peek(room, this.lastSent, this.o.station);
     for (const e of batch) {
@@ -78,6 +95,8 @@ export class OutboxDrainer {
         () => {
           this.ackLater(e.seq);
           this.attempt = 0;
+          this.probing = false;
+          this.refusalLogged = false;
           this.o.onAcked?.(1, performance.now() - t0);
           this.settle();
         },
@@ -94,6 +113,17 @@ export class OutboxDrainer {
             return;
           }
           this.failed = true;
+          const reason = refusalReason(err);
+          if (reason) {
+            this.probing = true;
+            this.o.onBrokerRefused?.(reason);
+            if (!this.refusalLogged)
+              this.o.logger.warn(
+                { station: this.o.station, resultId: e.result.resultId, reason },
+                'broker refused the result (not delivered); it stays in the outbox and is retried',
+              );
+            this.refusalLogged = true;
+          }
           this.o.onFailure?.(err);
           this.settle();
         },
