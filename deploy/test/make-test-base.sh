@@ -2,14 +2,15 @@
 # Builds the local base images the deploy tests use instead of pulling docker.io/library/node (no registry is
 # reachable from the test machines). Both are cached under stable tags; rerunning is a no-op.
 #   localhost/diad-test/debian:bookworm  Debian bookworm minbase + ca-certificates, from mmdebstrap
-#   localhost/diad-test/node:20          the same + this machine's Node 20 and npm laid out like the node image
-#                                       (/usr/local/bin/node, /usr/local/lib/node_modules/npm)
+#   localhost/diad-test/node:20-2        the same + this machine's Node 20 and npm laid out like the node image
+#                                       (/usr/local/bin/node, /usr/local/lib/node_modules/npm,
+#                                       /usr/local/include/node)
 # The machine's CA bundle goes into the node base so npm inside `podman build` trusts the same TLS path the
 # host does. Nothing here is committed: the rootfs tar lives in $CACHE (default .data/deploy).
 set -eu
 CACHE=${DIAD_DEPLOY_CACHE:-.data/deploy}
 DEBIAN_TAG=localhost/diad-test/debian:bookworm
-NODE_TAG=${DIAD_TEST_NODE_IMAGE:-localhost/diad-test/node:20}
+NODE_TAG=${DIAD_TEST_NODE_IMAGE:-localhost/diad-test/node:20-2}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$CACHE"
 t0=$(date +%s)
@@ -28,11 +29,13 @@ if ! podman image exists "$NODE_TAG"; then
   cp "$(readlink -f "$node")" "$ctx/node"
   npmdir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
   cp -a "$npmdir" "$ctx/npm"
+  cp -a /usr/include/node "$ctx/include-node"
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
   cat > "$ctx/Containerfile" <<'CF'
 FROM localhost/diad-test/debian:bookworm
 COPY node /usr/local/bin/node
 COPY npm /usr/local/lib/node_modules/npm
+COPY include-node /usr/local/include/node
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \

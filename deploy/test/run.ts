@@ -33,7 +33,7 @@ import {
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 process.chdir(repo);
-const NODE_IMAGE = process.env.DIAD_TEST_NODE_IMAGE ?? 'localhost/diad-test/node:20';
+const NODE_IMAGE = process.env.DIAD_TEST_NODE_IMAGE ?? 'localhost/diad-test/node:20-2';
 const TAG = process.env.DIAD_DEPLOY_TAG ?? 'test';
 const images = {
   controlPlane: `localhost/diad/control-plane:${TAG}`,
