@@ -24,7 +24,7 @@ import { ModelsController } from './registry/models.controller.js';
 import { ModelsService } from './registry/models.service.js';
 import { ArtifactsService } from './results/artifacts.service.js';
 import { IngestService } from './results/ingest.service.js';
-import { MqttIngest } from './results/mqtt-ingest.js';
+import { Ingestion } from './results/ingestion/ingestion.service.js';
 import { ResultEvents } from './results/result-events.js';
 import { ResultsController } from './results/results.controller.js';
 import { ResultsService } from './results/results.service.js';
@@ -86,7 +86,7 @@ export class AppModule {
         IngestService,
         ResultsService,
         ArtifactsService,
-        MqttIngest,
+        Ingestion,
       ],
     };
   }
