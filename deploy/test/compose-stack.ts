@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     const natsArgs = (nats.command ?? []).map((a) =>
       a === '/etc/nats/nats.conf' ? join(natsDir, 'nats.conf') : a,
     );
-    const natsProc = start('nats', 'nats-server', natsArgs, {});
+    const natsProc = start('nats', 'nats-server', natsArgs, { PATH: process.env.PATH });
     procs.push(natsProc);
     await healthy('nats', nats);
 
@@ -204,6 +204,11 @@ async function main(): Promise<void> {
         host = join(tmp, `vol-${src.replace(/\W/g, '_')}`);
         mkdirSync(host, { recursive: true });
         chownSync(host, 10001, 10001);
+        if (src === './frames') {
+          // the hot folder of agent.cpu.yaml, as an operator creates it
+          mkdirSync(join(host, 'in/st1'), { recursive: true });
+          for (const d of ['in', 'in/st1']) chownSync(join(host, d), 10001, 10001);
+        }
       }
       agentRoot.bind(host, target, !v.endsWith(':ro'));
     }

@@ -105,10 +105,7 @@ async function controlPlane(): Promise<void> {
         const r = await httpGet(`${base}/healthz`);
         return r.status === 200 ? r : undefined;
       });
-      assert(
-        JSON.parse(health.body).database === 'postgresql',
-        `/healthz reports postgresql: ${health.body}`,
-      );
+      assert(JSON.parse(health.body).database === 'postgres', `/healthz reports PostgreSQL: ${health.body}`);
       process.stdout.write(`  /healthz 200 ${health.body}\n`);
       const ready = await httpGet(`${base}/readyz`);
       if (ready.status === 404) {
