@@ -130,7 +130,14 @@ export class Proc {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    this.exited = new Promise((resolve) => {
+      child.on('exit', (code) => resolve(code));
+      // a command that cannot start (ENOENT) ends the step with its message instead of crashing the suite
+      child.on('error', (e) => {
+        this.output.push(`${name}: ${e.message}`);
+        resolve(-1);
+      });
+    });
   }
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
