@@ -69,7 +69,7 @@ export const AgentConfigSchema = z.object({
     kind: z.enum(['diad', 'standin']).default('diad'),
     bundle: z.string().min(1).optional(),
     shadowBundle: z.string().min(1).optional(),
-    providers: z.array(z.enum(['tensorrt', 'cuda', 'cpu'])).default(['cpu']),
+    providers: z.array(z.enum(['tensorrt', 'cuda', 'webgpu', 'cpu'])).default(['cpu']),
     threads: z.number().int().positive().optional(),
     seed: z.number().int().nonnegative().default(0),
   }),
