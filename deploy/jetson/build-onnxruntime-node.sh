@@ -7,6 +7,9 @@
 #   CUDA_ARCH    CUDA architectures (87 = Orin; 72 = Xavier on JetPack 5, untested)
 #   OUT          where the binaries go: onnxruntime_binding.node, libonnxruntime.so.1 and the provider libraries
 #   JOBS         parallel compile jobs (the build needs ~2 GB of memory per job)
+#   INSTALL      optional: an installed onnxruntime-node (e.g. /opt/diad/node_modules/onnxruntime-node) whose
+#                bin/napi-v6/linux/arm64/ gets the result, for running the agent straight from a checkout on
+#                the Jetson
 #
 # Runs in the onnxruntime-jetson stage of deploy/images/Containerfile or directly on a Jetson with JetPack 6,
 # git, python3, cmake >= 3.28 and Node 20. Takes about an hour on an Orin AGX.
@@ -49,4 +52,10 @@ for lib in libonnxruntime.so.1 libonnxruntime_providers_shared.so libonnxruntime
   cp -L "$f" "$OUT/$lib"
 done
 ls -l "$OUT"
+if [ -n "${INSTALL:-}" ]; then
+  dest="$INSTALL/bin/napi-v6/linux/arm64"
+  [ -d "$dest" ] || { echo "build-onnxruntime-node: $dest missing" >&2; exit 1; }
+  cp "$OUT"/* "$dest/"
+  echo "build-onnxruntime-node: installed into $dest"
+fi
 echo "build-onnxruntime-node: onnxruntime $ORT_VERSION with CUDA + TensorRT (sm_$CUDA_ARCH) in $OUT"
