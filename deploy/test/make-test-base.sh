@@ -46,3 +46,23 @@ CF
   rm -rf "$ctx"
   echo "make-test-base: $NODE_TAG built ($(( $(date +%s) - t0 )) s)"
 fi
+# The trainer's stand-in for the PyTorch image: Debian's CPU torch, torchvision, onnx, scipy, scikit-learn and
+# Pillow (only with
+# `make-test-base.sh python`).
+PY_TAG=localhost/diad-test/python:bookworm-2
+if [ "${1:-}" = python ] && ! podman image exists "$PY_TAG"; then
+  ctx="$CACHE/python-base"
+  rm -rf "$ctx" && mkdir -p "$ctx"
+  cat > "$ctx/Containerfile" <<'CF'
+FROM localhost/diad-test/debian:bookworm
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3-torch python3-onnx python3-scipy python3-sklearn \
+ && rm -rf /var/lib/apt/lists/*
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3-torchvision python3-pil \
+ && rm -rf /var/lib/apt/lists/*
+CF
+  podman build --isolation chroot --layers --quiet -t "$PY_TAG" "$ctx" >/dev/null
+  rm -rf "$ctx"
+  echo "make-test-base: $PY_TAG built ($(( $(date +%s) - t0 )) s)"
+fi

@@ -27,6 +27,7 @@ import {
   printTimings,
   sh,
   shStream,
+  start,
   step,
   waitFor,
 } from './harness.js';
@@ -35,13 +36,15 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 process.chdir(repo);
 const NODE_IMAGE = process.env.DIAD_TEST_NODE_IMAGE ?? 'localhost/diad-test/node:20-2';
 const TAG = process.env.DIAD_DEPLOY_TAG ?? 'test';
-const images = {
+const images: Record<string, string> = {
   controlPlane: `localhost/diad/control-plane:${TAG}`,
   agent: `localhost/diad/agent:${TAG}`,
 };
+const TRAINER = process.env.DIAD_DEPLOY_TRAINER !== '0';
+const PY_IMAGE = 'localhost/diad-test/python:bookworm-2';
 const PG = process.env.DIAD_DEPLOY_PG ?? 'postgresql://postgres@127.0.0.1:5432';
 
-function build(target: string, tag: string): Promise<void> {
+function build(target: string, tag: string, extra: string[] = []): Promise<void> {
   // docker format: OCI image configs have no HEALTHCHECK.
   const args = [
     'build',
@@ -55,6 +58,7 @@ function build(target: string, tag: string): Promise<void> {
     target,
   ];
   args.push('--build-arg', `NODE_IMAGE=${NODE_IMAGE}`, '--build-arg', `REVISION=${gitRevision()}`);
+  args.push(...extra);
   if (process.env.DIAD_DEPLOY_NO_CACHE) args.push('--no-cache');
   args.push('--layers', '-t', tag, '.');
   return shStream('podman', args, `[${target}]`);
@@ -213,6 +217,53 @@ async function agent(): Promise<void> {
   }
 }
 
+async function trainer(): Promise<void> {
+  const root = new ImageRoot(images.trainer ?? '');
+  try {
+    const cfg = root.config();
+    assert(cfg.user === '10001:10001', `trainer USER is non-root (got "${cfg.user}")`);
+    await step('trainer: `tools.diad.train --help` and the HEALTHCHECK import', async () => {
+      const help = root.run('trainer-help', ['tools.diad.train', '--help'], {});
+      const code = await help.wait();
+      assert(
+        code === 0 && /--config/.test(help.output.join('\n')),
+        `train --help (exit ${code}):\n${help.tail()}`,
+      );
+      const hc = root.run('trainer-health', undefined, {});
+      // the image's CMD is `tools.diad.train --help`; the HEALTHCHECK imports the model module
+      assert((await hc.wait()) === 0, `default command:\n${hc.tail()}`);
+      const imp = new ImageRootCommand(root, ['python3', '-c', 'import tools.diad.model, tools.diad.export']);
+      assert((await imp.wait()) === 0, `import tools.diad.model/export:\n${imp.tail()}`);
+    });
+  } finally {
+    root.close();
+  }
+}
+
+/** Runs an arbitrary command (not the entrypoint) in an image root as the image's user. */
+class ImageRootCommand {
+  private p: Proc;
+  constructor(root: ImageRoot, argv: string[]) {
+    const c = root.config();
+    this.p = start(
+      'cmd',
+      'chroot',
+      [`--userspec=${c.user}`, root.root, '/usr/bin/env', '-C', c.workdir, ...argv],
+      {
+        ...Object.fromEntries(
+          c.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+        ),
+      },
+    );
+  }
+  wait() {
+    return this.p.wait();
+  }
+  tail() {
+    return this.p.tail();
+  }
+}
+
 async function main(): Promise<void> {
   assert(process.getuid?.() === 0, 'the deploy suite needs root (podman, mount, chroot)');
   for (const bin of ['podman', 'mmdebstrap', 'psql', 'chroot']) {
@@ -228,11 +279,23 @@ async function main(): Promise<void> {
   );
   await step('build control-plane image', () => build('control-plane', images.controlPlane));
   await step('build agent image (CPU)', () => build('agent', images.agent));
+  if (TRAINER) {
+    images.trainer = `localhost/diad/trainer:${TAG}`;
+    await step(
+      'trainer test base (Debian python3-torch, torchvision, onnx, scipy, scikit-learn, pil; cached)',
+      () => shStream('sh', ['deploy/test/make-test-base.sh', 'python'], '[base]'),
+    );
+    await step('build trainer image', () =>
+      build('trainer', images.trainer ?? '', ['--build-arg', `TRAINER_IMAGE=${PY_IMAGE}`]),
+    );
+  }
   const sizes: Record<string, number> = {};
   for (const tag of Object.values(images)) sizes[tag] = imageSize(tag);
   sizes[NODE_IMAGE] = imageSize(NODE_IMAGE);
+  if (TRAINER) sizes[PY_IMAGE] = imageSize(PY_IMAGE);
   await controlPlane();
   await agent();
+  if (TRAINER) await trainer();
   await step(
     'compose stack as processes: frame → agent → NATS (MQTT) → control plane → PostgreSQL',
     async () => {
@@ -249,8 +312,8 @@ async function main(): Promise<void> {
     `  (the test base is ${(base / 1024 ** 2).toFixed(0)} MiB of that; node:20-bookworm-slim is about 200 MiB)\n`,
   );
   process.stdout.write(
-    '\nnot built here: agent-cuda (nvcr.io CUDA base), agent-jetson (nvcr.io l4t-jetpack base, arm64), trainer\n' +
-      '(pytorch base): bases cannot be pulled; checked statically above.\n',
+    '\nnot built here: agent-cuda (nvcr.io CUDA base), agent-jetson (nvcr.io l4t-jetpack base, arm64): their bases\n' +
+      `cannot be pulled; checked statically above. trainer: ${TRAINER ? `built on ${PY_IMAGE} instead of the PyTorch CUDA image` : 'skipped (DIAD_DEPLOY_TRAINER=0)'}.\n`,
   );
 }
 
