@@ -16,7 +16,7 @@ mkdir -p "$CACHE"
 t0=$(date +%s)
 if ! podman image exists "$DEBIAN_TAG"; then
   if [ ! -s "$CACHE/rootfs.tar" ]; then
-    mmdebstrap --variant=minbase --include=ca-certificates bookworm "$CACHE/rootfs.tar.part" "$MIRROR"
+    mmdebstrap --variant=minbase --format=tar --include=ca-certificates bookworm "$CACHE/rootfs.tar.part" "$MIRROR"
     mv "$CACHE/rootfs.tar.part" "$CACHE/rootfs.tar"
   fi
   podman import --quiet "$CACHE/rootfs.tar" "$DEBIAN_TAG" >/dev/null
