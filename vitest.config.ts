@@ -14,6 +14,7 @@ export default defineConfig({
       'apps/*/test/**/*.test.ts',
       'test/dashboard/**/*.test.ts',
       'test/system/**/*.test.ts',
+      'deploy/test/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 60_000,
