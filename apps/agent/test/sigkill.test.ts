@@ -66,7 +66,8 @@ describe('fault: agent killed with SIGKILL mid-run, then restarted', () => {
           { id: 'st1', queueSize: 64 },
           { id: 'st2', queueSize: 64 },
         ],
-        mqtt: { url, backoff: { initialMs: 50, maxMs: 500 } },
+        // The test's broker is aedes, which speaks MQTT 3.1.1 only.
+        mqtt: { url, protocolVersion: 4, backoff: { initialMs: 50, maxMs: 500 } },
         opcua: { enabled: false },
         http: { host: '127.0.0.1', port: httpPort },
       }),
