@@ -100,6 +100,7 @@ async function main() {
     rateLimitPerMinute: 0,
     mqttUrl: process.env.MQTT_URL || undefined,
     mqttGroup: `bench${randomBytes(3).toString('hex')}`,
+    mqttCleanSession: true,
     ingestBatchSize: 2000,
     ingestFlushMs: 20,
   });

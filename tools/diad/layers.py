@@ -63,7 +63,7 @@ def zero_module(module):
 def timestep_embedding(timesteps, dim, max_period=10000):
     """Sinusoidal embedding [cos | sin], as ldm.modules.diffusionmodules.util.timestep_embedding."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=timesteps.device) / half)
     args = timesteps.float()[:, None] * freqs[None]
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
     if dim % 2:

@@ -102,7 +102,7 @@ class DiAD(nn.Module):
             trace.update(mean=mean, logvar=logvar, z0=z0, zS=z)
         taus = sched.ddim_timesteps(start_step, steps)
         for i, tau in enumerate(taus):
-            t = torch.full((x.shape[0],), tau, dtype=torch.long)
+            t = torch.full((x.shape[0],), tau, dtype=torch.long, device=x.device)
             eps = self.eps(z, t, x)
             a_t = ac[tau]
             a_prev = ac[taus[i + 1]] if i + 1 < len(taus) else ac[0]

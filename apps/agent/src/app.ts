@@ -11,6 +11,7 @@ import type { Frame, FrameInput } from './frame.js';
 import { createHttpServer } from './http/server.js';
 import { ImageStore } from './images.js';
 import { InspectionService } from './inspection.js';
+import { type AcceleratorCheck, checkAccelerators } from './inspector/accelerators.js';
 import { DiadInspector } from './inspector/diad.js';
 import { ModelManager } from './inspector/model-manager.js';
 import { StandInInspector } from './inspector/standin.js';
@@ -68,6 +69,8 @@ export class Agent {
   private readonly clock: Clock;
   private readonly factory: InspectorFactory;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** The start-up provider check (DiAD models only). */
+  accelerators: AcceleratorCheck | null = null;
   deviceId: string;
 
   private constructor(
@@ -84,7 +87,12 @@ export class Agent {
       (config.model.kind === 'standin'
         ? (p, sha) => StandInInspector.load(p, sha)
         : (p, sha) =>
-            DiadInspector.load(p, sha, { providers: config.model.providers, threads: config.model.threads }));
+            DiadInspector.load(p, sha, {
+              // Providers that failed the start-up check are not tried for every bundle again; CPU stays last.
+              providers: this.usableProviders(),
+              threads: config.model.threads,
+              device: this.accelerators?.device,
+            }));
     this.outbox = new SqliteOutbox(join(config.dataDir, 'outbox.db'), {
       capacityBytes: Math.floor(config.outbox.capacityMb * 1024 * 1024),
       synchronous: config.outbox.synchronous,
@@ -104,6 +112,7 @@ export class Agent {
       logger: this.logger,
       images: new ImageStore(join(config.dataDir, 'images'), config.images.retentionDays, this.clock),
       saveImages: config.images.save,
+      okSampleRate: config.images.okSampleRate,
       seed: config.model.seed,
     });
     if (config.thresholds) {
@@ -137,8 +146,46 @@ export class Agent {
 
   submit = (frame: Frame): Promise<InspectionResult> => this.inspection.submit(frame);
 
+  private usableProviders(): string[] {
+    const configured = this.config.model.providers;
+    const usable = this.accelerators?.usable ?? configured;
+    const list = configured.filter((p) => usable.includes(p));
+    return list.length ? list : ['cpu'];
+  }
+
+  /** Checks each configured provider once, so every model load and the fleet view know what this box can run. */
+  private async checkProviders() {
+    if (this.config.model.kind !== 'diad') return;
+    try {
+      this.accelerators = await checkAccelerators(this.config.model.providers);
+    } catch (e) {
+      this.logger.error(
+        { err: (e as Error).message },
+        'execution provider check failed; using the configured list',
+      );
+      return;
+    }
+    const { report } = this.accelerators;
+    for (const c of report.checks) {
+      this.metrics.providerUsable.set({ provider: c.provider, status: c.status }, 1);
+      if (c.status !== 'ok')
+        this.logger.warn(
+          { provider: c.provider, status: c.status, reason: c.reason },
+          'execution provider not usable',
+        );
+    }
+    this.logger.info({ usable: this.accelerators.usable, gpu: report.gpu }, 'execution providers checked');
+  }
+
+  /** What the heartbeat reports about accelerators: the start-up check and the active model's variant. */
+  acceleratorReport() {
+    if (!this.accelerators) return undefined;
+    return { ...this.accelerators.report, variant: this.models.variant };
+  }
+
   private async startAll() {
     const c = this.config;
+    await this.checkProviders();
     await this.loadInitialModels();
 
     if (c.mqtt.enabled) await this.startMqtt();
@@ -384,6 +431,7 @@ export class Agent {
       hostname: hostname(),
       agentVersion: AGENT_VERSION,
       providers: this.config.model.providers,
+      accelerators: () => this.acceleratorReport(),
       publicKey: cp.signingPublicKeyFile ? loadPublicKey(cp.signingPublicKeyFile) : null,
       heartbeatMs: cp.heartbeatMs,
       backoff: cp.backoff,

@@ -5,7 +5,9 @@ import { Agent } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 
 const USAGE = `usage: diad-agent run --config agent.yaml
-       diad-agent check --config agent.yaml   (validate the config and exit)`;
+       diad-agent check --config agent.yaml [--providers]
+                 (validate the config and exit; --providers also checks each configured execution provider
+                  on this machine and prints why one cannot be used)`;
 
 /** `diad-agent` entry point; returns the exit code (run: only after SIGINT/SIGTERM). */
 export async function main(argv: string[]): Promise<number> {
@@ -28,7 +30,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'check') {
     process.stdout.write(`${path}: ok\n`);
-    return 0;
+    if (!rest.includes('--providers')) return 0;
+    const { providerTable } = await import('./inspector/accelerators.js');
+    const table = await providerTable(config.model.providers);
+    process.stdout.write(table.text);
+    return table.ok ? 0 : 1;
   }
   const agent = await Agent.start(config);
   await new Promise<void>((resolve) => {

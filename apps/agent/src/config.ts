@@ -69,7 +69,7 @@ export const AgentConfigSchema = z.object({
     kind: z.enum(['diad', 'standin']).default('diad'),
     bundle: z.string().min(1).optional(),
     shadowBundle: z.string().min(1).optional(),
-    providers: z.array(z.enum(['tensorrt', 'cuda', 'cpu'])).default(['cpu']),
+    providers: z.array(z.enum(['tensorrt', 'cuda', 'webgpu', 'cpu'])).default(['cpu']),
     threads: z.number().int().positive().optional(),
     seed: z.number().int().nonnegative().default(0),
   }),
@@ -93,6 +93,8 @@ export const AgentConfigSchema = z.object({
   images: z
     .object({
       save: z.enum(['none', 'nok', 'all']).default('nok'),
+      /** With save: nok, also keep (and upload) this share of OK images: normal images for training sets. */
+      okSampleRate: z.number().min(0).max(1).default(0),
       retentionDays: z.number().positive().default(7),
       /** Upload saved images/heatmaps to the control plane (when controlPlane is set). */
       upload: z.boolean().default(true),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { InspectionResult, type Thresholds, uuidv7 } from '@diad/protocol';
@@ -36,6 +37,12 @@ export interface InspectionDeps {
   logger: Logger;
   images?: ImageStore;
   saveImages?: 'none' | 'nok' | 'all';
+  /**
+   * With `saveImages: 'nok'`, also keep this share (0–1) of OK images, so normal images for training collect on
+   * the control plane without anyone copying files (docs/lifecycle.md). Chosen by result id, so a retried frame
+   * makes the same choice.
+   */
+  okSampleRate?: number;
   seed?: number;
 }
 
@@ -275,7 +282,8 @@ export class InspectionService extends EventEmitter<{
     const policy = this.d.saveImages ?? 'none';
     const store = this.d.images;
     const refs = { imageRef: null as string | null, heatmapRef: null as string | null };
-    if (!store || policy === 'none' || (policy === 'nok' && out.verdict !== 'NOK')) return refs;
+    const sampledOk = out.verdict === 'OK' && sampled(key, this.d.okSampleRate ?? 0);
+    if (!store || policy === 'none' || (policy === 'nok' && out.verdict !== 'NOK' && !sampledOk)) return refs;
     try {
       const { bytes, ext } = await imageBytes(frame.image);
       refs.imageRef = store.save(key, 'image', ext, bytes);
@@ -351,4 +359,12 @@ function extOf(b: Uint8Array): string {
   if ((b[0] === 0x49 && b[1] === 0x49) || (b[0] === 0x4d && b[1] === 0x4d)) return '.tif';
   if (b[0] === 0x50 && (b[1] === 0x35 || b[1] === 0x36)) return b[1] === 0x35 ? '.pgm' : '.ppm';
   return '.bin';
+}
+
+/** Whether an id falls in the sampled share: its first 8 hex digits after the dashes, as a fraction of 2³². */
+export function sampled(id: string, rate: number): boolean {
+  if (rate <= 0) return false;
+  if (rate >= 1) return true;
+  const h = Number.parseInt(createHash('sha256').update(id).digest('hex').slice(0, 8), 16);
+  return h / 0x1_0000_0000 < rate;
 }

@@ -23,6 +23,12 @@ export class AgentMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly providerUsable = new Gauge({
+    name: 'diad_agent_execution_provider',
+    help: 'Start-up check of each execution provider: 1 on the series with its status (ok, unavailable, failed)',
+    labelNames: ['provider', 'status'] as const,
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'diad_agent_queue_depth',
     help: 'Frames waiting for the model, per station',

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../src/clock.js';
 import { ImageStore } from '../src/images.js';
-import { InspectionService } from '../src/inspection.js';
+import { InspectionService, sampled } from '../src/inspection.js';
 import { ModelManager } from '../src/inspector/model-manager.js';
 import { StandInInspector } from '../src/inspector/standin.js';
 import { AgentMetrics } from '../src/metrics.js';
@@ -145,6 +145,42 @@ describe('inspection loop', () => {
     clock.advance(86_400_000);
     expect(images.sweep()).toEqual(['2026-11-28']);
     expect(readdirSync(root)).toEqual([]);
+  });
+});
+
+describe('OK image sampling for training sets', () => {
+  it('keeps the configured share of OK images, chosen by result id, and every NOK image', async () => {
+    expect(sampled('a', 0)).toBe(false);
+    expect(sampled('a', 1)).toBe(true);
+    const ids = Array.from(
+      { length: 4000 },
+      (_, i) => `01a2519f-1eea-7cbf-b47c-${String(i).padStart(12, '0')}`,
+    );
+    const share = ids.filter((id) => sampled(id, 0.25)).length / ids.length;
+    expect(share).toBeGreaterThan(0.22);
+    expect(share).toBeLessThan(0.28);
+    expect(ids.map((id) => sampled(id, 0.25))).toEqual(ids.map((id) => sampled(id, 0.25)));
+    const clock = new FakeClock(Date.parse('2026-11-28T10:00:00Z'));
+    const model = await StandInInspector.load(standInBundle(tmp()));
+    const service = new InspectionService({
+      deviceId: 'd',
+      stations: [{ id: 'st1', queueSize: 64 }],
+      models: new ModelManager(model),
+      outbox: new MemoryOutbox(1 << 22),
+      clock,
+      metrics: new AgentMetrics(),
+      logger: silent,
+      images: new ImageStore(tmp(), 2, clock),
+      saveImages: 'nok',
+      okSampleRate: 0.5,
+    });
+    const oks = [];
+    for (let i = 0; i < 40; i++) oks.push(await service.submit(frame('st1', `ok${i}`, 10)));
+    const kept = oks.filter((r) => r.imageRef !== null);
+    expect(kept.length).toBe(oks.filter((r) => sampled(r.resultId, 0.5)).length);
+    expect(kept.length).toBeGreaterThan(5);
+    expect(kept.length).toBeLessThan(35);
+    expect((await service.submit(frame('st1', 'nok', 250))).imageRef).not.toBeNull();
   });
 });
 

@@ -20,11 +20,16 @@ import { DesiredStateService } from './fleet/desired-state.service.js';
 import { DeviceDirectory } from './fleet/device-directory.js';
 import { FleetController } from './fleet/fleet.controller.js';
 import { FleetService } from './fleet/fleet.service.js';
+import { DatasetsService } from './lifecycle/datasets.service.js';
+import { EvaluationsService } from './lifecycle/evaluations.service.js';
+import { LabelsService } from './lifecycle/labels.service.js';
+import { LifecycleController } from './lifecycle/lifecycle.controller.js';
+import { ReviewQueueService } from './lifecycle/review-queue.service.js';
 import { ModelsController } from './registry/models.controller.js';
 import { ModelsService } from './registry/models.service.js';
 import { ArtifactsService } from './results/artifacts.service.js';
 import { IngestService } from './results/ingest.service.js';
-import { MqttIngest } from './results/mqtt-ingest.js';
+import { Ingestion } from './results/ingestion/ingestion.service.js';
 import { ResultEvents } from './results/result-events.js';
 import { ResultsController } from './results/results.controller.js';
 import { ResultsService } from './results/results.service.js';
@@ -32,6 +37,8 @@ import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
 import { ThresholdsController } from './thresholds/thresholds.controller.js';
 import { ThresholdsService } from './thresholds/thresholds.service.js';
+import { TrainingController } from './training/training.controller.js';
+import { TrainingService } from './training/training.service.js';
 
 export interface AppDeps {
   config: ControlPlaneConfig;
@@ -56,6 +63,9 @@ export class AppModule {
         ModelsController,
         RolloutsController,
         ThresholdsController,
+        // Before ResultsController: its `results/:id/:kind` would otherwise take `results/:id/labels`.
+        LifecycleController,
+        TrainingController,
         ResultsController,
         OpsController,
       ],
@@ -75,6 +85,11 @@ export class AppModule {
         { provide: APP_FILTER, useValue: new AllErrorsFilter(deps.log) },
         AuditService,
         AuthService,
+        LabelsService,
+        ReviewQueueService,
+        DatasetsService,
+        EvaluationsService,
+        TrainingService,
         DeviceDirectory,
         FleetService,
         DesiredStateService,
@@ -86,7 +101,7 @@ export class AppModule {
         IngestService,
         ResultsService,
         ArtifactsService,
-        MqttIngest,
+        Ingestion,
       ],
     };
   }

@@ -48,14 +48,19 @@ export const ControlPlaneConfig = z
       .pipe(z.union([z.literal(4), z.literal(5)]))
       .default(5),
     /**
-     * A fixed client id (unique per replica) makes the MQTT session persistent: the broker keeps the subscription
-     * and queues results while the control plane is disconnected or restarting. Unset: a random id and a clean
-     * session, so results published while it is away are not delivered to it.
+     * The replica's MQTT client id, stable across restarts and unique per replica: the broker keeps its persistent
+     * session (subscription, queued and unacknowledged results) while it is away. Unset: `diad-cp-<hostname>-<port>`.
      */
     mqttClientId: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, "_" or "-"')
       .optional(),
+    /** A clean (non-persistent) session: results published while the replica is away are not kept for it. Tests only. */
+    mqttCleanSession: bool.default(false),
+    /** Canary interval of the subscription liveness probe (ms); 0 = off. */
+    mqttProbeMs: int(0, 3_600_000).default(10_000),
+    /** Delay between MQTT reconnect attempts (ms). */
+    mqttReconnectMs: int(50, 60_000).default(500),
     /** How long an MQTT 5 broker keeps the persistent session of a disconnected control plane. */
     mqttSessionExpirySeconds: int(0, 2 ** 32 - 1).default(7 * 86400),
     mqttUsername: z.string().optional(),
@@ -84,7 +89,10 @@ export const ControlPlaneConfig = z
     dashboardDir: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ingestBatchSize: int(1, 5000).default(1000),
-    ingestFlushMs: int(1, 10_000).default(20),
+    /** 0 = group commit: a batch is written as soon as the previous write finished (lowest lag). */
+    ingestFlushMs: int(0, 10_000).default(20),
+    /** Stall alarm: agents report queued results and this replica committed none for this long (seconds); 0 = off. */
+    ingestStallSeconds: int(0, 86_400).default(60),
   })
   .strict()
   .refine(
@@ -124,6 +132,9 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   MQTT_PROTOCOL: 'mqttProtocol',
   MQTT_CLIENT_ID: 'mqttClientId',
   MQTT_SESSION_EXPIRY_SECONDS: 'mqttSessionExpirySeconds',
+  MQTT_CLEAN_SESSION: 'mqttCleanSession',
+  MQTT_PROBE_MS: 'mqttProbeMs',
+  MQTT_RECONNECT_MS: 'mqttReconnectMs',
   MQTT_USERNAME: 'mqttUsername',
   MQTT_PASSWORD: 'mqttPassword',
   JWT_SECRET: 'jwtSecret',
@@ -144,6 +155,7 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   LOG_LEVEL: 'logLevel',
   INGEST_BATCH_SIZE: 'ingestBatchSize',
   INGEST_FLUSH_MS: 'ingestFlushMs',
+  INGEST_STALL_SECONDS: 'ingestStallSeconds',
 };
 
 /** Reads the documented environment variables (unset and empty ones are left to the defaults). */

@@ -17,7 +17,7 @@ import { type Clock, systemClock } from './common/tokens.js';
 import { type ControlPlaneConfig, type ControlPlaneConfigInput, parseConfig } from './config.js';
 import { serveDashboard } from './dashboard/static-dashboard.js';
 import { Database } from './db/database.js';
-import { MqttIngest } from './results/mqtt-ingest.js';
+import { Ingestion } from './results/ingestion/ingestion.service.js';
 import { ResultEvents } from './results/result-events.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
 
@@ -96,8 +96,8 @@ export async function createControlPlane(
     await app.listen(config.port, config.host);
     const addr = app.getHttpServer().address() as AddressInfo;
     const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
-    const mqttIngest = app.get(MqttIngest);
-    await mqttIngest.start();
+    const ingestion = app.get(Ingestion);
+    await ingestion.start(addr.port);
     const rollouts = app.get(RolloutsService);
     const ticker =
       config.rolloutTickMs > 0
@@ -118,7 +118,7 @@ export async function createControlPlane(
       close: () => {
         closing ??= (async () => {
           if (ticker) clearInterval(ticker);
-          await mqttIngest.stop();
+          await ingestion.stop();
           nest.get(ResultEvents).close();
           const server = nest.getHttpServer();
           const closed = nest.close();

@@ -93,6 +93,12 @@ export interface Device {
   lastSeenAt: string | null;
   health: string | null;
   provider: string | null;
+  /** The agent's start-up check of execution providers (null from agents that predate it). */
+  accelerators: {
+    checks: Array<{ provider: string; status: 'ok' | 'unavailable' | 'failed'; reason?: string }>;
+    gpu: string | null;
+    variant: string | null;
+  } | null;
   queueDepth: number | null;
   outboxDepth: number | null;
   activeModel: { name: string; version: string | null } | null;

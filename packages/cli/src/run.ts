@@ -7,6 +7,7 @@ Commands:
   synth     write a deterministic synthetic inspection dataset (MVTec layout)
   eval      evaluate a model bundle on a dataset: the paper's tables, plots, calibration
   inspect   run a bundle on images
+  doctor    check which execution providers (TensorRT, CUDA, WebGPU, CPU) work on this machine, and why not
 
 Run "diad <command> --help" for the options of a command.
 `;
@@ -24,6 +25,14 @@ async function loadInspect(): Promise<Command> {
   return pipeline.inspectCommand;
 }
 
+async function loadDoctor(): Promise<Command> {
+  const pipeline = (await import('@diad/pipeline')) as { doctorCommand?: Command };
+  if (typeof pipeline.doctorCommand !== 'function') {
+    throw new Error('this build of @diad/pipeline has no doctorCommand');
+  }
+  return pipeline.doctorCommand;
+}
+
 async function loadEval(): Promise<Command> {
   const mod = await import('./commands/eval.js');
   return mod.evalCommand;
@@ -33,6 +42,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   synth: async () => synthCommand,
   eval: loadEval,
   inspect: loadInspect,
+  doctor: loadDoctor,
 };
 
 /** Runs the `diad` command line; returns the process exit code. */

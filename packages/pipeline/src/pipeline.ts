@@ -9,6 +9,7 @@ import {
   type SessionConfig,
 } from './backend/types.js';
 import { type LoadBundleOptions, loadBundle } from './bundle/load-bundle.js';
+import { type BundleVariant, chooseVariant, type DeviceFacts, graphFiles } from './bundle/variants.js';
 import { hasDynamicBatch, verifyGraphIo, verifyManifestGraphs } from './bundle/verify-graphs.js';
 import { overlayHeatmap } from './core/heatmap.js';
 import { normalizeToNchw } from './core/normalize.js';
@@ -57,6 +58,24 @@ export interface PipelineOptions {
   bundleCacheDir?: string;
   /** The inference engine; default ONNX Runtime (tests may inject another). */
   backend?: InferenceBackend;
+  /**
+   * The GPU's compute capability and TensorRT version, for choosing an accelerator variant of the bundle
+   * (providers/host-facts.ts gathers them). Without them, variants that name either are passed over.
+   */
+  device?: DeviceFacts;
+}
+
+/** Which provider runs the bundle, from which variant, and why the providers before it were passed over. */
+export interface ProviderReport {
+  provider: Provider;
+  /** The variant whose graphs run, if any; graphs it does not replace run from the plain files. */
+  variant: string | null;
+  /** Graph name → the file it runs from. */
+  graphs: Record<GraphName, string>;
+  /** Providers tried before the chosen one, each with the reason it was not used. */
+  skipped: Array<{ provider: Provider; reason: string }>;
+  /** Variants passed over on the chosen provider, with reasons (e.g. built for another GPU). */
+  variantsRejected: string[];
 }
 
 export interface InspectOptions {
@@ -96,11 +115,11 @@ const noopLogger: PipelineLogger = { info() {}, warn() {} };
 function checkOptions(o: PipelineOptions): void {
   if (o.providers !== undefined) {
     if (!Array.isArray(o.providers) || o.providers.length === 0) {
-      throw new TypeError('providers: expected a non-empty array of "tensorrt" | "cuda" | "cpu"');
+      throw new TypeError('providers: expected a non-empty array of "tensorrt" | "cuda" | "webgpu" | "cpu"');
     }
     for (const p of o.providers) {
       if (!PROVIDERS.includes(p))
-        throw new RangeError(`providers: unknown provider "${p}" (expected tensorrt, cuda or cpu)`);
+        throw new RangeError(`providers: unknown provider "${p}" (expected tensorrt, cuda, webgpu or cpu)`);
     }
   }
   if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 0)) {
@@ -114,7 +133,8 @@ function checkOptions(o: PipelineOptions): void {
   }
 }
 
-async function defaultBackend(): Promise<InferenceBackend> {
+/** ONNX Runtime, imported on first use. */
+export async function defaultBackend(): Promise<InferenceBackend> {
   const { OrtBackend } = await import('./backend/ort-backend.js');
   return new OrtBackend();
 }
@@ -127,6 +147,7 @@ async function releaseAll(sessions: Partial<Sessions>): Promise<void> {
 export class DiadPipeline {
   readonly manifest: BundleManifest;
   readonly provider: Provider;
+  readonly providerReport: ProviderReport;
   readonly bundleSha256: string;
   readonly bundleDir: string;
   /** Whether runBatch sends several frames through one graph call. */
@@ -142,14 +163,15 @@ export class DiadPipeline {
 
   private constructor(
     bundle: { dir: string; manifest: BundleManifest; sha256: string },
-    provider: Provider,
+    report: ProviderReport,
     sessions: Sessions,
     opts: PipelineOptions,
   ) {
     this.manifest = bundle.manifest;
     this.bundleSha256 = bundle.sha256;
     this.bundleDir = bundle.dir;
-    this.provider = provider;
+    this.provider = report.provider;
+    this.providerReport = report;
     this.sessions = sessions;
     // ᾱ rounded to float32, as the reference model stores it (a registered float32 buffer).
     this.alphas = alphasCumprod(bundle.manifest.schedule).map(Math.fround);
@@ -168,8 +190,22 @@ export class DiadPipeline {
     verifyManifestGraphs(bundle.manifest);
     const backend = opts.backend ?? (await defaultBackend());
     const providers = opts.providers ?? ['cpu'];
+    const skipped: ProviderReport['skipped'] = [];
     const failures: string[] = [];
+    const fail = (provider: Provider, reason: string, msg: string) => {
+      failures.push(`${provider}: ${reason}`);
+      skipped.push({ provider, reason });
+      log.warn({ provider, reason }, msg);
+    };
     for (const provider of providers) {
+      const choice = chooseVariant(bundle.manifest, provider, opts.device ?? {});
+      const variant: BundleVariant | undefined = choice.variant;
+      if (choice.rejected.length)
+        log.warn(
+          { provider, reasons: choice.rejected },
+          'bundle variants passed over; using the plain graphs',
+        );
+      const files = graphFiles(bundle.manifest, variant);
       const config: SessionConfig = {
         provider,
         threads: opts.threads,
@@ -193,12 +229,12 @@ export class DiadPipeline {
       const sessions: Partial<Sessions> = {};
       try {
         for (const g of GRAPH_NAMES) {
-          const spec = bundle.manifest.graphs[g];
+          const spec = variant?.graphs[g] ?? bundle.manifest.graphs[g];
           let s: GraphSession;
           try {
-            s = await backend.createSession(join(bundle.dir, spec.file), config);
+            s = await backend.createSession(join(bundle.dir, files[g]), config);
           } catch (e) {
-            throw new ProviderLoadError(g, spec.file, e);
+            throw new ProviderLoadError(g, files[g], e);
           }
           sessions[g] = s;
           verifyGraphIo(spec, s);
@@ -210,15 +246,26 @@ export class DiadPipeline {
           // The CPU provider is always present, so a graph it cannot load is a broken file.
           throw new BundleError(e.file, `ONNX Runtime cannot load it: ${e.reason}`, { cause: e });
         }
-        const reason = (e as Error).message;
-        failures.push(`${provider}: ${reason}`);
-        log.warn({ provider, reason }, `execution provider ${provider} failed to load; trying the next one`);
+        fail(
+          provider,
+          (e as Error).message,
+          `execution provider ${provider} failed to load; trying the next one`,
+        );
         continue;
       }
-      const p = new DiadPipeline(bundle, provider, sessions as Sessions, opts);
+      const report: ProviderReport = {
+        provider,
+        variant: variant?.name ?? null,
+        graphs: files,
+        skipped: [...skipped],
+        variantsRejected: choice.rejected,
+      };
+      const p = new DiadPipeline(bundle, report, sessions as Sessions, opts);
       log.info(
         {
           provider,
+          variant: report.variant,
+          skipped,
           model: bundle.manifest.model.name,
           version: bundle.manifest.model.version,
           sha256: bundle.sha256,
@@ -232,9 +279,11 @@ export class DiadPipeline {
           await p.close();
           // A GPU provider can load and still fail on the first run (memory, engine build): try the next one.
           if (provider === 'cpu') throw e;
-          const reason = `warm-up failed: ${(e as Error).message}`;
-          failures.push(`${provider}: ${reason}`);
-          log.warn({ provider, reason }, `execution provider ${provider} failed to run; trying the next one`);
+          fail(
+            provider,
+            `warm-up failed: ${(e as Error).message}`,
+            `execution provider ${provider} failed to run; trying the next one`,
+          );
           continue;
         }
       }

@@ -45,6 +45,37 @@ export const NormalScoreStats = z.object({
   max: z.number(),
 });
 
+/**
+ * Graphs compiled ahead of time for one execution provider (docs/bundle.md, "Variants"): for example TensorRT
+ * EP-context graphs with engines embedded, valid only for one GPU compute capability and TensorRT version. A
+ * variant may replace any subset of the four graphs; the rest run from the plain graphs.
+ */
+export const BundleVariant = z.object({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected lowercase letters, digits, ".", "_" or "-"'),
+  provider: z.enum(['tensorrt', 'cuda', 'webgpu']),
+  precision: z.enum(['fp32', 'fp16']),
+  computeCapability: z
+    .string()
+    .regex(/^\d+\.\d+$/, 'expected a compute capability like 8.9')
+    .optional(),
+  tensorrtVersion: z
+    .string()
+    .regex(/^\d+(\.\d+){1,3}$/, 'expected a version like 10.3.0')
+    .optional(),
+  onnxruntimeVersion: z.string().optional(),
+  graphs: z
+    .object({
+      encoder: GraphSpec.optional(),
+      denoiser: GraphSpec.optional(),
+      decoder: GraphSpec.optional(),
+      features: GraphSpec.optional(),
+    })
+    .refine((g) => Object.values(g).some(Boolean), 'expected at least one graph'),
+});
+export type BundleVariant = z.infer<typeof BundleVariant>;
+
 export const BundleManifest = z.object({
   format: z.literal('diad-bundle'),
   formatVersion: z.literal(1),
@@ -114,6 +145,7 @@ export const BundleManifest = z.object({
     z.string().regex(/^[A-Za-z0-9._/-]+$/, 'expected a relative path'),
     z.object({ sha256, bytes: z.number().int().nonnegative() }),
   ),
+  variants: z.array(BundleVariant).max(32).optional(),
 });
 export type BundleManifest = z.infer<typeof BundleManifest>;
 
@@ -138,6 +170,20 @@ export function parseManifest(json: unknown): BundleManifest {
   for (const g of GRAPH_NAMES) {
     if (!m.files[m.graphs[g].file]) {
       throw new TypeError(`manifest.json: graphs.${g}.file: "${m.graphs[g].file}" is not listed in files`);
+    }
+  }
+  const names = new Set<string>();
+  for (const [i, v] of (m.variants ?? []).entries()) {
+    if (names.has(v.name))
+      throw new TypeError(`manifest.json: variants.${i}.name: "${v.name}" is used twice`);
+    names.add(v.name);
+    for (const g of GRAPH_NAMES) {
+      const spec = v.graphs[g];
+      if (spec && !m.files[spec.file]) {
+        throw new TypeError(
+          `manifest.json: variants.${i}.graphs.${g}.file: "${spec.file}" is not listed in files`,
+        );
+      }
     }
   }
   return m;

@@ -108,6 +108,25 @@ export const Heartbeat = z.object({
       }),
     )
     .default([]),
+  /**
+   * The agent's start-up check of execution providers (absent from agents that predate it): each provider's
+   * status and, when it cannot be used, why; the GPU found; the bundle variant the active model runs.
+   */
+  accelerators: z
+    .object({
+      checks: z
+        .array(
+          z.object({
+            provider: z.enum(['tensorrt', 'cuda', 'webgpu', 'cpu']),
+            status: z.enum(['ok', 'unavailable', 'failed']),
+            reason: z.string().max(500).optional(),
+          }),
+        )
+        .max(8),
+      gpu: z.string().max(200).nullable().default(null),
+      variant: z.string().max(64).nullable().default(null),
+    })
+    .optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 

@@ -8,6 +8,7 @@ interface PipelineLike {
     calibration: { imageThreshold: number; pixelThreshold: number };
   };
   readonly provider: string;
+  readonly providerReport?: { variant: string | null; skipped: Array<{ provider: string; reason: string }> };
   inspect(frame: FrameInput, opts?: InspectOptions): Promise<InspectionOutput>;
   heatmapPng(frame: FrameInput, out: InspectionOutput): Promise<Buffer>;
   close(): Promise<void>;
@@ -16,7 +17,12 @@ interface PipelineModule {
   DiadPipeline: {
     create(
       bundle: string,
-      opts?: { providers?: string[]; threads?: number; warmup?: boolean },
+      opts?: {
+        providers?: string[];
+        threads?: number;
+        warmup?: boolean;
+        device?: { computeCapability?: string; tensorrtVersion?: string };
+      },
     ): Promise<PipelineLike>;
   };
   ImageDecodeError: new (...args: unknown[]) => Error;
@@ -25,6 +31,8 @@ interface PipelineModule {
 export interface DiadOptions {
   providers?: string[];
   threads?: number;
+  /** The GPU's compute capability and TensorRT version, for choosing a bundle variant. */
+  device?: { computeCapability?: string; tensorrtVersion?: string };
   /** Module to import instead of @diad/pipeline (checks against an unmerged pipeline checkout). */
   pipelineModule?: string;
 }
@@ -33,6 +41,7 @@ export interface DiadOptions {
 export class DiadInspector implements Inspector {
   readonly model;
   readonly provider;
+  readonly variant: string | null;
   readonly calibration;
 
   private constructor(
@@ -42,6 +51,7 @@ export class DiadInspector implements Inspector {
   ) {
     this.model = { name: pipeline.manifest.model.name, version: pipeline.manifest.model.version, sha256 };
     this.provider = pipeline.provider;
+    this.variant = pipeline.providerReport?.variant ?? null;
     this.calibration = {
       image: pipeline.manifest.calibration.imageThreshold,
       pixel: pipeline.manifest.calibration.pixelThreshold,
@@ -59,6 +69,7 @@ export class DiadInspector implements Inspector {
       providers: opts.providers,
       threads: opts.threads,
       warmup: true,
+      device: opts.device,
     });
     return new DiadInspector(pipeline, mod.ImageDecodeError ?? FrameDecodeError, sha256);
   }

@@ -24,6 +24,9 @@ export class ModelManager {
   get provider(): string | null {
     return this.active?.provider ?? null;
   }
+  get variant(): string | null {
+    return this.active?.variant ?? null;
+  }
   get activeInspector(): Inspector | null {
     return this.active;
   }

@@ -20,6 +20,8 @@ export type InspectionOutput = Omit<PipelineInspectionOutput, 'provider' | 'inpu
 export interface Inspector {
   readonly model: ModelRef;
   readonly provider: string;
+  /** The bundle variant the model runs (accelerator-specific graphs), when one was chosen. */
+  readonly variant?: string | null;
   /** The bundle's own calibration, used when the control plane sent no thresholds. */
   readonly calibration: { image: number; pixel: number };
   inspect(frame: FrameInput, opts?: InspectOptions): Promise<InspectionOutput>;

@@ -26,6 +26,8 @@ export interface SyncOptions {
   hostname: string;
   agentVersion: string;
   providers: string[];
+  /** The start-up provider check, reported in every heartbeat (undefined for stand-in models). */
+  accelerators?: () => Heartbeat['accelerators'];
   publicKey: KeyObject | null;
   heartbeatMs: number;
   backoff: { initialMs: number; maxMs: number };
@@ -136,6 +138,7 @@ export class SyncService {
       outboxDepth: this.o.outboxDepth(),
       activeModel: active,
       modelReports: reports,
+      accelerators: this.o.accelerators?.(),
     };
   }
 

@@ -39,6 +39,48 @@ export class Metrics {
     help: '1 while the result subscriber is connected to the broker',
     registers: [this.registry],
   });
+  readonly resultsHandedBack = new Counter({
+    name: 'diad_results_handed_back_total',
+    help: 'Deliveries handed back to the broker unacknowledged (shutdown with the database down, a check that could not decide)',
+    labelNames: ['transport', 'cause'],
+    registers: [this.registry],
+  });
+  readonly lastCommitSeconds = new Gauge({
+    name: 'diad_ingest_last_commit_timestamp_seconds',
+    help: 'Unix time of the last committed batch of results on this replica',
+    registers: [this.registry],
+  });
+  readonly ingestStalled = new Gauge({
+    name: 'diad_ingest_stalled',
+    help: '1 while agents report queued results (outbox depth > 0) and this replica has committed none within the stall window',
+    registers: [this.registry],
+  });
+  readonly mqttSubscribeFailures = new Counter({
+    name: 'diad_mqtt_subscribe_failures_total',
+    help: 'SUBACKs refusing a result/status subscription, or subscribe errors',
+    registers: [this.registry],
+  });
+  readonly mqttSessionLost = new Counter({
+    name: 'diad_mqtt_session_lost_total',
+    help: 'Reconnects where the broker had no session for this replica (messages published meanwhile may not be queued)',
+    registers: [this.registry],
+  });
+  readonly mqttCanaryMissed = new Counter({
+    name: 'diad_mqtt_canary_missed_total',
+    help: 'Canaries that did not come back through the shared subscription within the probe interval (each causes a re-subscribe)',
+    registers: [this.registry],
+  });
+  readonly mqttResubscribes = new Counter({
+    name: 'diad_mqtt_resubscribes_total',
+    help: 'Re-subscriptions made because the liveness probe found the subscription not delivering',
+    registers: [this.registry],
+  });
+  readonly mqttCanaryLatency = new Histogram({
+    name: 'diad_mqtt_canary_seconds',
+    help: 'Round trip of a canary through the broker and the shared subscription',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly rolloutActions = new Counter({
     name: 'diad_rollout_actions_total',
     help: 'Rollout transitions, by action',

@@ -3,6 +3,7 @@ import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public } from '../auth/roles.js';
 import { Database } from '../db/database.js';
+import { Ingestion } from '../results/ingestion/ingestion.service.js';
 import { Metrics } from './metrics.js';
 
 @ApiTags('ops')
@@ -11,6 +12,7 @@ export class OpsController {
   constructor(
     @Inject(Metrics) private readonly metrics: Metrics,
     @Inject(Database) private readonly db: Database,
+    @Inject(Ingestion) private readonly ingestion: Ingestion,
   ) {}
 
   @Get('metrics')
@@ -27,5 +29,42 @@ export class OpsController {
   async health() {
     await this.db.prisma.$queryRawUnsafe('SELECT 1');
     return { status: 'ok', database: this.db.kind };
+  }
+
+  @Get('readyz')
+  @Public()
+  @ApiOperation({
+    summary:
+      'Readiness: database reachable, migrations applied, ingestion consumer attached and delivering, ingestion not stalled (503 with reasons otherwise)',
+  })
+  async ready(@Res() res: Response) {
+    const reasons: string[] = [];
+    let database: 'ok' | string = 'ok';
+    let migrations: 'ok' | string = 'ok';
+    try {
+      await this.db.prisma.$queryRawUnsafe('SELECT 1');
+      try {
+        const pending = await this.db.pendingMigrations();
+        if (pending.length) migrations = `pending: ${pending.join(', ')}`;
+      } catch (e) {
+        migrations = `unknown: ${(e as Error).message}`;
+      }
+    } catch (e) {
+      database = `unreachable: ${(e as Error).message}`;
+      migrations = 'unknown';
+    }
+    if (database !== 'ok') reasons.push(`database ${database}`);
+    if (migrations !== 'ok') reasons.push(`migrations ${migrations}`);
+    const ingestion = this.ingestion.readiness();
+    reasons.push(...ingestion.reasons);
+    res.status(reasons.length ? 503 : 200).json({
+      status: reasons.length ? 'not-ready' : 'ready',
+      reasons,
+      checks: {
+        database,
+        migrations,
+        ingestion: { transports: ingestion.transports, stalled: ingestion.stalled },
+      },
+    });
   }
 }

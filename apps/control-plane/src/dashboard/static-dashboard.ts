@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
 
 /** Paths the API owns: never answered with the app, even when nothing matched (a 404 there must stay JSON). */
-const API_PREFIXES = ['/api', '/docs', '/metrics', '/healthz'];
+const API_PREFIXES = ['/api', '/docs', '/metrics', '/healthz', '/readyz'];
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

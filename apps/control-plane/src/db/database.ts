@@ -104,6 +104,17 @@ export class Database {
     }
   }
 
+  /** Committed migrations not recorded as applied in this database (empty when up to date). */
+  async pendingMigrations(migrationsDir?: string): Promise<string[]> {
+    const rows = await this.prisma.$queryRawUnsafe<Array<{ migration_name: string }>>(
+      'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    );
+    const applied = new Set(rows.map((r) => r.migration_name));
+    return loadMigrations(migrationsDir)
+      .map((m) => m.name)
+      .filter((n) => !applied.has(n));
+  }
+
   async close(): Promise<void> {
     await this.shutdown();
   }

@@ -37,6 +37,8 @@ export class AgentService {
         lastSeenAt: this.clock.now(),
         health: hb.health,
         provider: hb.provider,
+        // Agents that predate the provider check leave the last report as it was.
+        ...(hb.accelerators ? { accelerators: hb.accelerators } : {}),
         queueDepth: hb.queueDepth,
         outboxDepth: hb.outboxDepth,
         activeModelName: hb.activeModel?.name ?? null,

@@ -1,4 +1,4 @@
-import { EnrolRequest, type EnrolResponse, uuidv7 } from '@diad/protocol';
+import { EnrolRequest, type EnrolResponse, type Heartbeat, uuidv7 } from '@diad/protocol';
 import { Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { z } from 'zod';
 import { AuditService } from '../audit/audit.service.js';
@@ -258,6 +258,9 @@ export class FleetService {
   }
 }
 
+/** As the agent reported it in its heartbeat (`accelerators`). */
+export type DeviceAccelerators = NonNullable<Heartbeat['accelerators']>;
+
 export function deviceSummary(d: Device) {
   return {
     id: d.id,
@@ -271,6 +274,7 @@ export function deviceSummary(d: Device) {
     lastSeenAt: d.lastSeenAt,
     health: d.health,
     provider: d.provider,
+    accelerators: (d.accelerators as DeviceAccelerators | null) ?? null,
     queueDepth: d.queueDepth,
     outboxDepth: d.outboxDepth,
     activeModel: d.activeModelName

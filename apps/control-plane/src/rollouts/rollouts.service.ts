@@ -15,6 +15,7 @@ import { CLOCK, type Clock, LOGGER } from '../common/tokens.js';
 import { Database } from '../db/database.js';
 import type { Prisma, Rollout, RolloutDevice } from '../generated/prisma/client.js';
 import type { RolloutDeviceState } from '../generated/prisma/enums.js';
+import { EvaluationsService } from '../lifecycle/evaluations.service.js';
 import { decide, type GroupStats, RolloutPolicy, Stage, stageSizes } from './policy.js';
 
 type Tx = Prisma.TransactionClient;
@@ -44,6 +45,14 @@ export const CreateRollout = z
     policy: RolloutPolicy.default(RolloutPolicy.parse({})),
     /** Allow a deprecated model. */
     force: z.boolean().default(false),
+    /**
+     * Require the candidate to be at least as good as every model it would replace on this dataset's
+     * validation set (AUROC and false-alarm rate; docs/lifecycle.md).
+     */
+    evidence: z
+      .object({ datasetId: z.string().uuid('expected a UUID') })
+      .strict()
+      .optional(),
     reason: z.string().max(1000).optional(),
   })
   .strict();
@@ -66,6 +75,7 @@ export class RolloutsService {
     @Inject(Metrics) private readonly metrics: Metrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
+    @Inject(EvaluationsService) private readonly evaluations: EvaluationsService,
   ) {}
 
   async create(ctx: RequestContext, input: CreateRollout) {
@@ -92,6 +102,10 @@ export class RolloutsService {
         orderBy: { id: 'asc' },
       });
       if (devices.length === 0) throw new UnprocessableEntityException('target: matches no enabled device');
+      if (input.evidence) {
+        const replaced = devices.map((d) => d.desiredModelVersionId).filter((x): x is string => !!x);
+        await this.evaluations.requireEvidence(tx, model.id, replaced, input.evidence.datasetId);
+      }
       const busy = await tx.rolloutDevice.findMany({
         where: { deviceId: { in: devices.map((d) => d.id) }, rollout: { status: { in: LIVE } } },
         select: { deviceId: true, rolloutId: true },

@@ -4,16 +4,22 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedAgent } from '../helpers/agent.js';
 import { until } from '../helpers/broker.js';
-import { type Client, client, type Harness, login, MQTT_URL, startHarness } from '../helpers/harness.js';
+import { type Client, client, type Harness, login, startHarness } from '../helpers/harness.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 
-// Needs a broker with shared subscriptions (Mosquitto); aedes 1.x has none.
-describe.runIf(MQTT_URL)('two control-plane replicas split the result stream ($share)', () => {
+// Needs a broker with shared subscriptions (Mosquitto; aedes 1.x has none): a private one, so nothing else
+// publishing on a shared broker can change the counts.
+describe('two control-plane replicas split the result stream ($share)', () => {
   const group = `split${randomBytes(3).toString('hex')}`;
   const replicas: Harness[] = [];
   const admins: Client[] = [];
   const agents: ScriptedAgent[] = [];
+  let broker: Awaited<ReturnType<typeof startMosquitto>>;
+  let MQTT_URL: string;
 
   beforeAll(async () => {
+    broker = await startMosquitto();
+    MQTT_URL = broker.url;
     for (let i = 0; i < 2; i++) {
       const h = await startHarness('pglite', { mqttUrl: MQTT_URL, mqttGroup: group });
       replicas.push(h);
@@ -30,10 +36,11 @@ describe.runIf(MQTT_URL)('two control-plane replicas split the result stream ($s
   });
   afterAll(async () => {
     for (const h of replicas) await h.close();
+    await broker?.close();
   });
 
   it('delivers each result to exactly one replica', async () => {
-    const pub = await mqtt.connectAsync(MQTT_URL!, { protocolVersion: 5 });
+    const pub = await mqtt.connectAsync(MQTT_URL, { protocolVersion: 5 });
     const n = 200;
     for (let i = 0; i < n; i++) {
       const r = agents[i % 2].result({ partId: `split-${i}` });

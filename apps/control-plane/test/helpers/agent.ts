@@ -37,7 +37,7 @@ export class ScriptedAgent {
     return r.body;
   }
 
-  async heartbeat(reports: Report[] = []) {
+  async heartbeat(reports: Report[] = [], extra: Partial<Heartbeat> = {}) {
     const hb: Heartbeat = {
       schema: 'diad.heartbeat/v1',
       at: new Date().toISOString(),
@@ -49,6 +49,7 @@ export class ScriptedAgent {
         ? { name: this.active.name, version: this.active.version, sha256: this.active.sha256 }
         : null,
       modelReports: reports,
+      ...extra,
     };
     const r = await this.api.post(agentApi.heartbeat, hb);
     if (r.status !== 200) throw new Error(`heartbeat: ${r.status} ${JSON.stringify(r.body)}`);

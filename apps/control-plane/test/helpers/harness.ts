@@ -64,6 +64,8 @@ export async function startHarness(
       adminPassword: ADMIN_PASSWORD,
       logLevel: 'silent',
       rolloutTickMs: 0,
+      // Tests share brokers: a persistent session per random port would outlive the test.
+      mqttCleanSession: true,
       ...extra,
     },
     { clock },

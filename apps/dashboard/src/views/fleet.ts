@@ -103,7 +103,7 @@ function table(devices: Device[]): HTMLElement {
                 ? `${d.activeModel.name}@${d.activeModel.version}`
                 : h('span', { class: 'muted' }, 'none'),
             ),
-            h('td', null, d.provider ?? '—'),
+            providerCell(d),
             h('td', { class: 'num' }, d.queueDepth ?? '—'),
             h('td', { class: `num ${(d.outboxDepth ?? 0) > 0 ? 'warn-text' : ''}` }, d.outboxDepth ?? '—'),
             h('td', null, d.agentVersion ?? '—'),
@@ -121,4 +121,22 @@ function stateBadge(d: Device): HTMLElement {
   if (d.status === 'degraded' || d.status === 'failing')
     return h('span', { class: 'badge warn' }, `Online · ${d.status}`);
   return h('span', { class: 'badge ok' }, 'Online');
+}
+
+/** The provider running the model, its variant, and on hover why each preferred provider was not usable. */
+function providerCell(d: Device): HTMLTableCellElement {
+  const a = d.accelerators;
+  if (!a) return h('td', null, d.provider ?? '—');
+  const notUsable = a.checks.filter((c) => c.status !== 'ok');
+  const title = [
+    a.gpu ? `GPU: ${a.gpu}` : 'no GPU found',
+    ...a.checks.map((c) => `${c.provider}: ${c.status}${c.reason ? ` (${c.reason})` : ''}`),
+  ].join('\n');
+  return h(
+    'td',
+    { title, 'data-testid': 'provider' },
+    d.provider ?? '—',
+    a.variant ? h('span', { class: 'muted' }, ` · ${a.variant}`) : '',
+    notUsable.length ? h('span', { class: 'muted' }, ` · ${notUsable.length} unavailable`) : '',
+  );
 }

@@ -93,8 +93,8 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const methods = METHODS.filter((m) => m === 'diad' || methodList.includes(m)) as Method[];
   const providers = listOption(values.providers) as Provider[] | undefined;
   for (const p of providers ?? []) {
-    if (!['tensorrt', 'cuda', 'cpu'].includes(p))
-      throw new UsageError(`--providers: unknown provider "${p}"; expected tensorrt, cuda, cpu`);
+    if (!['tensorrt', 'cuda', 'webgpu', 'cpu'].includes(p))
+      throw new UsageError(`--providers: unknown provider "${p}"; expected tensorrt, cuda, webgpu, cpu`);
   }
   let heatmaps: number | 'all' = 1;
   if (values.heatmaps === 'all') heatmaps = 'all';

@@ -8,6 +8,9 @@ function providerConfig(c: SessionConfig): ort.InferenceSession.ExecutionProvide
       return 'cpu';
     case 'cuda':
       return { name: 'cuda', deviceId: c.cudaDeviceId ?? 0 };
+    case 'webgpu':
+      // Bundled in the linux/x64, win32 and darwin binaries (Dawn); it picks the adapter itself.
+      return { name: 'webgpu' };
     case 'tensorrt':
       // onnxruntime-node 1.30 reads only deviceId for TensorRT; the trt_* keys are passed for a binding that reads
       // them and are otherwise ignored (README: "What the Node API cannot configure").
@@ -74,7 +77,7 @@ class OrtGraphSession implements GraphSession {
 ort.env.logLevel = 'fatal';
 
 export class OrtBackend implements InferenceBackend {
-  async createSession(file: string, config: SessionConfig): Promise<GraphSession> {
+  async createSession(file: string | Uint8Array, config: SessionConfig): Promise<GraphSession> {
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: [providerConfig(config)],
       graphOptimizationLevel: config.graphOptimization ?? 'all',
@@ -87,7 +90,10 @@ export class OrtBackend implements InferenceBackend {
     options.extra = { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } };
     // The binding rejects keys that are present but undefined.
     if (config.threads !== undefined && config.threads > 0) options.intraOpNumThreads = config.threads;
-    const session = await ort.InferenceSession.create(file, options);
+    const session =
+      typeof file === 'string'
+        ? await ort.InferenceSession.create(file, options)
+        : await ort.InferenceSession.create(file, options);
     return new OrtGraphSession(session);
   }
 }

@@ -1,7 +1,8 @@
 /** The pipeline's view of an inference engine; only backend/ort-backend.ts knows ONNX Runtime. */
 
-export type Provider = 'tensorrt' | 'cuda' | 'cpu';
-export const PROVIDERS: readonly Provider[] = ['tensorrt', 'cuda', 'cpu'];
+/** Execution providers in the order an agent prefers them. */
+export type Provider = 'tensorrt' | 'cuda' | 'webgpu' | 'cpu';
+export const PROVIDERS: readonly Provider[] = ['tensorrt', 'cuda', 'webgpu', 'cpu'];
 
 export type TensorDtype = 'float32' | 'int64' | 'int32' | 'float16';
 export type TensorData = Float32Array | BigInt64Array | Int32Array | Uint16Array;
@@ -47,6 +48,9 @@ export interface SessionConfig {
 }
 
 export interface InferenceBackend {
-  /** Creates a session for an .onnx file on exactly the configured provider, or throws why it cannot. */
-  createSession(file: string, config: SessionConfig): Promise<GraphSession>;
+  /**
+   * Creates a session for an .onnx file (or the model's bytes) on exactly the configured provider, or throws why
+   * it cannot.
+   */
+  createSession(file: string | Uint8Array, config: SessionConfig): Promise<GraphSession>;
 }

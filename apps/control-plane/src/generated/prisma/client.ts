@@ -116,3 +116,29 @@ export type ResultArtifact = Prisma.ResultArtifactModel
  * Append-only: a trigger (migration 0002) rejects UPDATE and DELETE.
  */
 export type AuditLog = Prisma.AuditLogModel
+/**
+ * Model ResultLabel
+ * A supervisor's verdict on one result. Versioned: a correction adds a row; the highest version is current.
+ * No foreign key to results (a partitioned table); the service checks the result exists.
+ */
+export type ResultLabel = Prisma.ResultLabelModel
+/**
+ * Model Dataset
+ * A frozen selection of a line's images: normal images for training, labelled images for validation.
+ */
+export type Dataset = Prisma.DatasetModel
+/**
+ * Model DatasetItem
+ * 
+ */
+export type DatasetItem = Prisma.DatasetItemModel
+/**
+ * Model TrainingJob
+ * A training run requested from the control plane and executed by a trainer worker (queue: pg-boss on PostgreSQL).
+ */
+export type TrainingJob = Prisma.TrainingJobModel
+/**
+ * Model ModelEvaluation
+ * A model version measured on a dataset's validation split (by a trainer worker or an engineer's `diad eval`).
+ */
+export type ModelEvaluation = Prisma.ModelEvaluationModel

@@ -411,7 +411,12 @@ export const ModelName = {
   ThresholdSet: 'ThresholdSet',
   Result: 'Result',
   ResultArtifact: 'ResultArtifact',
-  AuditLog: 'AuditLog'
+  AuditLog: 'AuditLog',
+  ResultLabel: 'ResultLabel',
+  Dataset: 'Dataset',
+  DatasetItem: 'DatasetItem',
+  TrainingJob: 'TrainingJob',
+  ModelEvaluation: 'ModelEvaluation'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -427,7 +432,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "site" | "line" | "station" | "device" | "enrolmentToken" | "user" | "apiKey" | "signingKey" | "modelVersion" | "rollout" | "rolloutDevice" | "thresholdSet" | "result" | "resultArtifact" | "auditLog"
+    modelProps: "site" | "line" | "station" | "device" | "enrolmentToken" | "user" | "apiKey" | "signingKey" | "modelVersion" | "rollout" | "rolloutDevice" | "thresholdSet" | "result" | "resultArtifact" | "auditLog" | "resultLabel" | "dataset" | "datasetItem" | "trainingJob" | "modelEvaluation"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1541,6 +1546,376 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    ResultLabel: {
+      payload: Prisma.$ResultLabelPayload<ExtArgs>
+      fields: Prisma.ResultLabelFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ResultLabelFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ResultLabelFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload>
+        }
+        findFirst: {
+          args: Prisma.ResultLabelFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ResultLabelFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload>
+        }
+        findMany: {
+          args: Prisma.ResultLabelFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload>[]
+        }
+        create: {
+          args: Prisma.ResultLabelCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload>
+        }
+        createMany: {
+          args: Prisma.ResultLabelCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ResultLabelCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload>[]
+        }
+        delete: {
+          args: Prisma.ResultLabelDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload>
+        }
+        update: {
+          args: Prisma.ResultLabelUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload>
+        }
+        deleteMany: {
+          args: Prisma.ResultLabelDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ResultLabelUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ResultLabelUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload>[]
+        }
+        upsert: {
+          args: Prisma.ResultLabelUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ResultLabelPayload>
+        }
+        aggregate: {
+          args: Prisma.ResultLabelAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateResultLabel>
+        }
+        groupBy: {
+          args: Prisma.ResultLabelGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ResultLabelGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ResultLabelCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ResultLabelCountAggregateOutputType> | number
+        }
+      }
+    }
+    Dataset: {
+      payload: Prisma.$DatasetPayload<ExtArgs>
+      fields: Prisma.DatasetFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.DatasetFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.DatasetFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload>
+        }
+        findFirst: {
+          args: Prisma.DatasetFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.DatasetFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload>
+        }
+        findMany: {
+          args: Prisma.DatasetFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload>[]
+        }
+        create: {
+          args: Prisma.DatasetCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload>
+        }
+        createMany: {
+          args: Prisma.DatasetCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.DatasetCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload>[]
+        }
+        delete: {
+          args: Prisma.DatasetDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload>
+        }
+        update: {
+          args: Prisma.DatasetUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload>
+        }
+        deleteMany: {
+          args: Prisma.DatasetDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.DatasetUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.DatasetUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload>[]
+        }
+        upsert: {
+          args: Prisma.DatasetUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetPayload>
+        }
+        aggregate: {
+          args: Prisma.DatasetAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateDataset>
+        }
+        groupBy: {
+          args: Prisma.DatasetGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.DatasetGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.DatasetCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.DatasetCountAggregateOutputType> | number
+        }
+      }
+    }
+    DatasetItem: {
+      payload: Prisma.$DatasetItemPayload<ExtArgs>
+      fields: Prisma.DatasetItemFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.DatasetItemFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.DatasetItemFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload>
+        }
+        findFirst: {
+          args: Prisma.DatasetItemFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.DatasetItemFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload>
+        }
+        findMany: {
+          args: Prisma.DatasetItemFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload>[]
+        }
+        create: {
+          args: Prisma.DatasetItemCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload>
+        }
+        createMany: {
+          args: Prisma.DatasetItemCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.DatasetItemCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload>[]
+        }
+        delete: {
+          args: Prisma.DatasetItemDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload>
+        }
+        update: {
+          args: Prisma.DatasetItemUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload>
+        }
+        deleteMany: {
+          args: Prisma.DatasetItemDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.DatasetItemUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.DatasetItemUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload>[]
+        }
+        upsert: {
+          args: Prisma.DatasetItemUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$DatasetItemPayload>
+        }
+        aggregate: {
+          args: Prisma.DatasetItemAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateDatasetItem>
+        }
+        groupBy: {
+          args: Prisma.DatasetItemGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.DatasetItemGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.DatasetItemCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.DatasetItemCountAggregateOutputType> | number
+        }
+      }
+    }
+    TrainingJob: {
+      payload: Prisma.$TrainingJobPayload<ExtArgs>
+      fields: Prisma.TrainingJobFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.TrainingJobFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.TrainingJobFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        findFirst: {
+          args: Prisma.TrainingJobFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.TrainingJobFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        findMany: {
+          args: Prisma.TrainingJobFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>[]
+        }
+        create: {
+          args: Prisma.TrainingJobCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        createMany: {
+          args: Prisma.TrainingJobCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.TrainingJobCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>[]
+        }
+        delete: {
+          args: Prisma.TrainingJobDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        update: {
+          args: Prisma.TrainingJobUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        deleteMany: {
+          args: Prisma.TrainingJobDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.TrainingJobUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.TrainingJobUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>[]
+        }
+        upsert: {
+          args: Prisma.TrainingJobUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TrainingJobPayload>
+        }
+        aggregate: {
+          args: Prisma.TrainingJobAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateTrainingJob>
+        }
+        groupBy: {
+          args: Prisma.TrainingJobGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.TrainingJobGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.TrainingJobCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.TrainingJobCountAggregateOutputType> | number
+        }
+      }
+    }
+    ModelEvaluation: {
+      payload: Prisma.$ModelEvaluationPayload<ExtArgs>
+      fields: Prisma.ModelEvaluationFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ModelEvaluationFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ModelEvaluationFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        findFirst: {
+          args: Prisma.ModelEvaluationFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ModelEvaluationFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        findMany: {
+          args: Prisma.ModelEvaluationFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>[]
+        }
+        create: {
+          args: Prisma.ModelEvaluationCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        createMany: {
+          args: Prisma.ModelEvaluationCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ModelEvaluationCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>[]
+        }
+        delete: {
+          args: Prisma.ModelEvaluationDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        update: {
+          args: Prisma.ModelEvaluationUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        deleteMany: {
+          args: Prisma.ModelEvaluationDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ModelEvaluationUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ModelEvaluationUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>[]
+        }
+        upsert: {
+          args: Prisma.ModelEvaluationUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ModelEvaluationPayload>
+        }
+        aggregate: {
+          args: Prisma.ModelEvaluationAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateModelEvaluation>
+        }
+        groupBy: {
+          args: Prisma.ModelEvaluationGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ModelEvaluationGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ModelEvaluationCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ModelEvaluationCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1625,6 +2000,7 @@ export const DeviceScalarFieldEnum = {
   lastSeenAt: 'lastSeenAt',
   health: 'health',
   provider: 'provider',
+  accelerators: 'accelerators',
   queueDepth: 'queueDepth',
   outboxDepth: 'outboxDepth',
   activeModelName: 'activeModelName',
@@ -1835,19 +2211,85 @@ export const AuditLogScalarFieldEnum = {
 export type AuditLogScalarFieldEnum = (typeof AuditLogScalarFieldEnum)[keyof typeof AuditLogScalarFieldEnum]
 
 
+export const ResultLabelScalarFieldEnum = {
+  id: 'id',
+  resultId: 'resultId',
+  version: 'version',
+  label: 'label',
+  maskRef: 'maskRef',
+  note: 'note',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt'
+} as const
+
+export type ResultLabelScalarFieldEnum = (typeof ResultLabelScalarFieldEnum)[keyof typeof ResultLabelScalarFieldEnum]
+
+
+export const DatasetScalarFieldEnum = {
+  id: 'id',
+  lineId: 'lineId',
+  name: 'name',
+  version: 'version',
+  frozenAt: 'frozenAt',
+  selection: 'selection',
+  counts: 'counts',
+  createdBy: 'createdBy'
+} as const
+
+export type DatasetScalarFieldEnum = (typeof DatasetScalarFieldEnum)[keyof typeof DatasetScalarFieldEnum]
+
+
+export const DatasetItemScalarFieldEnum = {
+  datasetId: 'datasetId',
+  resultId: 'resultId',
+  split: 'split',
+  label: 'label',
+  imageRef: 'imageRef',
+  maskRef: 'maskRef'
+} as const
+
+export type DatasetItemScalarFieldEnum = (typeof DatasetItemScalarFieldEnum)[keyof typeof DatasetItemScalarFieldEnum]
+
+
+export const TrainingJobScalarFieldEnum = {
+  id: 'id',
+  lineId: 'lineId',
+  datasetId: 'datasetId',
+  config: 'config',
+  status: 'status',
+  progress: 'progress',
+  attempts: 'attempts',
+  worker: 'worker',
+  modelVersionId: 'modelVersionId',
+  error: 'error',
+  queueJobId: 'queueJobId',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  startedAt: 'startedAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type TrainingJobScalarFieldEnum = (typeof TrainingJobScalarFieldEnum)[keyof typeof TrainingJobScalarFieldEnum]
+
+
+export const ModelEvaluationScalarFieldEnum = {
+  id: 'id',
+  modelVersionId: 'modelVersionId',
+  datasetId: 'datasetId',
+  report: 'report',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt'
+} as const
+
+export type ModelEvaluationScalarFieldEnum = (typeof ModelEvaluationScalarFieldEnum)[keyof typeof ModelEvaluationScalarFieldEnum]
+
+
 export const SortOrder = {
   asc: 'asc',
   desc: 'desc'
 } as const
 
 export type SortOrder = (typeof SortOrder)[keyof typeof SortOrder]
-
-
-export const JsonNullValueInput = {
-  JsonNull: JsonNull
-} as const
-
-export type JsonNullValueInput = (typeof JsonNullValueInput)[keyof typeof JsonNullValueInput]
 
 
 export const NullableJsonNullValueInput = {
@@ -1858,20 +2300,19 @@ export const NullableJsonNullValueInput = {
 export type NullableJsonNullValueInput = (typeof NullableJsonNullValueInput)[keyof typeof NullableJsonNullValueInput]
 
 
+export const JsonNullValueInput = {
+  JsonNull: JsonNull
+} as const
+
+export type JsonNullValueInput = (typeof JsonNullValueInput)[keyof typeof JsonNullValueInput]
+
+
 export const QueryMode = {
   default: 'default',
   insensitive: 'insensitive'
 } as const
 
 export type QueryMode = (typeof QueryMode)[keyof typeof QueryMode]
-
-
-export const NullsOrder = {
-  first: 'first',
-  last: 'last'
-} as const
-
-export type NullsOrder = (typeof NullsOrder)[keyof typeof NullsOrder]
 
 
 export const JsonNullValueFilter = {
@@ -1881,6 +2322,14 @@ export const JsonNullValueFilter = {
 } as const
 
 export type JsonNullValueFilter = (typeof JsonNullValueFilter)[keyof typeof JsonNullValueFilter]
+
+
+export const NullsOrder = {
+  first: 'first',
+  last: 'last'
+} as const
+
+export type NullsOrder = (typeof NullsOrder)[keyof typeof NullsOrder]
 
 
 
@@ -1925,6 +2374,20 @@ export type BooleanFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel,
 
 
 /**
+ * Reference to a field of type 'Json'
+ */
+export type JsonFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Json'>
+    
+
+
+/**
+ * Reference to a field of type 'QueryMode'
+ */
+export type EnumQueryModeFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'QueryMode'>
+    
+
+
+/**
  * Reference to a field of type 'Int'
  */
 export type IntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Int'>
@@ -1963,20 +2426,6 @@ export type BigIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 
  * Reference to a field of type 'BigInt[]'
  */
 export type ListBigIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'BigInt[]'>
-    
-
-
-/**
- * Reference to a field of type 'Json'
- */
-export type JsonFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Json'>
-    
-
-
-/**
- * Reference to a field of type 'QueryMode'
- */
-export type EnumQueryModeFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'QueryMode'>
     
 
 
@@ -2215,6 +2664,11 @@ export type GlobalOmitConfig = {
   result?: Prisma.ResultOmit
   resultArtifact?: Prisma.ResultArtifactOmit
   auditLog?: Prisma.AuditLogOmit
+  resultLabel?: Prisma.ResultLabelOmit
+  dataset?: Prisma.DatasetOmit
+  datasetItem?: Prisma.DatasetItemOmit
+  trainingJob?: Prisma.TrainingJobOmit
+  modelEvaluation?: Prisma.ModelEvaluationOmit
 }
 
 /* Types for Logging */

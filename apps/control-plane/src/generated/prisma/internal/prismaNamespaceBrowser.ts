@@ -65,7 +65,12 @@ export const ModelName = {
   ThresholdSet: 'ThresholdSet',
   Result: 'Result',
   ResultArtifact: 'ResultArtifact',
-  AuditLog: 'AuditLog'
+  AuditLog: 'AuditLog',
+  ResultLabel: 'ResultLabel',
+  Dataset: 'Dataset',
+  DatasetItem: 'DatasetItem',
+  TrainingJob: 'TrainingJob',
+  ModelEvaluation: 'ModelEvaluation'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -129,6 +134,7 @@ export const DeviceScalarFieldEnum = {
   lastSeenAt: 'lastSeenAt',
   health: 'health',
   provider: 'provider',
+  accelerators: 'accelerators',
   queueDepth: 'queueDepth',
   outboxDepth: 'outboxDepth',
   activeModelName: 'activeModelName',
@@ -339,19 +345,85 @@ export const AuditLogScalarFieldEnum = {
 export type AuditLogScalarFieldEnum = (typeof AuditLogScalarFieldEnum)[keyof typeof AuditLogScalarFieldEnum]
 
 
+export const ResultLabelScalarFieldEnum = {
+  id: 'id',
+  resultId: 'resultId',
+  version: 'version',
+  label: 'label',
+  maskRef: 'maskRef',
+  note: 'note',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt'
+} as const
+
+export type ResultLabelScalarFieldEnum = (typeof ResultLabelScalarFieldEnum)[keyof typeof ResultLabelScalarFieldEnum]
+
+
+export const DatasetScalarFieldEnum = {
+  id: 'id',
+  lineId: 'lineId',
+  name: 'name',
+  version: 'version',
+  frozenAt: 'frozenAt',
+  selection: 'selection',
+  counts: 'counts',
+  createdBy: 'createdBy'
+} as const
+
+export type DatasetScalarFieldEnum = (typeof DatasetScalarFieldEnum)[keyof typeof DatasetScalarFieldEnum]
+
+
+export const DatasetItemScalarFieldEnum = {
+  datasetId: 'datasetId',
+  resultId: 'resultId',
+  split: 'split',
+  label: 'label',
+  imageRef: 'imageRef',
+  maskRef: 'maskRef'
+} as const
+
+export type DatasetItemScalarFieldEnum = (typeof DatasetItemScalarFieldEnum)[keyof typeof DatasetItemScalarFieldEnum]
+
+
+export const TrainingJobScalarFieldEnum = {
+  id: 'id',
+  lineId: 'lineId',
+  datasetId: 'datasetId',
+  config: 'config',
+  status: 'status',
+  progress: 'progress',
+  attempts: 'attempts',
+  worker: 'worker',
+  modelVersionId: 'modelVersionId',
+  error: 'error',
+  queueJobId: 'queueJobId',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  startedAt: 'startedAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type TrainingJobScalarFieldEnum = (typeof TrainingJobScalarFieldEnum)[keyof typeof TrainingJobScalarFieldEnum]
+
+
+export const ModelEvaluationScalarFieldEnum = {
+  id: 'id',
+  modelVersionId: 'modelVersionId',
+  datasetId: 'datasetId',
+  report: 'report',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt'
+} as const
+
+export type ModelEvaluationScalarFieldEnum = (typeof ModelEvaluationScalarFieldEnum)[keyof typeof ModelEvaluationScalarFieldEnum]
+
+
 export const SortOrder = {
   asc: 'asc',
   desc: 'desc'
 } as const
 
 export type SortOrder = (typeof SortOrder)[keyof typeof SortOrder]
-
-
-export const JsonNullValueInput = {
-  JsonNull: JsonNull
-} as const
-
-export type JsonNullValueInput = (typeof JsonNullValueInput)[keyof typeof JsonNullValueInput]
 
 
 export const NullableJsonNullValueInput = {
@@ -362,20 +434,19 @@ export const NullableJsonNullValueInput = {
 export type NullableJsonNullValueInput = (typeof NullableJsonNullValueInput)[keyof typeof NullableJsonNullValueInput]
 
 
+export const JsonNullValueInput = {
+  JsonNull: JsonNull
+} as const
+
+export type JsonNullValueInput = (typeof JsonNullValueInput)[keyof typeof JsonNullValueInput]
+
+
 export const QueryMode = {
   default: 'default',
   insensitive: 'insensitive'
 } as const
 
 export type QueryMode = (typeof QueryMode)[keyof typeof QueryMode]
-
-
-export const NullsOrder = {
-  first: 'first',
-  last: 'last'
-} as const
-
-export type NullsOrder = (typeof NullsOrder)[keyof typeof NullsOrder]
 
 
 export const JsonNullValueFilter = {
@@ -385,4 +456,12 @@ export const JsonNullValueFilter = {
 } as const
 
 export type JsonNullValueFilter = (typeof JsonNullValueFilter)[keyof typeof JsonNullValueFilter]
+
+
+export const NullsOrder = {
+  first: 'first',
+  last: 'last'
+} as const
+
+export type NullsOrder = (typeof NullsOrder)[keyof typeof NullsOrder]
 

@@ -97,6 +97,7 @@ export type DeviceCountAggregateOutputType = {
   lastSeenAt: number
   health: number
   provider: number
+  accelerators: number
   queueDepth: number
   outboxDepth: number
   activeModelName: number
@@ -181,6 +182,7 @@ export type DeviceCountAggregateInputType = {
   lastSeenAt?: true
   health?: true
   provider?: true
+  accelerators?: true
   queueDepth?: true
   outboxDepth?: true
   activeModelName?: true
@@ -292,6 +294,7 @@ export type DeviceGroupByOutputType = {
   lastSeenAt: Date | null
   health: string | null
   provider: string | null
+  accelerators: runtime.JsonValue | null
   queueDepth: number
   outboxDepth: number
   activeModelName: string | null
@@ -339,6 +342,7 @@ export type DeviceWhereInput = {
   lastSeenAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
   health?: Prisma.StringNullableFilter<"Device"> | string | null
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
+  accelerators?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -367,6 +371,7 @@ export type DeviceOrderByWithRelationInput = {
   lastSeenAt?: Prisma.SortOrderInput | Prisma.SortOrder
   health?: Prisma.SortOrderInput | Prisma.SortOrder
   provider?: Prisma.SortOrderInput | Prisma.SortOrder
+  accelerators?: Prisma.SortOrderInput | Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -398,6 +403,7 @@ export type DeviceWhereUniqueInput = Prisma.AtLeast<{
   lastSeenAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
   health?: Prisma.StringNullableFilter<"Device"> | string | null
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
+  accelerators?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -426,6 +432,7 @@ export type DeviceOrderByWithAggregationInput = {
   lastSeenAt?: Prisma.SortOrderInput | Prisma.SortOrder
   health?: Prisma.SortOrderInput | Prisma.SortOrder
   provider?: Prisma.SortOrderInput | Prisma.SortOrder
+  accelerators?: Prisma.SortOrderInput | Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -458,6 +465,7 @@ export type DeviceScalarWhereWithAggregatesInput = {
   lastSeenAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Device"> | Date | string | null
   health?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
   provider?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
+  accelerators?: Prisma.JsonNullableWithAggregatesFilter<"Device">
   queueDepth?: Prisma.IntWithAggregatesFilter<"Device"> | number
   outboxDepth?: Prisma.IntWithAggregatesFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
@@ -481,6 +489,7 @@ export type DeviceCreateInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -507,6 +516,7 @@ export type DeviceUncheckedCreateInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -531,6 +541,7 @@ export type DeviceUpdateInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -557,6 +568,7 @@ export type DeviceUncheckedUpdateInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -582,6 +594,7 @@ export type DeviceCreateManyInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -605,6 +618,7 @@ export type DeviceUpdateManyMutationInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -627,6 +641,7 @@ export type DeviceUncheckedUpdateManyInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -669,6 +684,7 @@ export type DeviceCountOrderByAggregateInput = {
   lastSeenAt?: Prisma.SortOrder
   health?: Prisma.SortOrder
   provider?: Prisma.SortOrder
+  accelerators?: Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrder
@@ -924,6 +940,7 @@ export type DeviceCreateWithoutStationInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -948,6 +965,7 @@ export type DeviceUncheckedCreateWithoutStationInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1002,6 +1020,7 @@ export type DeviceScalarWhereInput = {
   lastSeenAt?: Prisma.DateTimeNullableFilter<"Device"> | Date | string | null
   health?: Prisma.StringNullableFilter<"Device"> | string | null
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
+  accelerators?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -1025,6 +1044,7 @@ export type DeviceCreateWithoutDesiredModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1050,6 +1070,7 @@ export type DeviceUncheckedCreateWithoutDesiredModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1083,6 +1104,7 @@ export type DeviceCreateWithoutShadowModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1108,6 +1130,7 @@ export type DeviceUncheckedCreateWithoutShadowModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1173,6 +1196,7 @@ export type DeviceCreateWithoutRolloutsInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1198,6 +1222,7 @@ export type DeviceUncheckedCreateWithoutRolloutsInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1237,6 +1262,7 @@ export type DeviceUpdateWithoutRolloutsInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1262,6 +1288,7 @@ export type DeviceUncheckedUpdateWithoutRolloutsInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1285,6 +1312,7 @@ export type DeviceCreateManyStationInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1308,6 +1336,7 @@ export type DeviceUpdateWithoutStationInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1332,6 +1361,7 @@ export type DeviceUncheckedUpdateWithoutStationInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1356,6 +1386,7 @@ export type DeviceUncheckedUpdateManyWithoutStationInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1380,6 +1411,7 @@ export type DeviceCreateManyDesiredModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1403,6 +1435,7 @@ export type DeviceCreateManyShadowModelInput = {
   lastSeenAt?: Date | string | null
   health?: string | null
   provider?: string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1425,6 +1458,7 @@ export type DeviceUpdateWithoutDesiredModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1450,6 +1484,7 @@ export type DeviceUncheckedUpdateWithoutDesiredModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1474,6 +1509,7 @@ export type DeviceUncheckedUpdateManyWithoutDesiredModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1496,6 +1532,7 @@ export type DeviceUpdateWithoutShadowModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1521,6 +1558,7 @@ export type DeviceUncheckedUpdateWithoutShadowModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1545,6 +1583,7 @@ export type DeviceUncheckedUpdateManyWithoutShadowModelInput = {
   lastSeenAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1599,6 +1638,7 @@ export type DeviceSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   lastSeenAt?: boolean
   health?: boolean
   provider?: boolean
+  accelerators?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1628,6 +1668,7 @@ export type DeviceSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extens
   lastSeenAt?: boolean
   health?: boolean
   provider?: boolean
+  accelerators?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1655,6 +1696,7 @@ export type DeviceSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extens
   lastSeenAt?: boolean
   health?: boolean
   provider?: boolean
+  accelerators?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1682,6 +1724,7 @@ export type DeviceSelectScalar = {
   lastSeenAt?: boolean
   health?: boolean
   provider?: boolean
+  accelerators?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1693,7 +1736,7 @@ export type DeviceSelectScalar = {
   desiredRevision?: boolean
 }
 
-export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision", ExtArgs["result"]["device"]>
+export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "accelerators" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision", ExtArgs["result"]["device"]>
 export type DeviceInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
@@ -1733,6 +1776,7 @@ export type $DevicePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     lastSeenAt: Date | null
     health: string | null
     provider: string | null
+    accelerators: runtime.JsonValue | null
     queueDepth: number
     outboxDepth: number
     activeModelName: string | null
@@ -2181,6 +2225,7 @@ export interface DeviceFieldRefs {
   readonly lastSeenAt: Prisma.FieldRef<"Device", 'DateTime'>
   readonly health: Prisma.FieldRef<"Device", 'String'>
   readonly provider: Prisma.FieldRef<"Device", 'String'>
+  readonly accelerators: Prisma.FieldRef<"Device", 'Json'>
   readonly queueDepth: Prisma.FieldRef<"Device", 'Int'>
   readonly outboxDepth: Prisma.FieldRef<"Device", 'Int'>
   readonly activeModelName: Prisma.FieldRef<"Device", 'String'>

@@ -1,0 +1,74 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+/** The mosquitto binary (Debian puts it in /usr/sbin, often not on PATH), or null when not installed. */
+export function mosquittoBinary(): string | null {
+  for (const b of ['mosquitto', '/usr/sbin/mosquitto'])
+    if (spawnSync(b, ['-h']).error === undefined) return b;
+  return null;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
+}
+
+/** A Mosquitto process of the test's own on a free port (tests must not disturb the shared broker). */
+export async function startMosquitto(): Promise<{ url: string; close(): Promise<void> }> {
+  const bin = mosquittoBinary();
+  if (!bin) throw new Error('mosquitto is not installed (apt-get install -y mosquitto)');
+  const dir = mkdtempSync(join(tmpdir(), 'diad-cp-mosquitto-'));
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      `user ${userInfo().username}`,
+      'max_queued_messages 0',
+      'log_dest none',
+      '',
+    ].join('\n'),
+  );
+  const proc: ChildProcess = spawn(bin, ['-c', conf], { stdio: 'ignore' });
+  const end = Date.now() + 10_000;
+  while (!(await accepts(port))) {
+    if (proc.exitCode !== null || Date.now() > end) {
+      proc.kill();
+      throw new Error(`mosquitto did not start on ${port}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    close: async () => {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
