@@ -28,7 +28,7 @@ EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tga")
 # name, Debian package, folders, licence (from /usr/share/doc/<package>/copyright), role
 SOURCES = [
     {"name": "gnome-backgrounds", "package": "gnome-backgrounds", "dirs": ["/usr/share/backgrounds/gnome"],
-     "licence": "CC-BY-SA-3.0 (per image, /usr/share/doc/gnome-backgrounds/copyright)", "role": "train"},
+     "licence": "GPL-2+ (package); images CC-BY-SA-3.0 / CC-BY-SA-2.0 / CC-BY-2.0 as its copyright file names them", "role": "train"},
     {"name": "mate-backgrounds", "package": "mate-backgrounds", "dirs": ["/usr/share/backgrounds/mate"],
      "licence": "GPL-2+ / CC-BY-SA-4.0 (per image)", "role": "train"},
     {"name": "sway-backgrounds", "package": "sway-backgrounds", "dirs": ["/usr/share/backgrounds/sway"],

@@ -36,7 +36,7 @@ STAGES = ("ae", "unet")
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", required=True, help="MVTec-layout folder of tiles (tools.diad.corpus)")
+    p.add_argument("--corpus", help="MVTec-layout folder of tiles (tools.diad.corpus); required to train")
     p.add_argument("--out", required=True)
     p.add_argument("--config", default="tiny")
     p.add_argument("--image-size", type=int, default=256)
@@ -54,7 +54,57 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-minutes", type=float, default=4)
     p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--init-base", metavar="CKPT",
+                   help="start a new run folder from a base (base.pt or the committed base.pt8): its autoencoder, UNet, "
+                        "latent scale and step counts are kept and the UNet stage goes on (the autoencoder is final)")
+    p.add_argument("--compact-to", metavar="DIR",
+                   help="no training: write the latest <out>/checkpoint.pt as DIR/base.pt8 (int8, what is committed "
+                        "under models/) with DIR/history.csv and DIR/training.json; safe while a run is going on")
     return p.parse_args(argv)
+
+
+def plot_history(csv_path, png_path, width=640, height=240):
+    """One panel per stage: loss against step (PIL only, no plotting library here)."""
+    from PIL import Image, ImageDraw
+
+    rows = list(csv.DictReader(open(csv_path)))
+    stages = [s for s in STAGES if any(r["stage"] == s for r in rows)]
+    img = Image.new("RGB", (width, height), "white")
+    d = ImageDraw.Draw(img)
+    pw = width // max(1, len(stages))
+    for i, st in enumerate(stages):
+        pts = [(int(r["step"]), float(r["loss"])) for r in rows if r["stage"] == st]
+        x0, y0, x1, y1 = i * pw + 45, 20, (i + 1) * pw - 10, height - 25
+        d.rectangle([x0, y0, x1, y1], outline="black")
+        lo, hi = min(p[1] for p in pts), max(p[1] for p in pts)
+        smax = max(p[0] for p in pts)
+        xy = [(x0 + (x1 - x0) * s / smax, y1 - (y1 - y0) * (v - lo) / max(1e-9, hi - lo)) for s, v in pts]
+        if len(xy) > 1:
+            d.line(xy, fill="blue", width=1)
+        d.text((x0, 4), f"{st}: loss vs step (0..{smax})", fill="black")
+        d.text((x0 - 42, y0), f"{hi:.3g}", fill="black")
+        d.text((x0 - 42, y1 - 10), f"{lo:.3g}", fill="black")
+    img.save(png_path, optimize=True)
+
+
+def compact(out, to):
+    os.makedirs(to, exist_ok=True)
+    ckpt = torch.load(os.path.join(out, "checkpoint.pt"), map_location="cpu")
+    if ckpt["steps"]["unet"] == 0:
+        print(json.dumps({"warning": "the UNet stage has not started: the base holds an untrained UNet"}))
+    base = base_checkpoint(ckpt)
+    C.save_compact(os.path.join(to, "base.pt8"), base)
+    import shutil
+
+    shutil.copy(os.path.join(out, "history.csv"), os.path.join(to, "history.csv"))
+    rec = {"steps": ckpt["steps"], "seconds": ckpt["seconds"], "hours": round(sum(ckpt["seconds"].values()) / 3600, 2),
+           "latentScale": ckpt["config"]["scale_factor"], "imageSize": ckpt["config"]["image_size"],
+           "training": {k: v for k, v in ckpt["training"].items() if k not in ("sources", "corpus")}}  # fmt: skip
+    plot_history(os.path.join(to, "history.csv"), os.path.join(to, "loss.png"))
+    with open(os.path.join(to, "training.json"), "w") as f:
+        json.dump(rec, f, indent=1)
+    print(json.dumps({"compact": os.path.join(to, "base.pt8"), "bytes": os.path.getsize(os.path.join(to, "base.pt8")),
+                      **rec}))  # fmt: skip
 
 
 def load_tiles(root, size, max_images=0):
@@ -123,6 +173,10 @@ def base_checkpoint(ckpt):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.compact_to:
+        return compact(args.out, args.compact_to)
+    if not args.corpus:
+        raise SystemExit("--corpus: required to train")
     os.makedirs(args.out, exist_ok=True)
     log = open(os.path.join(args.out, "train.log"), "a")
 
@@ -138,6 +192,17 @@ def main(argv=None):
         model = DiAD(cfg)
         model.load_state_dict(ckpt["model"], strict=True)
         emit({"resume": ck_path, "stage": ckpt["stage"], "steps": ckpt["steps"]})
+    elif args.init_base:
+        base = C.load_base(args.init_base)
+        cfg = base["config"]
+        model = DiAD(cfg, context=base["context"])
+        C.load_parts(model, base["state_dict"], C.BASE_PREFIXES)
+        raw = torch.load(args.init_base, map_location="cpu")
+        ckpt = C.new_checkpoint(cfg)
+        ckpt.update(stage="unet", steps=dict(raw["steps"]), seconds=dict(raw["seconds"]), base=True,
+                    history=raw.get("history", {}), model=model.state_dict())  # fmt: skip
+        ckpt["steps"]["ae"] = max(1, ckpt["steps"]["ae"])
+        emit({"init_base": args.init_base, "steps": ckpt["steps"]})
     else:
         cfg = get_config(args.config, image_size=args.image_size)
         model = DiAD(cfg)

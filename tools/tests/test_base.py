@@ -73,6 +73,13 @@ def test_pretrain_resumes_and_a_line_starts_from_the_base_or_its_int8_form(tmp_p
     assert not any(k.startswith("control_model.") for k in base["model"]) and "optim" not in base
     assert base["config"]["scale_factor"] != get_config("micro")["scale_factor"]  # set from the corpus latents
 
+    pretrain.main(["--out", str(out), "--compact-to", str(tmp_path / "committed")])
+    rec = json.load(open(tmp_path / "committed" / "training.json"))
+    assert rec["steps"] == {"ae": 2, "unet": 3} and (tmp_path / "committed" / "loss.png").exists()
+    # another machine goes on from the committed form: the UNet stage continues, the autoencoder is final
+    pretrain.main(["--corpus", str(tiles), "--out", str(tmp_path / "more"), "--init-base",
+                   str(tmp_path / "committed" / "base.pt8"), "--unet-steps", "4", "--batch", "2"])  # fmt: skip
+    assert torch.load(tmp_path / "more" / "base.pt")["steps"] == {"ae": 2, "unet": 4}
     C.save_compact(str(tmp_path / "base.pt8"), base)
     assert os.path.getsize(tmp_path / "base.pt8") < 0.5 * os.path.getsize(out / "base.pt")  # micro: mostly per-tensor overhead
     for path in (out / "base.pt", tmp_path / "base.pt8"):
