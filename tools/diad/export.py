@@ -214,8 +214,8 @@ def main(argv=None):
     manifest = build_manifest(name, args.version, cfg, ckpt, features, feat_shapes, file_info, calibration,
                               (args.start_step, args.steps), scoring, args.draws)  # fmt: skip
     if args.precision == "fp16":
-        for g in manifest["graphs"].values():
-            g["precision"] = "fp16"
+        for g in ("encoder", "denoiser", "decoder"):  # the feature CNN stays fp32 (tools/diad/fp16.py)
+            manifest["graphs"][g]["precision"] = "fp16"
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     print(f"wrote bundle {out}: {', '.join(files)}", file=sys.stderr)
