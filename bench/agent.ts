@@ -3,7 +3,7 @@
 // Environment: DIAD_BUNDLE=<bundle dir or .tar>, DIAD_PIPELINE_MODULE=<path to @diad/pipeline's index.ts>.
 // Prints: end-to-end frames/s (stand-in model, SQLite outbox, embedded aedes broker, MQTT subscriber),
 // publish throughput (outbox drain to PUBACK), outbox write latency p50/p99, and the reference bundle's
-// frames/s when a bundle is found at /work/data/bundles/diad-synth-tiny or models/diad-synth-tiny.
+// frames/s when a bundle is found (DIAD_BUNDLE, else models/diad-synth-tiny).
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -239,21 +239,15 @@ async function main() {
 
   const ref = [
     process.env.DIAD_BUNDLE,
-    '/work/data/bundles/diad-synth-tiny',
     'models/diad-synth-tiny',
     'models/diad-synth-tiny.tar',
     'packages/pipeline/test/fixtures/micro-random',
   ].find((p): p is string => !!p && existsSync(p));
-  if (!ref)
-    console.log(
-      'DiAD bundle: none found (DIAD_BUNDLE, /work/data/bundles/diad-synth-tiny, models/diad-synth-tiny): skipped',
-    );
+  if (!ref) console.log('DiAD bundle: none found (DIAD_BUNDLE, models/diad-synth-tiny): skipped');
   else {
     try {
       const model = await DiadInspector.load(ref, bundleSha256(ref), {
         providers: ['cpu'],
-        // DIAD_PIPELINE_MODULE points at an unmerged @diad/pipeline checkout (e.g. .../packages/pipeline/src/index.ts).
-        pipelineModule: process.env.DIAD_PIPELINE_MODULE,
       });
       const raw = {
         data: new Uint8Array(256 * 256 * 3).fill(120),

@@ -2,7 +2,10 @@
  * Pipeline speed and memory on CPU for one bundle:
  *   npx tsx --conditions=@diad/source bench/pipeline.ts [bundle] [--images N] [--threads N] [--batch N] [--draws N] [--json]
  *   [--spinning] lets ORT's threads busy-wait (PipelineOptions.allowSpinning). --draws overrides sampler.draws.
- * Default bundle: models/diad-synth-tiny, else /work/data/bundles/tiny-random.
+ *   --draw-batching: single-frame latency with --draws (default 4) draws run one after another (drawsPerCall 1,
+ *   the former behaviour) against all draws in one batched call, two pipelines in the same process, frames
+ *   alternating between them so machine load hits both alike; prints the medians and nothing else.
+ * Default bundle: models/diad-synth-tiny, else packages/pipeline/test/fixtures/micro-random.
  * Prints images/s, mean ms per stage, the pipeline's own overhead (total − time inside session.run) as a share
  * of the total, and peak RSS. Inputs are synthetic frames of the manifest size (raw and PNG-encoded).
  */
@@ -21,13 +24,14 @@ const { values, positionals } = parseArgs({
     json: { type: 'boolean', default: false },
     spinning: { type: 'boolean', default: false },
     draws: { type: 'string' },
+    'draw-batching': { type: 'boolean', default: false },
   },
 });
 const bundle =
   positionals[0] ??
   (existsSync('models/diad-synth-tiny/manifest.json')
     ? 'models/diad-synth-tiny'
-    : '/work/data/bundles/tiny-random');
+    : 'packages/pipeline/test/fixtures/micro-random');
 const nImages = Number(values.images);
 const batch = Number(values.batch);
 const threads = values.threads === undefined ? undefined : Number(values.threads);
@@ -59,6 +63,40 @@ function summarise(outs: InspectionOutput[], wallMs: number) {
     overhead,
     overheadExcludingDecode: overheadNoDecode,
   };
+}
+
+if (values['draw-batching']) {
+  const d = draws ?? 4;
+  const seq = await DiadPipeline.create(bundle, { threads, allowSpinning: values.spinning, drawsPerCall: 1 });
+  const bat = await DiadPipeline.create(bundle, { threads, allowSpinning: values.spinning });
+  const mm = seq.manifest;
+  const fr = Array.from({ length: nImages }, (_, i) =>
+    syntheticFrame(mm.input.width, mm.input.height, i + 1),
+  );
+  const times: Record<'sequential' | 'batched', number[]> = { sequential: [], batched: [] };
+  const load0 = loadavg()[0];
+  for (let i = 0; i < fr.length; i++) {
+    // alternate which goes first, so neither always follows the other's cache state
+    const order = i % 2 ? (['batched', 'sequential'] as const) : (['sequential', 'batched'] as const);
+    for (const k of order) {
+      const out = await (k === 'batched' ? bat : seq).inspect(fr[i], { draws: d });
+      times[k].push(out.timingsMs.total);
+    }
+  }
+  await seq.close();
+  await bat.close();
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
+  const res = {
+    bundle,
+    draws: d,
+    frames: nImages,
+    medianMs: { sequential: med(times.sequential), batched: med(times.batched) },
+    speedup: med(times.sequential) / med(times.batched),
+    cpu: `${cpus()[0]?.model ?? '?'} x${cpus().length}`,
+    loadAverage: [load0, loadavg()[0]],
+  };
+  console.log(values.json ? JSON.stringify(res, null, 2) : res);
+  process.exit(0);
 }
 
 const t0 = performance.now();

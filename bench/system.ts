@@ -3,7 +3,7 @@
 // demo's composition (PGlite, in-process aedes, one agent). Run from the repo root:
 //   npx tsx --tsconfig apps/demo/tsconfig.run.json --conditions=@diad/source bench/system.ts \
 //     [--bundle <dir>] [--frames 60] [--rate 2]
-// Default bundle: models/diad-synth-tiny, else /work/data/bundles/tiny-random.
+// Default bundle: models/diad-synth-tiny, else packages/pipeline/test/fixtures/micro-random.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,7 +15,7 @@ const { values } = parseArgs({
 });
 const bundle = resolve(
   values.bundle ??
-    ['models/diad-synth-tiny', '/work/data/bundles/tiny-random'].find((p) =>
+    ['models/diad-synth-tiny', 'packages/pipeline/test/fixtures/micro-random'].find((p) =>
       existsSync(join(p, 'manifest.json')),
     ) ??
     'models/diad-synth-tiny',

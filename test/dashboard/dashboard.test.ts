@@ -317,6 +317,7 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     expect(await row('edge-l1-a').textContent()).toMatch(/Online.*cuda/);
     expect(await row('edge-l2-a').textContent()).toMatch(/Offline/);
     expect(await row('edge-l1-b').locator('td').nth(5).textContent()).toBe('37');
+    expect(await row('edge-l1-a').locator('[data-testid="plc"]').textContent()).toBe('OPC UA up S7 down (4)');
     await shot('05-fleet');
   });
 
@@ -411,5 +412,78 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     await page.evaluate(() => window.scrollTo(0, 0));
     await shot('07-thresholds');
     expect(browser.errors).toEqual([]);
+  });
+  it("as a supervisor: reviews the queue, labels a result and corrects it; follows a training job's progress", async () => {
+    await signOut(); // the engineer of the test before is still signed in
+    await signInAs(USERS.supervisor);
+    const { lines } = stack.seeded;
+    await page.goto(`${stack.url}/review?line=${lines.L1.id}`);
+    const queue = page.getByRole('table', { name: 'Review queue' });
+    await queue.waitFor();
+    // The most useful result to label is the first row; open it.
+    const first = queue.locator('tbody tr').first();
+    const resultId = (await first.getAttribute('data-result'))!;
+    const verdict = (await first.locator('td').nth(3).textContent())!.trim();
+    await first.getByRole('link').click();
+    await page.waitForURL(new RegExp(`/results/${resultId}`));
+    const card = page.getByRole('article', { name: 'Supervisor label' });
+    await card.getByText('Not labelled yet.').waitFor();
+    // Only the two labels that fit the verdict are offered.
+    const [first1, then] =
+      verdict === 'NOK'
+        ? [
+            ['False alarm', 'false alarm'],
+            ['Confirm defect', 'confirmed defect'],
+          ]
+        : [
+            ['Confirm OK', 'confirmed OK'],
+            ['Missed defect', 'missed defect'],
+          ];
+    expect(
+      await card.locator('button[data-label]').evaluateAll((bs) => bs.map((b) => b.textContent)),
+    ).toEqual(expect.arrayContaining([first1[0], then[0]]));
+    expect(await card.locator('button[data-label]').count()).toBe(2);
+    await card.getByRole('button', { name: first1[0] }).click();
+    await card.getByText(`Saved: ${first1[1]} (version 1).`).waitFor();
+    await card.locator('input[name="note"]').fill('looked again at the part');
+    await card.getByRole('button', { name: then[0] }).click();
+    await card.getByText(`Saved: ${then[1]} (version 2).`).waitFor();
+    const history = card.getByRole('list', { name: 'Label history' });
+    const items = await history.locator('li').allTextContents();
+    expect(items).toHaveLength(2);
+    expect(items[0]).toMatch(new RegExp(`^v2: ${then[1]} by sam, .* — looked again at the part$`));
+    expect(items[1]).toMatch(new RegExp(`^v1: ${first1[1]} by sam, `));
+    await page.goto(`${stack.url}/review?line=${lines.L1.id}`);
+    await queue.waitFor();
+    expect(await queue.locator(`tr[data-result="${resultId}"]`).count()).toBe(0);
+
+    // A running job as a trainer worker leaves it in the database; the page follows its progress.
+    const jobId = '01a25200-0000-7000-8000-00000000a001';
+    const prisma = stack.cp.db.prisma;
+    await prisma.trainingJob.create({
+      data: {
+        id: jobId,
+        lineId: lines.L1.id,
+        datasetId: '01a25200-0000-7000-8000-00000000d001',
+        config: { modelName: 'widget-l1', config: 'tiny', maxMinutes: 30 },
+        status: 'running',
+        progress: { stage: 'unet', step: 40, of: 100, loss: 0.1234, etaMinutes: 12 },
+        createdBy: 'erin',
+      },
+    });
+    await page.goto(`${stack.url}/training?line=${lines.L1.id}`);
+    const row = page.locator(`tr[data-job="${jobId}"]`);
+    await row
+      .getByTestId('progress')
+      .getByText('unet · step 40 of 100 · loss 0.1234 · about 12 min left')
+      .waitFor();
+    await prisma.trainingJob.update({
+      where: { id: jobId },
+      data: { status: 'succeeded', progress: { stage: 'done' }, modelVersionId: stack.seeded.models.v2.id },
+    });
+    await row.getByTestId('status').getByText('succeeded').waitFor({ timeout: 15_000 });
+    expect(await row.locator('td').last().textContent()).toBe('version registered');
+    expect(browser.errors).toEqual([]);
+    await signOut();
   });
 });

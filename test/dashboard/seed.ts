@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { crc32, deflateSync } from 'node:zlib';
+import { encodePng, turbo } from '@diad/pipeline';
 
 /** Seeds a control plane through its public HTTP API only, the way operators and agents would. */
 
@@ -140,8 +140,12 @@ export function bundle(name: string, version: string, imageThreshold: number): B
   ]);
 }
 
-/** A camera frame of a machined housing with a scratch, and its anomaly heatmap (jet colours), as PNGs. */
-export function partImages(w = 320, h = 240, defect = { x: 210, y: 90 }): { image: Buffer; heatmap: Buffer } {
+/** A camera frame of a machined housing with a scratch, and its anomaly heatmap (turbo colours), as PNGs. */
+export async function partImages(
+  w = 320,
+  h = 240,
+  defect = { x: 210, y: 90 },
+): Promise<{ image: Buffer; heatmap: Buffer }> {
   const img = Buffer.alloc(w * h * 3);
   const heat = Buffer.alloc(w * h * 3);
   const rnd = prng(7);
@@ -161,42 +165,13 @@ export function partImages(w = 320, h = 240, defect = { x: 210, y: 90 }): { imag
       img[i + 1] = v;
       img[i + 2] = v + 6;
       const a = Math.exp(-(sx * sx + sy * sy) / (2 * 16 * 16));
-      const [r, g, b] = jet(a);
+      const [r, g, b] = turbo(a);
       heat[i] = r;
       heat[i + 1] = g;
       heat[i + 2] = b;
     }
   }
-  return { image: png(img, w, h), heatmap: png(heat, w, h) };
-}
-
-/** An 8-bit RGB PNG (no filtering): enough for fixtures, and no image library needed. */
-function png(rgb: Buffer, w: number, h: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const rows = Buffer.alloc((w * 3 + 1) * h);
-  for (let y = 0; y < h; y++) rgb.copy(rows, y * (w * 3 + 1) + 1, y * w * 3, (y + 1) * w * 3);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(rows)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
-function jet(v: number): [number, number, number] {
-  const c = (x: number) => Math.round(255 * Math.max(0, Math.min(1, x)));
-  return [c(1.5 - Math.abs(4 * v - 3)), c(1.5 - Math.abs(4 * v - 2)), c(1.5 - Math.abs(4 * v - 1))];
+  return { image: await encodePng(img, w, h), heatmap: await encodePng(heat, w, h) };
 }
 
 export interface Agent {
@@ -332,7 +307,14 @@ export async function seed(base: string, now = new Date()): Promise<Seeded> {
       modelReports: [],
       ...extra,
     });
-  await heartbeat(agents.l1a, { provider: 'cuda', queueDepth: 2 });
+  await heartbeat(agents.l1a, {
+    provider: 'cuda',
+    queueDepth: 2,
+    plc: [
+      { interface: 'opcua', state: 'up', clients: 1, detail: null },
+      { interface: 's7', state: 'down', pending: 4, detail: 'connect ECONNREFUSED' },
+    ],
+  });
   await heartbeat(agents.l1b, { health: 'degraded', outboxDepth: 37 });
   // edge-l2-a never reports: it shows as offline.
 
@@ -361,7 +343,7 @@ export async function seed(base: string, now = new Date()): Promise<Seeded> {
   });
   await agents.l1a.http.post('/api/v1/agent/results', { results: [defectResult] });
   count += 1;
-  const pics = partImages();
+  const pics = await partImages();
   await agents.l1a.http.call(
     'PUT',
     `/api/v1/agent/results/${defectResult.resultId}/image`,

@@ -5,7 +5,7 @@ import random
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .features import IMAGENET_MEAN, IMAGENET_STD
 
@@ -56,14 +56,34 @@ def test_split(root, category):
     return out
 
 
-def load_image(path, size):
-    """RGB, bilinear resize to size x size, /255, ImageNet normalised; CHW float32 tensor."""
+def to_rgb8(im):
+    """A decoded PIL image as 8-bit RGB, the way every tool and @diad/pipeline read frames: EXIF orientation
+    applied; 16-bit samples reduced to their high byte (Pillow already does this for 16-bit RGB; its own
+    conversion of 16-bit grey would clip at 255 instead); grey replicated; alpha dropped."""
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        a = np.asarray(im).astype(np.int64)
+        im = Image.fromarray((np.clip(a, 0, 65535) >> 8).astype(np.uint8), "L")
+    return im.convert("RGB")
+
+
+def load_rgb(path, width, height=None):
+    """8-bit RGB (H×W×3 uint8) resized to width × height with Pillow's bilinear filter (antialiased when
+    shrinking), the one resampling definition of training, export, evaluation and serving (docs/bundle.md)."""
+    height = height or width
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB").resize((size, size), Image.BILINEAR)
-            arr = np.asarray(im, dtype=np.float32) / 255.0
+            im = to_rgb8(im)
+            if im.size != (width, height):
+                im = im.resize((width, height), Image.BILINEAR)
+            return np.asarray(im, dtype=np.uint8).copy()
     except (OSError, ValueError) as e:
         raise ValueError(f"image {path}: cannot be read ({e})") from e
+
+
+def load_image(path, size):
+    """RGB, bilinear resize to size x size (load_rgb), /255, ImageNet normalised; CHW float32 tensor."""
+    arr = load_rgb(path, size).astype(np.float32) / 255.0
     arr = (arr - np.array(IMAGENET_MEAN, dtype=np.float32)) / np.array(IMAGENET_STD, dtype=np.float32)
     return torch.from_numpy(arr.transpose(2, 0, 1).copy())
 

@@ -17,7 +17,15 @@ from . import bundle as B
 from . import checkpoint as C
 from .config import get_config
 from .data import list_categories, load_image, train_split
-from .features import DEFAULT_MOBILENET_LAYERS, IMAGENET_MEAN, IMAGENET_STD, build_features
+from .features import (
+    DEFAULT_MOBILENET_LAYERS,
+    DEFAULT_MOBILENET_WEIGHTS,
+    FEATURE_NETWORKS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    RESNET_LAYERS,
+    build_features,
+)
 from .inference import MAX_DRAWS, detect_many, latent_shape
 from .model import DiAD, perturb_zero_inits
 from .scoring import PAPER_SCORING, calibrate, check_scoring
@@ -51,7 +59,8 @@ def training_summary(ckpt):
     return training
 
 
-def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calibration, sampler, scoring=None, draws=1):
+def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calibration, sampler, scoring=None, draws=1,
+                   features_info=None):
     sc = scoring or PAPER_SCORING
     size, lat = cfg["image_size"], cfg["image_size"] // 8
     c = cfg["latent_channels"]
@@ -83,8 +92,8 @@ def build_manifest(name, version, cfg, ckpt, features, feat_shapes, files, calib
             "features": {"file": "features.onnx", "opset": B.OPSET, "inputs": [B._spec("image", img)],
                          "outputs": [B._spec(f"f{i}", ["batch", *sh]) for i, sh in enumerate(feat_shapes)]},
         },
-        "features": {"network": features.network, "layers": features.layer_names,
-                     "weightsSource": features.weights_source or "unspecified"},
+        "features": features_info or {"network": features.network, "layers": features.layer_names,
+                                      "weightsSource": features.weights_source or "unspecified"},
         "scoring": {"mapWidth": size, "mapHeight": size, "upsample": "bilinear-align-corners",
                     "sigma": sc["sigma"], "truncate": sc["truncate"],
                     "poolKernel": sc["kernel"], "poolRounds": sc["rounds"]},
@@ -113,16 +122,74 @@ def export_graphs(model, features, out_dir, external="auto"):
     return files, shapes
 
 
-def calibration_images(args, cfg, ckpt):
+def calibration_paths(args, ckpt):
+    """The calibration image paths (checked to exist), or None when none were asked for."""
     if args.calib_data:
-        cats = args.categories or list_categories(args.calib_data)
-        _, held = train_split(args.calib_data, cats, seed=ckpt.get("training", {}).get("seed", 0))
-        if not held:
-            _, held = train_split(args.calib_data, cats, holdout_fraction=0.2)
-        return [load_image(p, cfg["image_size"]) for _, p in held[: args.calib_max]]
+        try:
+            cats = args.categories or list_categories(args.calib_data)
+            _, held = train_split(args.calib_data, cats, seed=ckpt.get("training", {}).get("seed", 0))
+            if not held:
+                _, held = train_split(args.calib_data, cats, holdout_fraction=0.2)
+        except FileNotFoundError as e:
+            raise SystemExit(f"--calib-data: {e}") from e
+        return [p for _, p in held[: args.calib_max]]
     if args.calib_images:
-        return [load_image(p, cfg["image_size"]) for p in args.calib_images]
+        missing = [p for p in args.calib_images if not os.path.isfile(p)]
+        if missing:
+            raise SystemExit(f"--calib-images: no file {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        return list(args.calib_images)
     return None
+
+
+def load_calibration_images(paths, size):
+    images = []
+    for p in paths:
+        try:
+            images.append(load_image(p, size))
+        except ValueError as e:
+            raise SystemExit(f"calibration: {e}") from e
+    return images
+
+
+# What the official DiAD code scores with (test.py: timm.create_model("resnet50", features_only=True), features 1-3).
+OFFICIAL_FEATURES = ("resnet50", list(RESNET_LAYERS))
+
+
+def resolve_features(args, ckpt):
+    """(network, layers) for this export; refuses an official checkpoint scored with another network."""
+    fcfg = ckpt.get("features", {})
+    official = ckpt.get("stage") == "official"
+    default = OFFICIAL_FEATURES[0] if official else fcfg.get("network", "mobilenet_v2")
+    network = args.features or default
+    if network not in FEATURE_NETWORKS:
+        raise SystemExit(f"--features: expected one of {', '.join(FEATURE_NETWORKS)}, got {network!r}")
+    if network == "mobilenet_v2":
+        layers = args.feature_layers or fcfg.get("layers") or list(DEFAULT_MOBILENET_LAYERS)
+    else:
+        layers = args.feature_layers or list(RESNET_LAYERS)
+        if list(layers) != list(RESNET_LAYERS):
+            raise SystemExit(f"--feature-layers: {network} features are {' '.join(RESNET_LAYERS)}, got {' '.join(layers)}")
+    if official and (network, list(layers)) != OFFICIAL_FEATURES and not args.allow_feature_mismatch:
+        raise SystemExit(
+            f"--features {network} {' '.join(layers)}: an official DiAD checkpoint was trained and evaluated with "
+            f"{OFFICIAL_FEATURES[0]} {' '.join(OFFICIAL_FEATURES[1])} (its test.py); pass --features resnet50 "
+            "--features-weights <ResNet50 state_dict>, or --allow-feature-mismatch to score it with another network"
+        )  # fmt: skip
+    if network != "mobilenet_v2" and not args.features_weights:
+        raise SystemExit(f"--features {network}: needs --features-weights <ImageNet {network} state_dict (.pth)>")
+    if args.features_weights and not os.path.isfile(args.features_weights):
+        raise SystemExit(f"--features-weights: no file {args.features_weights}")
+    return network, list(layers)
+
+
+def features_record(features, weights_path, origin):
+    """The manifest's features section: network, layers, and where the weights came from with their sha256."""
+    path = weights_path or DEFAULT_MOBILENET_WEIGHTS
+    rec = {"network": features.network, "layers": features.layer_names,
+           "weightsSource": origin or features.weights_source or "unspecified",
+           "weights": {"origin": origin or features.weights_source or "unspecified",
+                       "file": os.path.basename(path), "sha256": B.sha256_file(path)}}  # fmt: skip
+    return rec
 
 
 def main(argv=None):
@@ -134,9 +201,17 @@ def main(argv=None):
     p.add_argument("--tar", action="store_true", help="also write <out>.tar")
     p.add_argument("--name", help="model name (default: the output folder name)")
     p.add_argument("--version", default="1.0.0")
-    p.add_argument("--features", help="mobilenet_v2 (default), resnet50 or wide_resnet50_2")
-    p.add_argument("--features-weights", help="torchvision state_dict for resnet features; converted nsfwjs .pt")
-    p.add_argument("--feature-layers", nargs="+", help="mobilenet_v2 layer names")
+    p.add_argument("--features", help="mobilenet_v2 (default for our checkpoints), resnet50 (default and required for "
+                   "official checkpoints), wide_resnet50_2")
+    p.add_argument("--features-weights", help="ImageNet state_dict for resnet features (torchvision or timm key names); "
+                   "converted nsfwjs .pt for mobilenet_v2")
+    p.add_argument("--features-origin", help="where the feature weights came from, recorded in the manifest "
+                   "(e.g. 'timm resnet50.a1_in1k')")
+    p.add_argument("--feature-layers", nargs="+", help="mobilenet_v2 layer names (resnet: layer1 layer2 layer3)")
+    p.add_argument("--allow-feature-mismatch", action="store_true",
+                   help="score an official checkpoint with a network other than its ResNet50 layers 1-3")
+    p.add_argument("--official-config", default="paper",
+                   help="widths and depths of an official checkpoint (paper; tests use micro)")
     p.add_argument("--context", help="official checkpoints without CLIP weights: empty-prompt context .npy")
     p.add_argument("--calib-data", help="MVTec-layout dir; its held-out train/good images calibrate thresholds")
     p.add_argument("--calib-images", nargs="+", help="normal images to calibrate thresholds on")
@@ -166,10 +241,18 @@ def main(argv=None):
     scoring = {"sigma": args.sigma, "truncate": PAPER_SCORING["truncate"], "kernel": args.pool_kernel,
                "rounds": args.pool_rounds}
 
+    # Every input is checked before anything is written: a refusal leaves no half-written bundle behind.
+    if args.checkpoint and not os.path.isfile(args.checkpoint):
+        raise SystemExit(f"--checkpoint: no file {args.checkpoint}")
+    if args.context and not os.path.isfile(args.context):
+        raise SystemExit(f"--context: no file {args.context}")
+    if args.save_checkpoint and not args.random:
+        raise SystemExit("--save-checkpoint: only with --random")
     if args.checkpoint:
-        if not os.path.isfile(args.checkpoint):
-            raise SystemExit(f"--checkpoint: no file {args.checkpoint}")
-        model, ckpt = C.load(args.checkpoint, args.context)
+        try:
+            model, ckpt = C.load(args.checkpoint, args.context, args.official_config)
+        except ValueError as e:
+            raise SystemExit(str(e)) from e
     else:
         torch.manual_seed(args.seed)
         cfg = get_config(args.random)
@@ -178,18 +261,29 @@ def main(argv=None):
         ckpt = C.new_checkpoint(cfg)
         ckpt.update(stage="random", training={"note": "untrained random weights, for parity tests only"})
         ckpt["model"] = model.state_dict()
-        if args.save_checkpoint:
-            C.save(args.save_checkpoint, ckpt)
     cfg = model.cfg
-    fcfg = ckpt.get("features", {})
-    network = args.features or fcfg.get("network", "mobilenet_v2")
-    layers = args.feature_layers or (fcfg.get("layers") if network == "mobilenet_v2" else None)
-    if network == "mobilenet_v2" and not layers:
-        layers = list(DEFAULT_MOBILENET_LAYERS)
-    if network != "mobilenet_v2" and not args.features_weights:
-        raise SystemExit(f"--features {network}: needs --features-weights <torchvision state_dict>")
-    features = build_features(network, args.features_weights, layers)
+    T = cfg["schedule"]["steps"]
+    if not 0 <= args.start_step < T:
+        raise SystemExit(f"--start-step: expected an integer in [0, {T - 1}], got {args.start_step}")
+    if not 1 <= args.steps <= args.start_step + 1:
+        raise SystemExit(f"--steps: expected an integer in [1, --start-step + 1 = {args.start_step + 1}], got {args.steps}")
+    if ckpt.get("stage") == "official" and args.start_step == T - 1 and T % args.steps:
+        print(f"note: the official DiAD sampler takes more than {args.steps} steps when they do not divide {T}; "
+              "this bundle takes exactly that many (docs/bundle.md)", file=sys.stderr)  # fmt: skip
+    network, layers = resolve_features(args, ckpt)
+    paths = calibration_paths(args, ckpt)
+    if paths is None and ckpt.get("calibration") is None:
+        raise SystemExit("no calibration: pass --calib-data <dir> or --calib-images <files> (the checkpoint has none)")
+    if paths is not None and not paths:
+        raise SystemExit(f"--calib-data {args.calib_data}: no held-out normal images to calibrate on")
+    try:
+        features = build_features(network, args.features_weights, layers)
+    except (ValueError, RuntimeError, OSError) as e:
+        raise SystemExit(f"--features {network}: {e}") from e
+    images = load_calibration_images(paths, cfg["image_size"]) if paths else None
 
+    if args.save_checkpoint:
+        C.save(args.save_checkpoint, ckpt)
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     name = args.name or os.path.basename(out.rstrip("/"))
@@ -200,19 +294,17 @@ def main(argv=None):
         convert_bundle_graphs(out, files)
 
     calibration = ckpt.get("calibration")
-    images = calibration_images(args, cfg, ckpt)
     if images:
         print(f"calibrating on {len(images)} normal images ...", file=sys.stderr)
         scores, maps = detect_many(model, features, images, seed=args.seed, start_step=args.start_step,
                                    steps=args.steps, scoring=scoring, draws=args.draws)  # fmt: skip
         calibration = calibrate(scores, maps)
-    if calibration is None:
-        raise SystemExit("no calibration: pass --calib-data or --calib-images (the checkpoint has none)")
 
     file_info = {f: {"sha256": B.sha256_file(os.path.join(out, f)), "bytes": os.path.getsize(os.path.join(out, f))}
                  for f in files}  # fmt: skip
     manifest = build_manifest(name, args.version, cfg, ckpt, features, feat_shapes, file_info, calibration,
-                              (args.start_step, args.steps), scoring, args.draws)  # fmt: skip
+                              (args.start_step, args.steps), scoring, args.draws,
+                              features_record(features, args.features_weights, args.features_origin))  # fmt: skip
     if args.precision == "fp16":
         for g in ("encoder", "denoiser", "decoder"):  # the feature CNN stays fp32 (tools/diad/fp16.py)
             manifest["graphs"][g]["precision"] = "fp16"

@@ -3,7 +3,7 @@
 For a bundle whose training checkpoint is gone: with the checkpoint back, the model can be re-exported with other
 sampler or scoring settings, evaluated in PyTorch, given new golden vectors, or trained further.
 
-    python3 -m tools.diad.unbundle --bundle models/diad-synth-tiny --out /work/runs/recovered.pt
+    python3 -m tools.diad.unbundle --bundle models/diad-synth-tiny --out runs/recovered.pt
 
 Most weights keep their names through torch.onnx.export. The exporter turns GroupNorm's affine parameters into
 anonymous (C, 1, 1) Mul/Add constants and Linear weights into anonymous transposed MatMul constants; those are matched

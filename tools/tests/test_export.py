@@ -217,7 +217,7 @@ def test_export_rejects_a_missing_checkpoint(tmp_path):
 def test_export_rejects_a_file_that_is_not_a_checkpoint(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save({"weights": torch.zeros(1)}, bad)
-    with pytest.raises(ValueError, match="neither"):
+    with pytest.raises(SystemExit, match="neither"):
         export.main(["--checkpoint", str(bad), "--out", str(tmp_path / "b")])
 
 

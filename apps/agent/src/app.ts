@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { InspectionResult } from '@diad/protocol';
+import type { Provider } from '@diad/pipeline';
+import { type InspectionResult, loggerOptions, type PlcLink } from '@diad/protocol';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { type Clock, systemClock } from './clock.js';
@@ -20,9 +21,13 @@ import { AgentMetrics } from './metrics.js';
 import { EmbeddedBroker } from './mqtt/broker.js';
 import { StationPublisher } from './mqtt/publisher.js';
 import { SparkplugNode } from './mqtt/sparkplug-node.js';
+import { JetStreamSink } from './nats/jetstream-sink.js';
+import type { VisionRecipe } from './opcua/machine-vision.js';
 import type { AgentOpcuaServer } from './opcua/server.js';
 import { OutboxDrainer } from './outbox/drainer.js';
 import { SqliteOutbox } from './outbox/sqlite.js';
+import type { ModbusPlcServer } from './plc/modbus-server.js';
+import type { S7Output } from './plc/s7-output.js';
 import { FfmpegCamera } from './sources/ffmpeg-camera.js';
 import { HotFolderSource } from './sources/hot-folder.js';
 import { ArtifactUploader } from './sync/artifact-uploader.js';
@@ -57,10 +62,14 @@ export class Agent {
   readonly inspection: InspectionService;
   readonly publishers = new Map<string, StationPublisher>();
   readonly drainers = new Map<string, OutboxDrainer>();
+  private readonly jetstreamSinks: JetStreamSink[] = [];
   readonly cameras = new Map<string, FfmpegCamera>();
   readonly hotFolders: HotFolderSource[] = [];
   broker: EmbeddedBroker | null = null;
   opcua: AgentOpcuaServer | null = null;
+  modbus: ModbusPlcServer | null = null;
+  s7: S7Output | null = null;
+  private s7Outbox: SqliteOutbox | null = null;
   http: FastifyInstance | null = null;
   sync: SyncService | null = null;
   sparkplug: SparkplugNode | null = null;
@@ -78,7 +87,7 @@ export class Agent {
     deps: AgentDeps,
   ) {
     this.clock = deps.clock ?? systemClock;
-    this.logger = deps.logger ?? pino({ level: config.log.level, base: { app: 'diad-agent' } });
+    this.logger = deps.logger ?? pino(loggerOptions('diad-agent', config.log.level));
     mkdirSync(config.dataDir, { recursive: true });
     this.state = new StateStore(join(config.dataDir, 'state.json'));
     this.deviceId = this.state.get().enrolment?.deviceId ?? config.deviceId;
@@ -146,7 +155,7 @@ export class Agent {
 
   submit = (frame: Frame): Promise<InspectionResult> => this.inspection.submit(frame);
 
-  private usableProviders(): string[] {
+  private usableProviders(): Provider[] {
     const configured = this.config.model.providers;
     const usable = this.accelerators?.usable ?? configured;
     const list = configured.filter((p) => usable.includes(p));
@@ -196,6 +205,8 @@ export class Agent {
     });
 
     if (c.opcua.enabled) await this.startOpcua();
+    if (c.plc.modbus.enabled) await this.startModbus();
+    if (c.plc.s7.enabled) await this.startS7();
     for (const h of c.sources.hotFolders) {
       const src = new HotFolderSource({
         ...h,
@@ -309,10 +320,20 @@ export class Agent {
         clock: this.clock,
         logger: this.logger,
       });
+      const js = m.jetstream.enabled
+        ? new JetStreamSink({
+            servers: m.jetstream.servers,
+            user: m.jetstream.user,
+            password: m.jetstream.password,
+            address: { site: c.site, line: c.line, station: s.id },
+            logger: this.logger,
+          })
+        : null;
+      if (js) this.jetstreamSinks.push(js);
       const drainer = new OutboxDrainer({
         outbox: this.outbox,
         station: s.id,
-        sink: pub,
+        sink: js ?? pub,
         clock: this.clock,
         backoff: m.backoff,
         inflight: c.outbox.inflight,
@@ -331,6 +352,7 @@ export class Agent {
       this.publishers.set(s.id, pub);
       this.drainers.set(s.id, drainer);
       pub.start();
+      js?.start();
       drainer.start();
     }
     if (m.sparkplug.enabled) {
@@ -354,10 +376,11 @@ export class Agent {
     const { AgentOpcuaServer } = await import('./opcua/server.js');
     this.opcua = new AgentOpcuaServer({
       ...c.opcua,
+      machineVision: c.opcua.machineVision ? { recipes: (station) => this.recipesFor(station) } : null,
       pkiDir: c.opcua.pkiDir!,
       trustListReloadMs: 10_000,
       stations: c.stations.map((s) => s.id),
-      canAccept: (s) => this.inspection.canAccept(s) && !!this.models.activeModel,
+      canAccept: this.canTrigger,
       agentStatus: () => ({
         ready: this.readiness().length === 0,
         modelName: this.models.activeModel?.name ?? '',
@@ -366,34 +389,130 @@ export class Agent {
         outboxFull: this.inspection.outboxFull,
       }),
       logger: this.logger,
-      trigger: async (station, partId) => {
-        const spec = c.stations.find((s) => s.id === station)!;
-        const meta = {
-          site: c.site,
-          line: c.line,
-          station,
-          camera: spec.triggerCamera ?? 'none',
-          partId,
-          capturedAt: this.clock.now(),
-          category: spec.category,
-        };
-        const camera = spec.triggerCamera ? this.cameras.get(spec.triggerCamera) : undefined;
-        if (!camera)
-          return this.inspection.recordCaptureFailure(
-            meta,
-            'NO_CAMERA',
-            `station ${station} has no triggerCamera`,
-          );
-        let image: FrameInput;
-        try {
-          image = await camera.grab();
-        } catch (e) {
-          return this.inspection.recordCaptureFailure(meta, 'NO_FRAME', (e as Error).message);
-        }
-        return this.inspection.submit({ ...meta, image });
-      },
+      trigger: this.triggerInspection,
     });
     await this.opcua.start();
+    this.inspection.on('result', (r) => this.opcua?.onResult(r));
+  }
+
+  /**
+   * A PLC trigger (OPC UA, Modbus): inspects the station's trigger camera's latest frame. Resolves with the
+   * stored result; a missing camera or frame gives a stored error result, so the PLC handshake always completes.
+   */
+  triggerInspection = async (station: string, partId: string): Promise<InspectionResult> => {
+    const c = this.config;
+    const spec = c.stations.find((s) => s.id === station)!;
+    const meta = {
+      site: c.site,
+      line: c.line,
+      station,
+      camera: spec.triggerCamera ?? 'none',
+      partId,
+      capturedAt: this.clock.now(),
+      category: spec.category,
+    };
+    const camera = spec.triggerCamera ? this.cameras.get(spec.triggerCamera) : undefined;
+    if (!camera)
+      return this.inspection.recordCaptureFailure(
+        meta,
+        'NO_CAMERA',
+        `station ${station} has no triggerCamera`,
+      );
+    let image: FrameInput;
+    try {
+      image = await camera.grab();
+    } catch (e) {
+      return this.inspection.recordCaptureFailure(meta, 'NO_FRAME', (e as Error).message);
+    }
+    return this.inspection.submit({ ...meta, image });
+  };
+
+  /** The state of each enabled PLC interface (heartbeat → fleet view). */
+  plcLinks(): PlcLink[] {
+    const links: PlcLink[] = [];
+    if (this.opcua) {
+      const n = this.opcua.sessionCount;
+      links.push({ interface: 'opcua', state: n > 0 ? 'up' : 'idle', clients: n, detail: null });
+    }
+    if (this.modbus) {
+      const m = this.modbus.linkState();
+      links.push({
+        interface: 'modbus',
+        state: !m.listening ? 'down' : m.clients > 0 ? 'up' : 'idle',
+        clients: m.clients,
+        detail: m.refusedConnections ? `${m.refusedConnections} connections refused` : null,
+      });
+    }
+    if (this.s7) {
+      const s = this.s7.linkState();
+      links.push({
+        interface: 's7',
+        state: s.connected ? 'up' : 'down',
+        pending: s.pending,
+        detail: s.connected ? null : (s.lastError?.slice(0, 200) ?? 'connecting'),
+      });
+    }
+    return links;
+  }
+
+  /**
+   * OPC 40100 recipes of a station: the active model version with the thresholds in force and the station's
+   * category (one recipe while one model is active).
+   */
+  recipesFor(station: string): VisionRecipe[] {
+    const m = this.models.activeModel;
+    if (!m) return [];
+    const category = this.config.stations.find((s) => s.id === station)?.category ?? null;
+    const t = this.inspection.thresholdPolicy;
+    const image =
+      category && t.categoryThresholds[category] !== undefined ? t.categoryThresholds[category] : t.image;
+    return [
+      {
+        id: `${m.name}@${m.version}${category ? `#${category}` : ''}`,
+        modelName: m.name,
+        modelVersion: m.version,
+        modelSha256: m.sha256,
+        category,
+        thresholds: { version: t.version, image, pixel: t.pixel },
+      },
+    ];
+  }
+
+  /** Whether a PLC trigger for this station can be accepted now. */
+  canTrigger = (station: string): boolean => this.inspection.canAccept(station) && !!this.models.activeModel;
+
+  private async startModbus() {
+    const m = this.config.plc.modbus;
+    const { ModbusPlcServer } = await import('./plc/modbus-server.js');
+    this.modbus = new ModbusPlcServer({
+      host: m.host,
+      port: m.port,
+      allowedClients: m.allowedClients,
+      stations: this.config.stations.map((s) => s.id),
+      trigger: this.triggerInspection,
+      canAccept: this.canTrigger,
+      logger: this.logger,
+    });
+    await this.modbus.start();
+  }
+
+  /** S7 data-block output: its own outbox, so PLC delivery and MQTT delivery never delete each other's work. */
+  private async startS7() {
+    const s7 = this.config.plc.s7;
+    const { S7Output } = await import('./plc/s7-output.js');
+    this.s7Outbox = new SqliteOutbox(join(this.config.dataDir, 'plc-s7-outbox.db'), {
+      capacityBytes: Math.floor(this.config.outbox.capacityMb * 1024 * 1024),
+      synchronous: this.config.outbox.synchronous,
+    });
+    this.s7 = new S7Output({ ...s7, outbox: this.s7Outbox, clock: this.clock, logger: this.logger });
+    this.inspection.on('result', (r) => {
+      try {
+        this.s7?.enqueue(r);
+      } catch (e) {
+        this.logger.error({ resultId: r.resultId, err: (e as Error).message }, 'S7 outbox refused a result');
+      }
+    });
+    this.s7.start();
   }
 
   private startSync(cp: NonNullable<AgentConfig['controlPlane']>) {
@@ -432,6 +551,7 @@ export class Agent {
       agentVersion: AGENT_VERSION,
       providers: this.config.model.providers,
       accelerators: () => this.acceleratorReport(),
+      plcLinks: () => this.plcLinks(),
       publicKey: cp.signingPublicKeyFile ? loadPublicKey(cp.signingPublicKeyFile) : null,
       heartbeatMs: cp.heartbeatMs,
       backoff: cp.backoff,
@@ -509,8 +629,12 @@ export class Agent {
     await this.http?.close();
     await this.inspection.stop();
     await this.opcua?.stop();
+    await this.modbus?.stop();
+    await this.s7?.stop();
+    this.s7Outbox?.close();
     for (const d of this.drainers.values()) await d.stop();
     for (const p of this.publishers.values()) await p.close();
+    for (const j of this.jetstreamSinks) await j.close();
     await this.sparkplug?.close();
     await this.broker?.close();
     await this.models.close();

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -131,6 +132,18 @@ export const AgentConfigSchema = z.object({
           edgeNodeId: id.optional(),
         })
         .prefault({}),
+      /**
+       * Results straight into NATS JetStream (publish acknowledged once stored) instead of over MQTT; status stays
+       * on MQTT. For a NATS site broker, whose MQTT listener acknowledges QoS 1 before the stream stores it.
+       */
+      jetstream: z
+        .object({
+          enabled: z.boolean().default(false),
+          servers: z.array(z.string().regex(/^(nats|tls):\/\//, 'expected a nats:// URL')).default([]),
+          user: z.string().optional(),
+          password: z.string().optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   opcua: z
@@ -147,13 +160,67 @@ export const AgentConfigSchema = z.object({
         .min(1)
         .default(['Basic256Sha256']),
       allowAnonymous: z.boolean().default(false),
-      users: z.array(z.object({ username: z.string().min(1), password: z.string().min(1) })).default([]),
+      /** `password`, or `passwordHash` = `scrypt:<N>:<salt>:<hash>` (from `diad-agent hash-password`). */
+      users: z
+        .array(
+          z
+            .object({
+              username: z.string().min(1),
+              password: z.string().min(1).optional(),
+              passwordHash: z
+                .string()
+                .regex(/^scrypt:\d+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/, 'expected scrypt:<N>:<salt>:<hash>')
+                .optional(),
+            })
+            .refine(
+              (u) => !!u.password !== !!u.passwordHash,
+              'give exactly one of password and passwordHash',
+            ),
+        )
+        .default([]),
       /** Certificate store: own/, trusted/, rejected/, issuers/ (created on first start). */
       pkiDir: z.string().optional(),
       /** Trust client certificates that are not in trusted/ yet (commissioning only). */
       autoAcceptCertificates: z.boolean().default(false),
       resultBufferSize: z.number().int().min(1).max(1000).default(16),
+      /** OPC 40100 Machine Vision: a VisionSystemType instance per station beside the DiAD nodes (docs/plc.md). */
+      machineVision: z.boolean().default(true),
       samplingIntervalMs: z.number().int().min(0).default(100),
+    })
+    .prefault({}),
+  /** PLC interfaces besides OPC UA (docs/plc.md). */
+  plc: z
+    .object({
+      modbus: z
+        .object({
+          enabled: z.boolean().default(false),
+          host: z.string().default('0.0.0.0'),
+          port: port.default(502),
+          /** Client addresses or CIDR ranges allowed to connect; everyone else is disconnected. */
+          allowedClients: z.array(z.string().min(1)).min(1).default(['127.0.0.1']),
+        })
+        .prefault({}),
+      s7: z
+        .object({
+          enabled: z.boolean().default(false),
+          host: z.string().default('127.0.0.1'),
+          port: port.default(102),
+          rack: z.number().int().min(0).max(7).default(0),
+          slot: z.number().int().min(0).max(31).default(1),
+          timeoutMs: z.number().int().min(100).default(5000),
+          /** One data block per station; results go into a ring of `slots` records (docs/plc.md). */
+          stations: z
+            .array(
+              z.object({
+                station: id,
+                db: z.number().int().min(1).max(65535),
+                slots: z.number().int().min(1).max(64).default(8),
+              }),
+            )
+            .default([]),
+          backoff,
+        })
+        .prefault({}),
     })
     .prefault({}),
   http: z
@@ -185,11 +252,81 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * Secrets that may come from the environment instead of the YAML file (the environment wins), so the file can be
+ * committed or baked into an image without them. Each maps to the YAML key it replaces.
+ */
+export const ENV_OVERRIDES = {
+  DIAD_MQTT_USERNAME: 'mqtt.username',
+  DIAD_MQTT_PASSWORD: 'mqtt.password',
+  DIAD_EMBEDDED_BROKER_PASSWORD: 'mqtt.embeddedBroker.password',
+  /** JSON array of {username, password}, or comma-separated user:password pairs. */
+  DIAD_OPCUA_USERS: 'opcua.users',
+  DIAD_ENROL_TOKEN: 'controlPlane.enrolToken',
+  DIAD_FRAME_TOKEN: 'http.frameToken',
+} as const;
+
+function parseOpcuaUsers(raw: string): unknown {
+  if (raw.trim().startsWith('[')) {
+    try {
+      return JSON.parse(raw);
+    } catch (e) {
+      throw new ConfigError(`DIAD_OPCUA_USERS: not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  return raw.split(',').map((pair) => {
+    const i = pair.indexOf(':');
+    if (i <= 0) throw new ConfigError('DIAD_OPCUA_USERS: expected user:password pairs separated by commas');
+    return { username: pair.slice(0, i).trim(), password: pair.slice(i + 1) };
+  });
+}
+
+/**
+ * Returns a copy of the parsed YAML document with the ENV_OVERRIDES that are set (non-empty) applied, and which
+ * keys they replaced (for error messages).
+ */
+export function applyEnvOverrides(
+  doc: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+): { doc: unknown; origins: Record<string, string> } {
+  const origins: Record<string, string> = {};
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return { doc, origins };
+  const out = structuredClone(doc) as Record<string, unknown>;
+  for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    const path = key.split('.');
+    if (path[0] === 'controlPlane' && out.controlPlane === undefined) {
+      throw new ConfigError(`${name} is set but the configuration has no controlPlane section`);
+    }
+    let node = out;
+    for (const part of path.slice(0, -1)) {
+      const next = node[part];
+      if (next === undefined || next === null) node[part] = {};
+      else if (typeof next !== 'object' || Array.isArray(next)) {
+        throw new ConfigError(`${path.slice(0, path.indexOf(part) + 1).join('.')}: expected an object`);
+      }
+      node = node[part] as Record<string, unknown>;
+    }
+    node[path[path.length - 1]] = name === 'DIAD_OPCUA_USERS' ? parseOpcuaUsers(raw) : raw;
+    origins[key] = name;
+  }
+  return { doc: out, origins };
+}
+
 /** Validates a parsed config object; the error names the key that failed (e.g. "mqtt.url"). */
-export function parseConfig(input: unknown, source = 'config'): AgentConfig {
+export function parseConfig(
+  input: unknown,
+  source = 'config',
+  origins: Record<string, string> = {},
+): AgentConfig {
   const r = AgentConfigSchema.safeParse(input);
   if (!r.success) {
-    const lines = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const lines = r.error.issues.map((i) => {
+      const key = i.path.join('.') || '(root)';
+      const from = Object.entries(origins).find(([k]) => key === k || key.startsWith(`${k}.`));
+      return `${key}${from ? ` (from ${from[1]})` : ''}: ${i.message}`;
+    });
     throw new ConfigError(`${source}: ${lines.join('; ')}`);
   }
   const c = r.data;
@@ -201,6 +338,18 @@ export function parseConfig(input: unknown, source = 'config'): AgentConfig {
   };
   for (const [i, h] of c.sources.hotFolders.entries()) check(`sources.hotFolders.${i}.station`, h.station);
   for (const [i, cam] of c.sources.cameras.entries()) check(`sources.cameras.${i}.station`, cam.station);
+  for (const [i, s7] of c.plc.s7.stations.entries()) check(`plc.s7.stations.${i}.station`, s7.station);
+  if (c.plc.s7.enabled && c.plc.s7.stations.length === 0)
+    throw new ConfigError(`${source}: plc.s7.stations: name at least one station and its data block`);
+  for (const [i, a] of c.plc.modbus.allowedClients.entries()) {
+    const [addr, bits] = a.split('/');
+    const family = isIP(addr);
+    const max = family === 6 ? 128 : 32;
+    if (!family || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max)))
+      throw new ConfigError(
+        `${source}: plc.modbus.allowedClients.${i}: not an IP address or CIDR range: "${a}"`,
+      );
+  }
   const cameras = new Set(c.sources.cameras.map((cam) => cam.id));
   c.stations.forEach((s, i) => {
     if (s.triggerCamera && !cameras.has(s.triggerCamera)) {
@@ -232,7 +381,8 @@ export function parseConfig(input: unknown, source = 'config'): AgentConfig {
   return c;
 }
 
-export function loadConfig(path: string): AgentConfig {
+/** Reads, overrides from the environment (ENV_OVERRIDES) and validates the agent's YAML configuration. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -245,5 +395,6 @@ export function loadConfig(path: string): AgentConfig {
   } catch (e) {
     throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message}`);
   }
-  return parseConfig(doc, path);
+  const { doc: merged, origins } = applyEnvOverrides(doc, env);
+  return parseConfig(merged, path, origins);
 }

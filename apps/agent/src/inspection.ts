@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { encodePng } from '@diad/pipeline';
 import { InspectionResult, type Thresholds, uuidv7 } from '@diad/protocol';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
@@ -11,7 +12,6 @@ import { decodePnmPixels } from './inspector/pnm.js';
 import { FrameDecodeError, type InspectionOutput } from './inspector/types.js';
 import type { AgentMetrics } from './metrics.js';
 import { type Outbox, OutboxFullError } from './outbox/types.js';
-import { encodePng } from './png.js';
 
 export interface StationSpec {
   id: string;
@@ -342,12 +342,12 @@ export class InspectionService extends EventEmitter<{
 /** The frame as a file to keep: encoded images as they came, raw frames and PGM/PPM as PNG. */
 async function imageBytes(image: FrameInput): Promise<{ bytes: Uint8Array; ext: string }> {
   if (isRawFrame(image))
-    return { bytes: encodePng(image.width, image.height, image.channels, image.data), ext: '.png' };
+    return { bytes: await encodePng(image.data, image.width, image.height, image.channels), ext: '.png' };
   const bytes = typeof image === 'string' ? await readFile(image) : image;
   const ext = extOf(bytes);
   if (ext === '.ppm' || ext === '.pgm') {
     const p = decodePnmPixels(bytes);
-    return { bytes: encodePng(p.width, p.height, p.channels, p.data), ext: '.png' };
+    return { bytes: await encodePng(p.data, p.width, p.height, p.channels), ext: '.png' };
   }
   return { bytes, ext };
 }

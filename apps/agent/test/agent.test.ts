@@ -82,8 +82,13 @@ describe('Agent end to end (embedded broker, HTTP source, Sparkplug B)', () => {
     });
     await waitFor(() => spb.some((m) => m.topic === 'spBv1.0/plant/DDATA/edge-1/st1'), 5000, 'DDATA');
     const d = spb.find((m) => m.topic === 'spBv1.0/plant/DDATA/edge-1/st1')!.payload;
-    expect(d.metrics.find((m) => m.name === 'Result/PartId')?.value).toBe('S-1');
-    expect(d.metrics.find((m) => m.name === 'Result/Verdict')?.value).toBe('OK');
+    // DDATA names its metrics by the aliases the DBIRTH declared.
+    const birth = spb.find((m) => m.topic === 'spBv1.0/plant/DBIRTH/edge-1/st1')!.payload;
+    const names = new Map(birth.metrics.map((m) => [m.alias, m.name]));
+    expect(d.metrics.every((m) => m.name === undefined && names.has(m.alias))).toBe(true);
+    const byName = (n: string) => d.metrics.find((m) => names.get(m.alias) === n)?.value;
+    expect(byName('Result/PartId')).toBe('S-1');
+    expect(byName('Result/Verdict')).toBe('OK');
     expect(d.seq).toBeGreaterThanOrEqual(3); // NBIRTH 0, DBIRTH 1..2
   });
 
@@ -98,7 +103,7 @@ describe('Agent end to end (embedded broker, HTTP source, Sparkplug B)', () => {
     await waitFor(() => after().some((m) => m.topic === 'spBv1.0/plant/NBIRTH/edge-1'), 10_000, 'NBIRTH');
     const death = after().find((m) => m.topic === 'spBv1.0/plant/NDEATH/edge-1')!.payload;
     const birth = after().find((m) => m.topic === 'spBv1.0/plant/NBIRTH/edge-1')!.payload;
-    expect(death.metrics).toEqual([{ name: 'bdSeq', type: 'UInt64', value: bd }]);
+    expect(death.metrics).toEqual([{ name: 'bdSeq', type: 'Int64', value: bd }]);
     expect(birth.seq).toBe(0);
     expect(birth.metrics.find((m) => m.name === 'bdSeq')?.value).toBe((bd + 1) % 256);
     await waitFor(() => spb.some((m) => m.topic === 'spBv1.0/plant/DBIRTH/edge-1/st2'), 5000, 'DBIRTH');
@@ -126,7 +131,8 @@ describe('Agent end to end (embedded broker, HTTP source, Sparkplug B)', () => {
       timestamp: 1764331200000,
       seq: 255,
       metrics: [
-        { name: 'bdSeq', type: 'UInt64' as const, value: 7 },
+        { name: 'bdSeq', type: 'Int64' as const, value: 7 },
+        { alias: 1003, type: 'UInt64' as const, value: 2 ** 40 },
         { name: 'x', type: 'Double' as const, value: 0.25 },
         { name: 'b', type: 'Boolean' as const, value: true },
         { name: 's', type: 'String' as const, value: 'é' },
@@ -139,8 +145,8 @@ describe('Agent end to end (embedded broker, HTTP source, Sparkplug B)', () => {
     const back = decodePayload(bytes);
     expect(back.timestamp).toBe(p.timestamp);
     expect(back.seq).toBe(255);
-    expect(back.metrics.map((m) => [m.name, m.type, m.value])).toEqual(
-      p.metrics.map((m) => [m.name, m.type, m.value]),
+    expect(back.metrics.map((m) => [m.name, m.alias, m.type, m.value])).toEqual(
+      p.metrics.map((m) => [m.name, m.alias, m.type, m.value]),
     );
   });
 });

@@ -1,12 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { encodePng } from '@diad/pipeline';
 import { uuidv7 } from '@diad/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePng } from '../src/png.js';
 import { ArtifactUploader } from '../src/sync/artifact-uploader.js';
 import { ControlPlaneClient } from '../src/sync/client.js';
 import { FakeControlPlane } from './fake-control-plane.js';
 import { FakeClock, silent, tmp, waitFor } from './helpers.js';
+
+const PNG = await encodePng(new Uint8Array([0, 64, 128, 255]), 2, 2, 1);
 
 describe('artifact uploader (defect images to the control plane)', () => {
   const cp = new FakeControlPlane();
@@ -26,7 +28,7 @@ describe('artifact uploader (defect images to the control plane)', () => {
       backoff: { initialMs: 100, maxMs: 1000 },
       logger: silent,
     });
-    const png = encodePng(2, 2, 1, new Uint8Array([0, 64, 128, 255]));
+    const png = PNG;
     const put = (name: string, bytes: Uint8Array = png) => {
       writeFileSync(join(root, '2026-11-28', name), bytes);
       return `2026-11-28/${name}`;

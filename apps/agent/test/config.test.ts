@@ -104,12 +104,48 @@ describe('diad-agent CLI', () => {
       );
       expect(await main(['check', '--config', bad])).toBe(2);
       expect(await main(['run'])).toBe(2);
+      expect(await main(['run', '--config', bad, '--bogus'])).toBe(2);
+      expect(await main(['--help'])).toBe(0);
+      expect(await main(['--version'])).toBe(0);
     } finally {
       e.mockRestore();
       o.mockRestore();
     }
     expect(out.join('')).toMatch(/agent.example.yaml: ok/);
     expect(err.join('')).toMatch(/invalid config: .*bad.yaml: stations\.0\.queueSize/);
-    expect(err.join('')).toMatch(/usage: diad-agent run --config/);
+    expect(err.join('')).toMatch(/diad-agent: --config <file> is required/);
+    expect(err.join('')).toMatch(/diad-agent: Unknown option '--bogus'/);
+    expect(out.join('')).toMatch(/Usage: diad-agent <command> --config <agent.yaml>/);
+    expect(out.join('')).toMatch(/^diad-agent \d+\.\d+\.\d+$/m);
+  });
+
+  it('takes secrets from the environment over the file, naming the variable when one is wrong', () => {
+    const file = join(tmp(), 'env.yaml');
+    writeFileSync(
+      file,
+      'site: plant1\nline: line1\ndataDir: /tmp/x\nmodel: { kind: standin, bundle: b.json }\nstations: [{ id: st1 }]\n' +
+        'mqtt: { username: u, password: from-file }\ncontrolPlane: { url: "http://127.0.0.1:1" }\n',
+    );
+    const c = loadConfig(file, {
+      DIAD_MQTT_PASSWORD: 'from-env',
+      DIAD_OPCUA_USERS: 'plc:pw1:with-colon,hmi:pw2',
+      DIAD_ENROL_TOKEN: 't'.repeat(20),
+    });
+    expect(c.mqtt.password).toBe('from-env');
+    expect(c.mqtt.username).toBe('u');
+    expect(c.opcua.users).toEqual([
+      { username: 'plc', password: 'pw1:with-colon' },
+      { username: 'hmi', password: 'pw2' },
+    ]);
+    expect(c.controlPlane?.enrolToken).toBe('t'.repeat(20));
+    expect(loadConfig(file, { DIAD_OPCUA_USERS: '[{"username":"a","password":"b"}]' }).opcua.users).toEqual([
+      { username: 'a', password: 'b' },
+    ]);
+    expect(() => loadConfig(file, { DIAD_ENROL_TOKEN: 'short' })).toThrow(
+      /controlPlane\.enrolToken \(from DIAD_ENROL_TOKEN\)/,
+    );
+    expect(() => loadConfig(file, { DIAD_OPCUA_USERS: 'nocolon' })).toThrow(
+      /DIAD_OPCUA_USERS: expected user:password/,
+    );
   });
 });

@@ -25,11 +25,14 @@ export const ControlPlaneConfig = z
     blobDir: z.string().min(1).default('.data/control-plane/blobs'),
     /** Where bundles and result images live: the local folder `blobDir`, or an S3-compatible bucket. */
     blobStore: z.enum(['fs', 's3']).default('fs'),
+    /** An S3-compatible server (path-style addressing); absent: AWS S3 in `s3Region`. */
     s3Endpoint: z.string().url().optional(),
     s3Region: z.string().min(1).default('us-east-1'),
     s3Bucket: z.string().min(1).optional(),
+    /** Static keys; absent: the AWS SDK's default credential chain (AWS_* variables, profiles, IRSA, instance roles). */
     s3AccessKeyId: z.string().min(1).optional(),
     s3SecretAccessKey: z.string().min(1).optional(),
+    s3SessionToken: z.string().min(1).optional(),
     mqttUrl: z
       .string()
       .regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt:// or ws:// URL')
@@ -91,30 +94,79 @@ export const ControlPlaneConfig = z
     ingestBatchSize: int(1, 5000).default(1000),
     /** 0 = group commit: a batch is written as soon as the previous write finished (lowest lag). */
     ingestFlushMs: int(0, 10_000).default(20),
+    /** Width of one time partition of the results table (by capture time, UTC). */
+    resultsPartitionInterval: z.enum(['day', 'week', 'month']).default('month'),
+    /** Partitions created ahead of the current one. */
+    resultsPartitionsAhead: int(1, 366).default(2),
+    /** Results older than this many days are dropped a whole partition at a time; 0 keeps them all. */
+    resultsRetentionDays: int(0, 36_500).default(0),
+    /** How often partitions are created ahead and expired ones dropped (also once at start); 0: at start only. */
+    partitionMaintenanceMs: int(0, 86_400_000).default(3_600_000),
     /** Stall alarm: agents report queued results and this replica committed none for this long (seconds); 0 = off. */
     ingestStallSeconds: int(0, 86_400).default(60),
+    /** Where results come from: "mqtt" (the broker at mqttUrl, $share group) or "nats" (JetStream at natsUrl). */
+    ingestTransport: z.enum(['mqtt', 'nats']).default('mqtt'),
+    /** NATS servers, comma-separated (every node of a cluster, so the client fails over). */
+    natsUrl: z
+      .string()
+      .regex(/^(nats|tls):\/\/[^,]+(,(nats|tls):\/\/[^,]+)*$/, 'expected nats:// URLs, comma-separated')
+      .optional(),
+    natsUser: z.string().optional(),
+    natsPassword: z.string().optional(),
+    /** JetStream stream and durable consumer (created at start when missing). */
+    natsStream: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default('DIAD_RESULTS'),
+    natsConsumer: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default('control-plane'),
+    natsStreamReplicas: int(1, 5).default(1),
+    natsMaxAgeSeconds: int(60, 365 * 86400).default(7 * 86400),
+    natsMaxBytes: z.coerce.number().int().min(-1).default(-1),
+    natsAckWaitSeconds: int(1, 3600).default(30),
+    natsMaxAckPending: int(1, 1_000_000).default(20_000),
+    natsPullBatch: int(1, 10_000).default(500),
   })
   .strict()
-  .refine(
-    (c) => c.blobStore !== 's3' || (c.s3Endpoint && c.s3Bucket && c.s3AccessKeyId && c.s3SecretAccessKey),
-    {
-      message: 'blobStore "s3" needs s3Endpoint, s3Bucket, s3AccessKeyId and s3SecretAccessKey',
-      path: ['blobStore'],
-    },
-  );
+  .refine((c) => c.ingestTransport !== 'nats' || c.natsUrl, {
+    message: 'ingestTransport "nats" needs natsUrl',
+    path: ['natsUrl'],
+  })
+  .refine((c) => c.blobStore !== 's3' || c.s3Bucket, {
+    message: 'blobStore "s3" needs s3Bucket (S3_BUCKET)',
+    path: ['blobStore'],
+  })
+  .refine((c) => !c.s3AccessKeyId === !c.s3SecretAccessKey, {
+    message: 's3AccessKeyId and s3SecretAccessKey go together (or neither, for the default credential chain)',
+    path: ['s3SecretAccessKey'],
+  });
 export type ControlPlaneConfig = z.infer<typeof ControlPlaneConfig>;
 export type ControlPlaneConfigInput = z.input<typeof ControlPlaneConfig>;
 
+/** A configuration the control plane cannot start with; the message names each setting that is wrong. */
+export class ConfigError extends TypeError {
+  override name = 'ConfigError';
+}
+
+function describe(issues: z.core.$ZodIssue[], nameOf: (key: string) => string): string {
+  return issues
+    .map((i) => {
+      const key = i.path.join('.') || '(root)';
+      const missing = i.code === 'invalid_type' && /received undefined/.test(i.message);
+      return `${nameOf(key)}: ${missing ? 'required' : i.message}`;
+    })
+    .join('; ');
+}
+
 export function parseConfig(input: ControlPlaneConfigInput): ControlPlaneConfig {
   const r = ControlPlaneConfig.safeParse(input);
-  if (!r.success) {
-    const msgs = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new TypeError(`control-plane config: ${msgs.join('; ')}`);
-  }
+  if (!r.success) throw new ConfigError(`control-plane config: ${describe(r.error.issues, (k) => k)}`);
   return r.data;
 }
 
-const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
+export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   HOST: 'host',
   PORT: 'port',
   DATABASE_URL: 'databaseUrl',
@@ -127,6 +179,7 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   S3_BUCKET: 's3Bucket',
   S3_ACCESS_KEY_ID: 's3AccessKeyId',
   S3_SECRET_ACCESS_KEY: 's3SecretAccessKey',
+  S3_SESSION_TOKEN: 's3SessionToken',
   MQTT_URL: 'mqttUrl',
   MQTT_GROUP: 'mqttGroup',
   MQTT_PROTOCOL: 'mqttProtocol',
@@ -155,7 +208,23 @@ const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   LOG_LEVEL: 'logLevel',
   INGEST_BATCH_SIZE: 'ingestBatchSize',
   INGEST_FLUSH_MS: 'ingestFlushMs',
+  RESULTS_PARTITION_INTERVAL: 'resultsPartitionInterval',
+  RESULTS_PARTITIONS_AHEAD: 'resultsPartitionsAhead',
+  RESULTS_RETENTION_DAYS: 'resultsRetentionDays',
+  PARTITION_MAINTENANCE_MS: 'partitionMaintenanceMs',
   INGEST_STALL_SECONDS: 'ingestStallSeconds',
+  INGEST_TRANSPORT: 'ingestTransport',
+  NATS_URL: 'natsUrl',
+  NATS_USER: 'natsUser',
+  NATS_PASSWORD: 'natsPassword',
+  NATS_STREAM: 'natsStream',
+  NATS_CONSUMER: 'natsConsumer',
+  NATS_STREAM_REPLICAS: 'natsStreamReplicas',
+  NATS_MAX_AGE_SECONDS: 'natsMaxAgeSeconds',
+  NATS_MAX_BYTES: 'natsMaxBytes',
+  NATS_ACK_WAIT_SECONDS: 'natsAckWaitSeconds',
+  NATS_MAX_ACK_PENDING: 'natsMaxAckPending',
+  NATS_PULL_BATCH: 'natsPullBatch',
 };
 
 /** Reads the documented environment variables (unset and empty ones are left to the defaults). */
@@ -165,5 +234,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlan
     const v = env[k];
     if (v !== undefined && (v !== '' || key === 'mqttGroup')) input[key] = v;
   }
-  return parseConfig(input as ControlPlaneConfigInput);
+  const r = ControlPlaneConfig.safeParse(input);
+  if (!r.success) {
+    const envName = Object.fromEntries(Object.entries(ENV_KEYS).map(([k, v]) => [v, k])) as Record<
+      string,
+      string
+    >;
+    throw new ConfigError(`configuration: ${describe(r.error.issues, (k) => envName[k] ?? k)}`);
+  }
+  return r.data;
 }

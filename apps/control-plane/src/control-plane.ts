@@ -17,6 +17,7 @@ import { type Clock, systemClock } from './common/tokens.js';
 import { type ControlPlaneConfig, type ControlPlaneConfigInput, parseConfig } from './config.js';
 import { serveDashboard } from './dashboard/static-dashboard.js';
 import { Database } from './db/database.js';
+import { maintainPartitions } from './db/partitions.js';
 import { Ingestion } from './results/ingestion/ingestion.service.js';
 import { ResultEvents } from './results/result-events.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
@@ -56,11 +57,12 @@ export async function createControlPlane(
       overrides.blobs ??
       (config.blobStore === 's3'
         ? new S3BlobStore({
-            endpoint: config.s3Endpoint!,
+            endpoint: config.s3Endpoint,
             region: config.s3Region,
             bucket: config.s3Bucket!,
-            accessKeyId: config.s3AccessKeyId!,
-            secretAccessKey: config.s3SecretAccessKey!,
+            accessKeyId: config.s3AccessKeyId,
+            secretAccessKey: config.s3SecretAccessKey,
+            sessionToken: config.s3SessionToken,
           })
         : new FsBlobStore(config.blobDir));
     app = await NestFactory.create<NestExpressApplication>(
@@ -96,6 +98,23 @@ export async function createControlPlane(
     await app.listen(config.port, config.host);
     const addr = app.getHttpServer().address() as AddressInfo;
     const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    // Partitions for the current interval exist before the first result is taken in.
+    const partitionPolicy = {
+      interval: config.resultsPartitionInterval,
+      ahead: config.resultsPartitionsAhead,
+      retentionDays: config.resultsRetentionDays,
+    };
+    const maintain = () =>
+      maintainPartitions(db.prisma, partitionPolicy, clock.now())
+        .then((r) => {
+          if (r.created.length || r.dropped.length || r.moved || r.expired)
+            log.info(r, 'results partitions maintained');
+        })
+        .catch((e) => log.error({ err: e }, 'results partition maintenance failed'));
+    await maintain();
+    const partitionTimer =
+      config.partitionMaintenanceMs > 0 ? setInterval(maintain, config.partitionMaintenanceMs) : null;
+    partitionTimer?.unref();
     const ingestion = app.get(Ingestion);
     await ingestion.start(addr.port);
     const rollouts = app.get(RolloutsService);
@@ -118,6 +137,7 @@ export async function createControlPlane(
       close: () => {
         closing ??= (async () => {
           if (ticker) clearInterval(ticker);
+          if (partitionTimer) clearInterval(partitionTimer);
           await ingestion.stop();
           nest.get(ResultEvents).close();
           const server = nest.getHttpServer();

@@ -10,9 +10,11 @@ import { fleetView } from './views/fleet.js';
 import { floorView } from './views/floor.js';
 import { historyView } from './views/history.js';
 import { resultView } from './views/result.js';
+import { reviewView } from './views/review.js';
 import { rolloutDetailView, rolloutsView } from './views/rollouts.js';
 import { signInView } from './views/signin.js';
 import { thresholdsView } from './views/thresholds.js';
+import { trainingView } from './views/training.js';
 import { trendsView } from './views/trends.js';
 
 const root = document.getElementById('app')!;
@@ -60,6 +62,8 @@ const routes: Route[] = [
   { path: '/rollouts', render: signedIn(() => rolloutsView(ctx)) },
   { path: '/rollouts/:id', render: signedIn((m) => rolloutDetailView(ctx, m.params.id)) },
   { path: '/thresholds', render: signedIn((m) => thresholdsView(ctx, m)) },
+  { path: '/review', render: signedIn((m) => reviewView(ctx, m)) },
+  { path: '/training', render: signedIn((m) => trainingView(ctx, m)) },
 ];
 
 function mount(view: View): void {

@@ -11,6 +11,8 @@ const NAV: Array<[string, string]> = [
   ['/fleet', 'Fleet'],
   ['/rollouts', 'Rollouts'],
   ['/thresholds', 'Thresholds'],
+  ['/review', 'Review'],
+  ['/training', 'Training'],
 ];
 
 const LIVE_TEXT: Record<LiveState, string> = { live: 'Live', connecting: 'Connecting…', offline: 'Offline' };

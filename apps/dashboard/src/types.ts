@@ -99,6 +99,14 @@ export interface Device {
     gpu: string | null;
     variant: string | null;
   } | null;
+  /** The station's PLC links as last reported (null from agents that predate the report). */
+  plcLinks: Array<{
+    interface: 'opcua' | 'modbus' | 's7';
+    state: 'up' | 'idle' | 'down';
+    clients?: number;
+    pending?: number;
+    detail: string | null;
+  }> | null;
   queueDepth: number | null;
   outboxDepth: number | null;
   activeModel: { name: string; version: string | null } | null;
@@ -175,4 +183,44 @@ export interface AuditEntry {
   entityId: string | null;
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
+}
+
+export type LabelKind = 'confirmed_defect' | 'false_alarm' | 'missed_defect' | 'confirmed_ok';
+
+export interface ResultLabel {
+  id: string;
+  resultId: string;
+  version: number;
+  label: LabelKind;
+  maskRef: string | null;
+  note: string | null;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface ReviewItem {
+  resultId: string;
+  station: string;
+  partId: string;
+  inspectedAt: string;
+  verdict: 'OK' | 'NOK';
+  score: number | null;
+  normalizedScore: number | null;
+  shadowVerdict: 'OK' | 'NOK' | null;
+  reason: 'shadow-disagrees' | 'borderline';
+}
+
+export interface TrainingJob {
+  id: string;
+  lineId: string;
+  datasetId: string;
+  config: { modelName: string; config: string; maxMinutes: number };
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  progress: { stage?: string; step?: number; of?: number; loss?: number; etaMinutes?: number } | null;
+  attempts: number;
+  worker: string | null;
+  modelVersionId: string | null;
+  error: string | null;
+  createdAt: string;
+  finishedAt: string | null;
 }

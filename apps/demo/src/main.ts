@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SYNTH_CATEGORIES } from '@diad/datasets';
+import { loggerOptions } from '@diad/protocol';
 import pino from 'pino';
 import { readBundleManifest } from './bundle-tar.js';
 import { HotFolderFeeder } from './feeder.js';
@@ -84,9 +85,9 @@ async function main(): Promise<number> {
   });
 
   ensureDashboardBuilt(root);
-  const logFile = (name: string) =>
+  const logFile = (name: 'control-plane' | 'agent') =>
     pino(
-      { level },
+      loggerOptions(`diad-${name}`, level),
       pino.destination({ dest: join(dataDir, 'logs', `${name}.log`), mkdir: true, sync: false }),
     );
   say(`starting broker, control plane, agent (model ${manifest.model.name}@${manifest.model.version})...`);

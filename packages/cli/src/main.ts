@@ -3,6 +3,16 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { run } from './run.js';
 
+/** `diad` entry point (the npm bin in bin/diad.js calls it); resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv, { stdout: process.stdout, stderr: process.stderr });
+  } catch (err) {
+    process.stderr.write(`diad: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}
+
 const invokedDirectly = (() => {
   try {
     return realpathSync(process.argv[1] ?? '') === realpathSync(fileURLToPath(import.meta.url));
@@ -12,13 +22,7 @@ const invokedDirectly = (() => {
 })();
 
 if (invokedDirectly) {
-  run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`diad: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

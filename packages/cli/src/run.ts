@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type Io, UsageError } from './args.js';
 import { synthCommand } from './commands/synth.js';
 
@@ -9,28 +10,28 @@ Commands:
   inspect   run a bundle on images
   doctor    check which execution providers (TensorRT, CUDA, WebGPU, CPU) work on this machine, and why not
 
-Run "diad <command> --help" for the options of a command.
+Run "diad <command> --help" for the options of a command; "diad --version" prints the version.
 `;
+
+/** The version in this package's package.json (one folder above both src/ and dist/). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
 
 const EXPECTED_ERRORS = new Set(['DatasetLayoutError', 'BundleError', 'ImageDecodeError']);
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
+// The model runtime is imported when a command needs it, so the other commands start without ONNX Runtime loaded.
 async function loadInspect(): Promise<Command> {
-  // resolved at run time so the other commands work without the model runtime loaded
-  const pipeline = (await import('@diad/pipeline')) as { inspectCommand?: Command };
-  if (typeof pipeline.inspectCommand !== 'function') {
-    throw new Error('this build of @diad/pipeline has no inspectCommand');
-  }
-  return pipeline.inspectCommand;
+  return (await import('@diad/pipeline')).inspectCommand;
 }
 
 async function loadDoctor(): Promise<Command> {
-  const pipeline = (await import('@diad/pipeline')) as { doctorCommand?: Command };
-  if (typeof pipeline.doctorCommand !== 'function') {
-    throw new Error('this build of @diad/pipeline has no doctorCommand');
-  }
-  return pipeline.doctorCommand;
+  return (await import('@diad/pipeline')).doctorCommand;
 }
 
 async function loadEval(): Promise<Command> {
@@ -48,13 +49,23 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 /** Runs the `diad` command line; returns the process exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`diad ${version()}\n`);
+    return 0;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(USAGE);
-    return name ? 0 : 2;
+    return 0;
+  }
+  if (!name) {
+    io.stderr.write(`diad: missing command\n\n${USAGE}`);
+    return 2;
   }
   const load = COMMANDS[name];
   if (!load) {
-    io.stderr.write(`diad: unknown command "${name}"\n\n${USAGE}`);
+    io.stderr.write(
+      `diad: unknown ${name.startsWith('-') ? 'option' : 'command'} "${name}" (see diad --help)\n`,
+    );
     return 2;
   }
   try {

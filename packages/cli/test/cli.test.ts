@@ -14,6 +14,15 @@ describe('diad command line', () => {
     const r = await diad('train');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown command "train"');
+    expect(await diad('--version')).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^diad \d+\.\d+\.\d+\n$/),
+    });
+    expect(await diad('--bogus')).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown option "--bogus"'),
+    });
+    expect((await diad()).code).toBe(2);
   });
 
   it('synth: names a missing or bad option with exit code 2', async () => {

@@ -26,12 +26,21 @@ export * from './core/ddim.js';
 export * from './core/heatmap.js';
 export * from './core/normalize.js';
 export * from './core/pool.js';
+export * from './core/resize.js';
 export * from './core/rng.js';
 export * from './core/schedule.js';
 export * from './core/score.js';
 export * from './core/upsample.js';
 export { BundleError, ImageDecodeError } from './errors.js';
-export { DEFAULT_MAX_INPUT_PIXELS, decodeToRgb, type FrameInput, type RawFrame } from './image/decode.js';
+export {
+  DEFAULT_MAX_INPUT_PIXELS,
+  decodeFullRgb,
+  decodeToRgb,
+  encodePng,
+  type FrameInput,
+  type RawFrame,
+  type RgbImage,
+} from './image/decode.js';
 export {
   DiadPipeline,
   defaultBackend,

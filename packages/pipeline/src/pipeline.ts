@@ -52,6 +52,12 @@ export interface PipelineOptions {
   logger?: PipelineLogger;
   /** Largest number of frames per graph call in runBatch (dynamic-batch graphs only); default 8. */
   maxBatch?: number;
+  /**
+   * Averaged draws of a frame share graph calls: each call carries up to this many draws of every frame in the
+   * batch, the frames repeated along the batch axis (dynamic-batch graphs only). Default: all of a frame's draws in
+   * one call, as long as a call stays within max(maxBatch, 16) rows. 1 runs the draws one after another.
+   */
+  drawsPerCall?: number;
   /** Input pixel limit for decoding (default 100 megapixels). */
   maxInputPixels?: number;
   /** Where .tar bundles are extracted. */
@@ -131,6 +137,9 @@ function checkOptions(o: PipelineOptions): void {
   if (o.maxBatch !== undefined && (!Number.isInteger(o.maxBatch) || o.maxBatch < 1)) {
     throw new RangeError(`maxBatch: expected an integer >= 1, got ${o.maxBatch}`);
   }
+  if (o.drawsPerCall !== undefined && (!Number.isInteger(o.drawsPerCall) || o.drawsPerCall < 1)) {
+    throw new RangeError(`drawsPerCall: expected an integer >= 1, got ${o.drawsPerCall}`);
+  }
 }
 
 /** ONNX Runtime, imported on first use. */
@@ -156,8 +165,12 @@ export class DiadPipeline {
   private readonly alphas: Float64Array;
   /** The largest buffer set needed so far; smaller batches use a narrowed view of it. */
   private buffers?: RunBuffers;
+  /** Buffers for frames × draws rows when draws share graph calls (separate: they hold the repeated frames). */
+  private rowBufs?: RunBuffers;
   private readonly mutex = new Mutex();
   private readonly maxBatch: number;
+  private readonly drawsPerCall?: number;
+  private readonly maxRows: number;
   private readonly maxInputPixels?: number;
   private closed = false;
 
@@ -177,6 +190,8 @@ export class DiadPipeline {
     this.alphas = alphasCumprod(bundle.manifest.schedule).map(Math.fround);
     this.dynamicBatch = hasDynamicBatch(bundle.manifest);
     this.maxBatch = this.dynamicBatch ? (opts.maxBatch ?? 8) : 1;
+    this.drawsPerCall = opts.drawsPerCall;
+    this.maxRows = Math.max(this.maxBatch, 16);
     this.maxInputPixels = opts.maxInputPixels;
   }
 
@@ -353,6 +368,7 @@ export class DiadPipeline {
       startStep,
       steps,
       draws,
+      drawsPerCall: 1,
       seed,
       noise,
       mode,
@@ -377,6 +393,19 @@ export class DiadPipeline {
   private buffersFor(batch: number): RunBuffers {
     if (!this.buffers || this.buffers.batch < batch) this.buffers = allocateRunBuffers(this.manifest, batch);
     return narrowBuffers(this.buffers, batch);
+  }
+
+  /** Rows for draws sharing graph calls; grown like `buffers`. */
+  private rowBuffers(rows: number): RunBuffers {
+    if (!this.rowBufs || this.rowBufs.batch < rows) this.rowBufs = allocateRunBuffers(this.manifest, rows);
+    return narrowBuffers(this.rowBufs, rows);
+  }
+
+  /** How many draws of each of `frames` frames go into one graph call. */
+  private drawsPerCallFor(frames: number, draws: number): number {
+    if (!this.dynamicBatch) return 1;
+    const fit = Math.max(1, Math.floor(this.maxRows / frames));
+    return Math.max(1, Math.min(draws, this.drawsPerCall ?? draws, fit));
   }
 
   private decode(frame: FrameInput): Promise<Uint8Array> {
@@ -419,7 +448,10 @@ export class DiadPipeline {
         normalizeToNchw(rgb, width, height, mean, std, channelOrder, x, i * bufs.imageSize);
       });
       clock.mark('preprocess');
-      const results = await runDiad(this.manifest, this.sessions, bufs, this.alphas, params, clock);
+      const run = { ...params, drawsPerCall: this.drawsPerCallFor(frames.length, params.draws) };
+      const results = await runDiad(this.manifest, this.sessions, bufs, this.alphas, run, clock, (rows) =>
+        this.rowBuffers(rows),
+      );
       const timingsMs: Record<string, number> = {
         ...clock.timings,
         inference: clock.inference,
@@ -460,7 +492,7 @@ export class DiadPipeline {
   }
 
   /**
-   * PNG of the frame (resized to the map size) with the anomaly map in jet colours blended at 50%;
+   * PNG of the frame (resized to the map size) with the anomaly map in turbo colours blended at 50%;
    * the colour scale ends at 2 × the pixel threshold, so defect pixels are yellow to red.
    */
   async heatmapPng(frame: FrameInput, out: InspectionOutput): Promise<Buffer> {

@@ -15,6 +15,8 @@ const repoRoot = join(here, '../../..');
 interface GoldenCase {
   name: string;
   image: string;
+  /** [width, height] of the image as stored (golden/ keeps camera frames as captured). */
+  imageSize?: [number, number];
   seed: number;
   score: number;
   tensors: Record<string, { file: string; shape: number[] }>;
@@ -27,7 +29,7 @@ interface GoldenIndex {
   cases: GoldenCase[];
 }
 
-const bundles: { label: string; dir: string }[] = [
+const bundles: { label: string; dir: string; cameraFrames?: boolean }[] = [
   {
     label: 'models/diad-synth-tiny (trained reference bundle)',
     dir: join(repoRoot, 'models/diad-synth-tiny'),
@@ -35,6 +37,7 @@ const bundles: { label: string; dir: string }[] = [
   {
     label: 'test/fixtures/micro-random (random-weights micro bundle)',
     dir: join(here, 'fixtures/micro-random'),
+    cameraFrames: true,
   },
   ...(process.env.DIAD_PARITY_BUNDLES ?? '')
     .split(':')
@@ -85,6 +88,20 @@ for (const b of bundles) {
         expect(index.startStep).toBe(pipeline.manifest.sampler.startStep);
         expect(index.steps).toBe(pipeline.manifest.sampler.steps);
       });
+
+      it.skipIf(!b.cameraFrames)(
+        'covers preprocessing: camera-sized PNG and JPEG frames, resized by the pipeline itself',
+        () => {
+          const off = index.cases.filter(
+            (c) => c.imageSize && (c.imageSize[0] !== 128 || c.imageSize[1] !== 128),
+          );
+          expect(off.map((c) => c.imageSize)).toEqual([
+            [640, 480],
+            [720, 477],
+          ]);
+          expect(off.map((c) => c.image.split('.').pop())).toEqual(['png', 'jpg']);
+        },
+      );
 
       it('every intermediate of every case is within tolerance', async () => {
         const report: string[] = [];

@@ -187,7 +187,7 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
     }
   });
 
-  it('draws: sampler.draws of the manifest is the default; each draw costs one denoise, decode and feature run', async () => {
+  it("draws: sampler.draws of the manifest is the default; a frame's draws share one denoiser, decoder and features call", async () => {
     const dir = join(root, 'draws2');
     await writeTinyBundle(dir, { editManifest: (m) => ((m.sampler as { draws?: number }).draws = 2) });
     const spy = new SpyBackend();
@@ -200,9 +200,13 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
       expect(a.score).toBeCloseTo(b.score, 6);
       const count = (file: string) => spy.runs.filter((r) => r.file === file).length;
       expect(count('encoder.onnx')).toBe(1);
-      expect(count('denoiser.onnx')).toBe(6); // 3 steps x 2 draws
-      expect(count('decoder.onnx')).toBe(2);
-      expect(count('features.onnx')).toBe(3); // the input once, each reconstruction once
+      expect(count('denoiser.onnx')).toBe(3); // 3 steps, both draws in each call
+      expect(count('decoder.onnx')).toBe(1);
+      expect(count('features.onnx')).toBe(2); // the input once, both reconstructions in one call
+      const rows = (file: string) =>
+        spy.runs.filter((r) => r.file === file).map((r) => Object.values(r.feeds)[0].dims[0]);
+      expect(rows('denoiser.onnx')).toEqual([2, 2, 2]);
+      expect(rows('features.onnx')).toEqual([1, 2]);
       spy.runs.length = 0;
       await p.inspect(f, { mode: 'autoencoder' });
       expect(count('decoder.onnx')).toBe(1); // the autoencoder has no noise to average
@@ -213,6 +217,41 @@ describe('DiadPipeline on real ONNX Runtime sessions (tiny hand-made graphs)', (
     } finally {
       await p.close();
       await plain.close();
+    }
+  });
+
+  it('draws: batched draws give the scores and maps of draws run one after another (several frames, 3 and 5 draws)', async () => {
+    const spy = new SpyBackend();
+    const batched = await DiadPipeline.create(dynDir, { warmup: false, backend: spy });
+    const oneByOne = await DiadPipeline.create(dynDir, { warmup: false, drawsPerCall: 1 });
+    const capped = await DiadPipeline.create(dynDir, { warmup: false, drawsPerCall: 2 });
+    try {
+      const frames = [frame(2), frame(7), frame(9)];
+      for (const opts of [
+        { seed: 11, draws: 3 },
+        { seed: 4, draws: 5 },
+      ]) {
+        const a = await batched.runBatch(frames, opts);
+        const b = await oneByOne.runBatch(frames, opts);
+        const c = await capped.runBatch(frames, opts);
+        for (let i = 0; i < frames.length; i++) {
+          expect(a[i].score).toBeCloseTo(b[i].score, 6);
+          expect(c[i].score).toBeCloseTo(b[i].score, 6);
+          let max = 0;
+          for (let k = 0; k < a[i].map.length; k++) max = Math.max(max, Math.abs(a[i].map[k] - b[i].map[k]));
+          expect(max).toBeLessThanOrEqual(1e-6);
+        }
+      }
+      const rows = spy.runs.filter((r) => r.file === 'denoiser.onnx').map((r) => r.feeds.z_t.dims[0]);
+      // 3 frames x 3 draws in one call; 3 x 5 = 15 rows fit in the default 16-row limit
+      expect(new Set(rows)).toEqual(new Set([9, 15]));
+      await expect(DiadPipeline.create(dynDir, { drawsPerCall: 0 })).rejects.toThrow(
+        /^drawsPerCall: expected/,
+      );
+    } finally {
+      await batched.close();
+      await oneByOne.close();
+      await capped.close();
     }
   });
 

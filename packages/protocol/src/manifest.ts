@@ -127,6 +127,10 @@ export const BundleManifest = z.object({
     network: z.string().min(1),
     layers: z.array(z.string()).min(1),
     weightsSource: z.string().optional(),
+    /** The feature weights the bundle was exported (and calibrated) with: where they came from, file and sha256. */
+    weights: z
+      .object({ origin: z.string(), file: z.string().optional(), sha256: sha256.optional() })
+      .optional(),
   }),
   scoring: z.object({
     mapWidth: z.number().int().positive(),

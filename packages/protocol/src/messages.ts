@@ -127,7 +127,26 @@ export const Heartbeat = z.object({
       variant: z.string().max(64).nullable().default(null),
     })
     .optional(),
+  /**
+   * The station's PLC links (absent from agents that predate them): per enabled interface, "up" (a PLC is
+   * connected / the S7 PLC answers), "idle" (listening, no PLC connected) or "down" (S7 PLC unreachable).
+   */
+  plc: z
+    .array(
+      z.object({
+        interface: z.enum(['opcua', 'modbus', 's7']),
+        state: z.enum(['up', 'idle', 'down']),
+        /** Connected clients (OPC UA sessions, Modbus connections). */
+        clients: z.number().int().nonnegative().optional(),
+        /** S7: results waiting to be written into the PLC. */
+        pending: z.number().int().nonnegative().optional(),
+        detail: z.string().max(200).nullable().default(null),
+      }),
+    )
+    .max(8)
+    .optional(),
 });
+export type PlcLink = NonNullable<z.infer<typeof Heartbeat>['plc']>[number];
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
 export const BundleRef = ModelRef.extend({

@@ -3,6 +3,7 @@
  * The result decides which providers the model is opened on (a provider whose check failed is not tried again
  * for every bundle) and is reported in the log, the heartbeat (fleet view) and /metrics.
  */
+import type { Provider } from '@diad/pipeline';
 import type { Heartbeat } from '@diad/protocol';
 
 export type AcceleratorReport = NonNullable<Heartbeat['accelerators']>;
@@ -10,7 +11,7 @@ export type AcceleratorReport = NonNullable<Heartbeat['accelerators']>;
 export interface AcceleratorCheck {
   report: AcceleratorReport;
   /** Providers whose check passed, in the configured order: what the model is opened on. */
-  usable: string[];
+  usable: Provider[];
   device: { computeCapability?: string; tensorrtVersion?: string };
 }
 

@@ -70,7 +70,7 @@ export class SparkplugNode {
       timestamp: now,
       seq: this.nextSeq(),
       metrics: [
-        { name: 'bdSeq', type: 'UInt64', value: this.bdSeq },
+        { name: 'bdSeq', type: 'Int64', value: this.bdSeq },
         { name: 'Node Control/Rebirth', type: 'Boolean', value: false },
       ],
     });
@@ -79,7 +79,7 @@ export class SparkplugNode {
       const dbirth = encodePayload({
         timestamp: now,
         seq: this.nextSeq(),
-        metrics: this.metrics(this.last.get(s) ?? null),
+        metrics: this.metrics(s, this.last.get(s) ?? null, true),
       });
       await link.publish(this.topic('DBIRTH', s), Buffer.from(dbirth), { qos: 0 });
     }
@@ -117,7 +117,7 @@ export class SparkplugNode {
     const payload = encodePayload({
       timestamp: this.o.clock.now(),
       seq: this.nextSeq(),
-      metrics: this.metrics(r),
+      metrics: this.metrics(r.station, r, false),
     });
     this.link.publish(this.topic('DDATA', r.station), Buffer.from(payload), { qos: 0 }).catch(() => {});
   }
@@ -133,7 +133,7 @@ export class SparkplugNode {
   private deathPayload() {
     return encodePayload({
       timestamp: this.o.clock.now(),
-      metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }],
+      metrics: [{ name: 'bdSeq', type: 'Int64', value: this.bdSeq }],
     });
   }
 
@@ -147,17 +147,33 @@ export class SparkplugNode {
     return `${NS}/${this.o.groupId}/${type}/${this.o.edgeNodeId}${device ? `/${device}` : ''}`;
   }
 
-  private metrics(r: InspectionResult | null): SpMetric[] {
+  /**
+   * A station's metrics. Births carry name and alias; DDATA only the alias (Sparkplug B metric aliases), which is
+   * unique within the node: 1000 × (station position + 1) + metric position.
+   */
+  private metrics(station: string, r: InspectionResult | null, birth: boolean): SpMetric[] {
     const ts = r ? Date.parse(r.inspectedAt) : undefined;
-    return [
-      { name: 'Result/PartId', type: 'String', value: r?.partId ?? null, timestamp: ts },
-      { name: 'Result/ResultId', type: 'String', value: r?.resultId ?? null, timestamp: ts },
-      { name: 'Result/State', type: 'String', value: r?.state ?? null, timestamp: ts },
-      { name: 'Result/Verdict', type: 'String', value: r?.verdict ?? null, timestamp: ts },
-      { name: 'Result/Score', type: 'Double', value: r?.score ?? null, timestamp: ts },
-      { name: 'Result/ModelVersion', type: 'String', value: r?.model?.version ?? null, timestamp: ts },
-      { name: 'Result/ThresholdImage', type: 'Double', value: r?.thresholds?.image ?? null, timestamp: ts },
-      { name: 'Result/NOK', type: 'Boolean', value: r ? r.verdict === 'NOK' : null, timestamp: ts },
+    const base = 1000 * (this.o.stations.indexOf(station) + 1);
+    const values: Array<Omit<SpMetric, 'alias' | 'timestamp'> & { name: string }> = [
+      { name: 'Result/PartId', type: 'String', value: r?.partId ?? null },
+      { name: 'Result/ResultId', type: 'String', value: r?.resultId ?? null },
+      { name: 'Result/State', type: 'String', value: r?.state ?? null },
+      { name: 'Result/Verdict', type: 'String', value: r?.verdict ?? null },
+      { name: 'Result/Score', type: 'Double', value: r?.score ?? null },
+      { name: 'Result/ModelVersion', type: 'String', value: r?.model?.version ?? null },
+      { name: 'Result/ThresholdImage', type: 'Double', value: r?.thresholds?.image ?? null },
+      { name: 'Result/NOK', type: 'Boolean', value: r ? r.verdict === 'NOK' : null },
     ];
+    return values.map((m, i) => ({
+      ...m,
+      name: birth ? m.name : undefined,
+      alias: base + i,
+      timestamp: ts,
+    }));
+  }
+
+  /** The alias → name map of a station's metrics (what a host learns from its DBIRTH). */
+  aliases(station: string): Map<number, string> {
+    return new Map(this.metrics(station, null, true).map((m) => [m.alias!, m.name!]));
   }
 }

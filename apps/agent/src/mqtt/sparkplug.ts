@@ -1,16 +1,18 @@
-/**
- * Minimal Sparkplug B payload encoding (Eclipse Tahu sparkplug_b.proto, the fields this agent uses):
- * Payload { uint64 timestamp = 1; repeated Metric metrics = 2; uint64 seq = 3 }
- * Metric { string name = 1; uint64 timestamp = 3; uint32 datatype = 4; bool is_null = 7;
- *          uint64 long_value = 11; double double_value = 13; bool boolean_value = 14; string string_value = 15 }
- * Written by hand (protobuf wire format) to avoid a protobuf runtime dependency.
- */
+import protobuf from 'protobufjs';
+import { SPARKPLUG_B_PROTO } from './sparkplug-proto.js';
 
+/**
+ * Sparkplug B payloads through protobufjs and the specification's sparkplug_b.proto. The agent publishes the
+ * scalar metric types below; a metric carries its name, or only its alias after a birth certificate declared both.
+ */
 export const SpDataType = { Int64: 4, UInt64: 8, Double: 10, Boolean: 11, String: 12 } as const;
 export type SpDataTypeName = keyof typeof SpDataType;
 
 export interface SpMetric {
-  name: string;
+  /** Required in birth certificates; may be left out in DATA messages when `alias` is set. */
+  name?: string;
+  /** Numeric alias, unique within the edge node, declared with the name in NBIRTH/DBIRTH. */
+  alias?: number;
   type: SpDataTypeName;
   value: number | boolean | string | null;
   timestamp?: number;
@@ -22,140 +24,66 @@ export interface SpPayload {
   metrics: SpMetric[];
 }
 
-class Writer {
-  private parts: number[] = [];
-  varint(v: number) {
-    if (!Number.isSafeInteger(v) || v < 0)
-      throw new RangeError(`sparkplug: varint: expected a safe non-negative integer, got ${v}`);
-    while (v > 0x7f) {
-      this.parts.push((v % 128) | 0x80);
-      v = Math.floor(v / 128);
-    }
-    this.parts.push(v);
-  }
-  tag(field: number, wire: number) {
-    this.varint(field * 8 + wire);
-  }
-  bytes(field: number, b: Uint8Array) {
-    this.tag(field, 2);
-    this.varint(b.length);
-    for (const x of b) this.parts.push(x);
-  }
-  double(field: number, v: number) {
-    this.tag(field, 1);
-    const b = Buffer.alloc(8);
-    b.writeDoubleLE(v);
-    for (const x of b) this.parts.push(x);
-  }
-  finish() {
-    return Uint8Array.from(this.parts);
-  }
-}
+const Payload = protobuf
+  .parse(SPARKPLUG_B_PROTO, { keepCase: true })
+  .root.lookupType('org.eclipse.tahu.protobuf.Payload');
+const TYPE_BY_CODE = new Map<number, SpDataTypeName>(
+  Object.entries(SpDataType).map(([k, v]) => [v, k as SpDataTypeName]),
+);
 
-function encodeMetric(m: SpMetric): Uint8Array {
-  const w = new Writer();
-  w.bytes(1, Buffer.from(m.name, 'utf8'));
-  if (m.timestamp !== undefined) {
-    w.tag(3, 0);
-    w.varint(m.timestamp);
-  }
-  w.tag(4, 0);
-  w.varint(SpDataType[m.type]);
-  if (m.value === null) {
-    w.tag(7, 0);
-    w.varint(1);
-    return w.finish();
-  }
-  switch (m.type) {
-    case 'Int64':
-    case 'UInt64':
-      w.tag(11, 0);
-      // Int64 is carried as two's complement in uint64; negatives are not used by this agent.
-      w.varint(Number(m.value));
-      break;
-    case 'Double':
-      w.double(13, Number(m.value));
-      break;
-    case 'Boolean':
-      w.tag(14, 0);
-      w.varint(m.value ? 1 : 0);
-      break;
-    case 'String':
-      w.bytes(15, Buffer.from(String(m.value), 'utf8'));
-      break;
-  }
-  return w.finish();
-}
+const VALUE_FIELD: Record<SpDataTypeName, string> = {
+  Int64: 'long_value',
+  UInt64: 'long_value',
+  Double: 'double_value',
+  Boolean: 'boolean_value',
+  String: 'string_value',
+};
 
-export function encodePayload(p: SpPayload): Uint8Array {
-  const w = new Writer();
-  w.tag(1, 0);
-  w.varint(p.timestamp);
-  for (const m of p.metrics) w.bytes(2, encodeMetric(m));
-  if (p.seq !== undefined) {
-    w.tag(3, 0);
-    w.varint(p.seq);
-  }
-  return w.finish();
-}
-
-/** Decodes what encodePayload writes (and ignores unknown fields); for tests and diagnostics. */
-export function decodePayload(buf: Uint8Array): SpPayload {
-  const fields = readFields(buf);
-  const out: SpPayload = { timestamp: 0, metrics: [] };
-  for (const f of fields) {
-    if (f.field === 1) out.timestamp = f.value as number;
-    else if (f.field === 3) out.seq = f.value as number;
-    else if (f.field === 2) out.metrics.push(decodeMetric(f.value as Uint8Array));
-  }
+function metricMessage(m: SpMetric): Record<string, unknown> {
+  const out: Record<string, unknown> = { datatype: SpDataType[m.type] };
+  if (m.name !== undefined) out.name = m.name;
+  if (m.alias !== undefined) out.alias = m.alias;
+  if (m.timestamp !== undefined) out.timestamp = m.timestamp;
+  if (m.name === undefined && m.alias === undefined)
+    throw new TypeError('sparkplug: a metric needs a name or an alias');
+  if (m.value === null) out.is_null = true;
+  // Int64 travels as two's complement in the uint64 field (protobufjs writes negative numbers that way).
+  else out[VALUE_FIELD[m.type]] = m.value;
   return out;
 }
 
-function decodeMetric(buf: Uint8Array): SpMetric {
-  const m: SpMetric = { name: '', type: 'String', value: null };
-  for (const f of readFields(buf)) {
-    if (f.field === 1) m.name = Buffer.from(f.value as Uint8Array).toString('utf8');
-    else if (f.field === 3) m.timestamp = f.value as number;
-    else if (f.field === 4)
-      m.type = (Object.entries(SpDataType).find(([, v]) => v === f.value)?.[0] ?? 'String') as SpDataTypeName;
-    else if (f.field === 11) m.value = f.value as number;
-    else if (f.field === 13) m.value = f.value as number;
-    else if (f.field === 14) m.value = f.value === 1;
-    else if (f.field === 15) m.value = Buffer.from(f.value as Uint8Array).toString('utf8');
-  }
-  return m;
+export function encodePayload(p: SpPayload): Uint8Array {
+  const msg: Record<string, unknown> = { timestamp: p.timestamp, metrics: p.metrics.map(metricMessage) };
+  if (p.seq !== undefined) msg.seq = p.seq;
+  return Payload.encode(Payload.fromObject(msg)).finish();
 }
 
-function readFields(buf: Uint8Array): { field: number; value: number | Uint8Array }[] {
-  const out: { field: number; value: number | Uint8Array }[] = [];
-  let i = 0;
-  const varint = () => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (i >= buf.length) throw new RangeError('sparkplug: truncated varint');
-      const b = buf[i++];
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 128;
-    }
+/** Decodes a Sparkplug B payload; metric types the agent does not use come back with their raw value. */
+export function decodePayload(buf: Uint8Array): SpPayload {
+  const o = Payload.toObject(Payload.decode(buf), { longs: Number, defaults: false, oneofs: false }) as {
+    timestamp?: number;
+    seq?: number;
+    metrics?: Array<Record<string, unknown>>;
   };
-  while (i < buf.length) {
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const wire = key % 8;
-    if (wire === 0) out.push({ field, value: varint() });
-    else if (wire === 1) {
-      out.push({ field, value: Buffer.from(buf.subarray(i, i + 8)).readDoubleLE(0) });
-      i += 8;
-    } else if (wire === 2) {
-      const n = varint();
-      out.push({ field, value: buf.subarray(i, i + n) });
-      i += n;
-    } else if (wire === 5) {
-      out.push({ field, value: Buffer.from(buf.subarray(i, i + 4)).readFloatLE(0) });
-      i += 4;
-    } else throw new RangeError(`sparkplug: unsupported wire type ${wire}`);
+  const out: SpPayload = { timestamp: o.timestamp ?? 0, metrics: [] };
+  if (o.seq !== undefined) out.seq = o.seq;
+  for (const m of o.metrics ?? []) {
+    const type = TYPE_BY_CODE.get(m.datatype as number) ?? 'String';
+    const value =
+      m.is_null === true
+        ? null
+        : ((m.long_value ??
+            m.double_value ??
+            m.boolean_value ??
+            m.string_value ??
+            m.int_value ??
+            m.float_value ??
+            null) as number | boolean | string | null);
+    const metric: SpMetric = { type, value };
+    if (m.name !== undefined) metric.name = m.name as string;
+    if (m.alias !== undefined) metric.alias = m.alias as number;
+    if (m.timestamp !== undefined) metric.timestamp = m.timestamp as number;
+    out.metrics.push(metric);
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { InspectionResult } from '@diad/protocol';
 import {
@@ -13,13 +14,16 @@ import {
 } from 'node-opcua';
 import type { Logger } from 'pino';
 import { HandshakeError, type HandshakeView, StationHandshake } from './handshake.js';
+import { machineVisionNodesets, StationVisionSystem, type VisionRecipe } from './machine-vision.js';
+import { hashPassword, verifyPassword } from './passwords.js';
 
 export interface OpcuaServerOptions {
   port: number;
   securityModes: ('None' | 'Sign' | 'SignAndEncrypt')[];
   securityPolicies: ('Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss')[];
   allowAnonymous: boolean;
-  users: { username: string; password: string }[];
+  /** `password` is hashed at start; `passwordHash` (scrypt, see passwords.ts) is used as it is. */
+  users: { username: string; password?: string; passwordHash?: string }[];
   pkiDir: string;
   autoAcceptCertificates: boolean;
   resultBufferSize: number;
@@ -30,6 +34,11 @@ export interface OpcuaServerOptions {
   /** Runs one triggered inspection; resolves with the stored result. */
   trigger: (station: string, partId: string) => Promise<InspectionResult>;
   canAccept: (station: string) => boolean;
+  /**
+   * OPC 40100 Machine Vision: one VisionSystemType instance per station (Objects/Machines/<station>), next to
+   * the DiAD namespace (docs/plc.md). Loads the DI, IA, Machinery and MachineVision nodesets (~3 s more start).
+   */
+  machineVision?: { recipes: (station: string) => VisionRecipe[] } | null;
   /** Agent-wide state shown under DiAD/Agent (refreshed on refresh() and every second). */
   agentStatus?: () => AgentView;
   logger: Logger;
@@ -84,6 +93,7 @@ export class AgentOpcuaServer {
   private certificates: OPCUACertificateManager | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
   readonly handshakes = new Map<string, StationHandshake>();
+  readonly visionSystems = new Map<string, StationVisionSystem>();
   private readonly vars = new Map<string, Map<VarName, UAVariable>>();
   private timers = new Set<NodeJS.Timeout>();
 
@@ -102,14 +112,24 @@ export class AgentOpcuaServer {
     });
     await serverCertificateManager.initialize();
     this.certificates = serverCertificateManager;
-    const users = new Map(o.users.map((u) => [u.username, u.password]));
+    // Only scrypt hashes are kept and compared (constant time), never the plain passwords.
+    const users = new Map(
+      o.users.map((u) => [u.username, u.passwordHash ?? hashPassword(u.password ?? randomUUID())]),
+    );
+    const extra = o.machineVision ? machineVisionNodesets(DIAD_NAMESPACE_URI) : null;
     const server = new OPCUAServer({
       port: o.port,
+      ...(extra ? { nodeset_filename: extra.files } : {}),
       serverCertificateManager,
       securityModes: o.securityModes.map((m) => MessageSecurityMode[m]),
       securityPolicies: o.securityPolicies.map((p) => SecurityPolicy[p]),
       allowAnonymous: o.allowAnonymous,
-      userManager: { isValidUser: (u: string, p: string) => users.has(u) && users.get(u) === p },
+      userManager: {
+        isValidUser: (u: string, p: string) => {
+          const stored = users.get(u);
+          return stored !== undefined && verifyPassword(p, stored);
+        },
+      },
       serverInfo: {
         applicationUri: 'urn:diad-edge:agent:server',
         productUri: 'urn:diad-edge:agent',
@@ -117,12 +137,35 @@ export class AgentOpcuaServer {
       },
       buildInfo: { productName: 'DiAD Edge agent', manufacturerName: 'DiAD Edge' },
     });
-    await server.initialize();
+    try {
+      await server.initialize();
+    } finally {
+      extra?.cleanup();
+    }
     const addressSpace = server.engine.addressSpace!;
-    const ns = addressSpace.registerNamespace(DIAD_NAMESPACE_URI);
+    // With the 40100 nodesets our namespace comes from a nodeset loaded right after the server's own (index 2).
+    const ns =
+      addressSpace.getNamespaceIndex(DIAD_NAMESPACE_URI) >= 0
+        ? addressSpace.getNamespace(DIAD_NAMESPACE_URI)
+        : addressSpace.registerNamespace(DIAD_NAMESPACE_URI);
     const root = ns.addFolder(addressSpace.rootFolder.objects, { browseName: 'DiAD', nodeId: 's=DiAD' });
     for (const station of o.stations) this.addStation(ns, root, station);
     this.addAgentObject(ns, root);
+    if (o.machineVision) {
+      const mv = o.machineVision;
+      for (const station of o.stations) {
+        const vs = new StationVisionSystem(addressSpace, ns, station, {
+          stations: o.stations,
+          resultBufferSize: o.resultBufferSize,
+          recipes: mv.recipes,
+          trigger: o.trigger,
+          canAccept: o.canAccept,
+          logger: o.logger,
+        });
+        this.visionSystems.set(station, vs);
+      }
+      this.refreshVision();
+    }
     await server.start();
     this.server = server;
     if (o.trustListReloadMs && o.trustListReloadMs > 0) {
@@ -130,6 +173,11 @@ export class AgentOpcuaServer {
       this.reloadTimer.unref();
     }
     o.logger.info({ endpoint: server.getEndpointUrl(), modes: o.securityModes }, 'OPC UA server listening');
+  }
+
+  /** OPC UA sessions open now. */
+  get sessionCount(): number {
+    return this.server?.currentSessionCount ?? 0;
   }
 
   /** Index of the agent namespace in the server's namespace array. */
@@ -141,6 +189,29 @@ export class AgentOpcuaServer {
   refresh() {
     for (const h of this.handshakes.values()) h.refresh();
     this.refreshAgent();
+    this.refreshVision();
+  }
+
+  /**
+   * A loaded model makes each vision system Operational (automatically from Preoperational at start, or back
+   * from Error); losing it puts an Operational system into Error. Halted stays Halted until Reset.
+   */
+  private refreshVision() {
+    if (this.stopped || this.visionSystems.size === 0) return;
+    const modelLoaded = this.o.agentStatus ? this.o.agentStatus().modelVersion !== '' : true;
+    for (const vs of this.visionSystems.values()) {
+      const s = vs.state.view().system;
+      if (modelLoaded && s === 'Preoperational' && !vs.startedOnce) {
+        vs.startedOnce = true;
+        vs.state.selectModeAutomatic(true);
+      } else if (modelLoaded && s === 'Error') vs.state.recover();
+      else if (!modelLoaded && (s === 'Operational' || s === 'Preoperational')) vs.state.fail();
+    }
+  }
+
+  /** Every stored result (any source): a vision system in ContinuousExecution reports it as a job result. */
+  onResult(r: InspectionResult) {
+    this.visionSystems.get(r.station)?.onStationResult(r);
   }
 
   private readonly agentVars = new Map<keyof typeof AGENT_VARS, UAVariable>();
@@ -188,6 +259,7 @@ export class AgentOpcuaServer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const vs of this.visionSystems.values()) vs.stop();
     if (this.reloadTimer) clearInterval(this.reloadTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();

@@ -28,6 +28,8 @@ export interface SyncOptions {
   providers: string[];
   /** The start-up provider check, reported in every heartbeat (undefined for stand-in models). */
   accelerators?: () => Heartbeat['accelerators'];
+  /** The PLC links (OPC UA, Modbus, S7), reported in every heartbeat. */
+  plcLinks?: () => Heartbeat['plc'];
   publicKey: KeyObject | null;
   heartbeatMs: number;
   backoff: { initialMs: number; maxMs: number };
@@ -139,6 +141,7 @@ export class SyncService {
       activeModel: active,
       modelReports: reports,
       accelerators: this.o.accelerators?.(),
+      plc: this.o.plcLinks?.(),
     };
   }
 

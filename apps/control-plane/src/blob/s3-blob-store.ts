@@ -1,117 +1,119 @@
-import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { type Readable, Transform } from 'node:stream';
+import { DeleteObjectCommand, GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { type BlobStore, checkKey } from './blob-store.js';
-import { amzDate, encodeSegment, signV4 } from './sigv4.js';
 
 export interface S3Options {
-  /** e.g. https://s3.eu-central-1.amazonaws.com or http://127.0.0.1:9000 (MinIO); path-style addressing. */
-  endpoint: string;
+  /** e.g. http://127.0.0.1:9000 (MinIO) with path-style addressing; absent: AWS S3's endpoint for `region`. */
+  endpoint?: string;
   region: string;
   bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  /** Where uploads are spooled before the PUT (S3 needs the length up front). */
-  spoolDir?: string;
+  /**
+   * Static keys. Absent: the AWS SDK's default credential chain (AWS_* environment variables, shared config and
+   * SSO profiles, web identity / IRSA, ECS task roles, EC2 instance roles), session tokens included.
+   */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  /** Bodies up to this size go up in one PUT; larger ones as a multipart upload of parts this size (≥ 5 MiB). */
+  partSizeBytes?: number;
+  /** Parts uploaded in parallel. */
+  queueSize?: number;
+  /** Attempts per request (the SDK's standard retry mode: exponential backoff with jitter). */
+  maxAttempts?: number;
+  connectionTimeoutMs?: number;
+  /** Time without data on a socket before a request fails (and is retried). */
+  requestTimeoutMs?: number;
 }
 
+const MiB = 1024 * 1024;
+
 /**
- * An S3-compatible blob store (AWS S3, MinIO, Ceph RGW...) over plain HTTP with SigV4 signing. Objects are
- * written with one PUT (up to 5 GiB), after spooling to a local file so the length is known.
+ * Bundles and result images in an S3-compatible bucket (AWS S3, MinIO, Ceph RGW...) through the AWS SDK:
+ * streaming multipart uploads (a failed one is aborted, so no partial object appears), retries and timeouts.
  */
 export class S3BlobStore implements BlobStore {
-  private readonly base: URL;
+  readonly client: S3Client;
+  private readonly partSize: number;
 
   constructor(private readonly o: S3Options) {
-    this.base = new URL(o.endpoint);
-    if (!/^https?:$/.test(this.base.protocol)) throw new TypeError('s3 endpoint: expected an http(s) URL');
+    this.partSize = Math.max(5 * MiB, o.partSizeBytes ?? 8 * MiB);
+    const credentials =
+      o.accessKeyId && o.secretAccessKey
+        ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, sessionToken: o.sessionToken }
+        : undefined;
+    this.client = new S3Client({
+      region: o.region,
+      endpoint: o.endpoint,
+      forcePathStyle: !!o.endpoint,
+      credentials,
+      maxAttempts: o.maxAttempts ?? 4,
+      retryMode: 'standard',
+      requestHandler: {
+        connectionTimeout: o.connectionTimeoutMs ?? 5_000,
+        requestTimeout: o.requestTimeoutMs ?? 60_000,
+        throwOnRequestTimeout: true,
+      },
+      // S3-compatible servers differ in their support of the newer default checksums; send them only when required.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
   }
 
   async put(key: string, body: Readable): Promise<{ bytes: number }> {
     checkKey(key);
-    const spool = join(this.o.spoolDir ?? tmpdir(), `diad-s3-${randomUUID()}`);
+    let bytes = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    body.on('error', (e) => counted.destroy(e));
+    body.pipe(counted);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.o.bucket, Key: key, Body: counted },
+      partSize: this.partSize,
+      queueSize: this.o.queueSize ?? 4,
+      leavePartsOnError: false,
+    });
     try {
-      await pipeline(body, createWriteStream(spool));
-      const { size } = await stat(spool);
-      const res = await this.request('PUT', key, { 'content-length': String(size) }, createReadStream(spool));
-      await expectOk(res, `PUT ${key}`);
-      return { bytes: size };
-    } finally {
-      await rm(spool, { force: true });
+      await upload.done();
+    } catch (e) {
+      throw s3Error('PUT', key, e);
     }
+    return { bytes };
   }
 
   async get(key: string): Promise<{ stream: Readable; bytes: number } | null> {
-    const res = await this.request('GET', checkKey(key), {});
-    if (res.statusCode === 404) {
-      res.resume();
-      return null;
+    checkKey(key);
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.o.bucket, Key: key }));
+      return { stream: r.Body as Readable, bytes: r.ContentLength ?? 0 };
+    } catch (e) {
+      if (e instanceof S3ServiceException && (e.name === 'NoSuchKey' || e.$metadata.httpStatusCode === 404)) {
+        return null;
+      }
+      throw s3Error('GET', key, e);
     }
-    if (res.statusCode !== 200) await expectOk(res, `GET ${key}`);
-    return { stream: res, bytes: Number(res.headers['content-length'] ?? 0) };
   }
 
   async delete(key: string): Promise<void> {
-    const res = await this.request('DELETE', checkKey(key), {});
-    if (res.statusCode !== 404) await expectOk(res, `DELETE ${key}`);
-    else res.resume();
-  }
-
-  private request(
-    method: string,
-    key: string,
-    extra: Record<string, string>,
-    body?: Readable,
-  ): Promise<http.IncomingMessage> {
-    const path = `${this.base.pathname.replace(/\/$/, '')}/${encodeSegment(this.o.bucket)}/${key.split('/').map(encodeSegment).join('/')}`;
-    const headers: Record<string, string> = {
-      ...extra,
-      'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-      'x-amz-date': amzDate(new Date()),
-    };
-    headers.authorization = signV4(
-      {
-        method,
-        host: this.base.host,
-        path,
-        headers: { ...headers },
-        payloadHash: 'UNSIGNED-PAYLOAD',
-        amzDate: headers['x-amz-date'],
-      },
-      {
-        accessKeyId: this.o.accessKeyId,
-        secretAccessKey: this.o.secretAccessKey,
-        region: this.o.region,
-        service: 's3',
-      },
-    );
-    const mod = this.base.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
-      const req = mod.request(
-        { method, host: this.base.hostname, port: this.base.port || undefined, path, headers },
-        resolve,
-      );
-      req.on('error', (e) => reject(new Error(`s3 ${method} ${key}: ${e.message}`)));
-      if (body) {
-        body.on('error', (e) => req.destroy(e));
-        body.pipe(req);
-      } else req.end();
-    });
+    checkKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.o.bucket, Key: key }));
+    } catch (e) {
+      if (e instanceof S3ServiceException && e.$metadata.httpStatusCode === 404) return;
+      throw s3Error('DELETE', key, e);
+    }
   }
 }
 
-async function expectOk(res: http.IncomingMessage, what: string): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  const status = res.statusCode ?? 0;
-  if (status < 200 || status >= 300) {
-    const code = /<Code>([^<]+)<\/Code>/.exec(Buffer.concat(chunks).toString('utf8'))?.[1] ?? 'error';
-    throw new Error(`s3 ${what}: HTTP ${status} ${code}`);
-  }
+function s3Error(op: string, key: string, e: unknown): Error {
+  const err = e as Error & { $metadata?: { httpStatusCode?: number } };
+  const status = err.$metadata?.httpStatusCode;
+  return new Error(`s3 ${op} ${key}: ${status ? `HTTP ${status} ` : ''}${err.name}: ${err.message}`, {
+    cause: e,
+  });
 }

@@ -1,7 +1,9 @@
-import pino, { type Logger } from 'pino';
+import { loggerOptions } from '@diad/protocol';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'control-plane' } });
+/** JSON lines in the project's shared log format (@diad/protocol loggerOptions), to stdout or `dest`. */
+export function createLogger(level: string, dest?: DestinationStream): Logger {
+  return pino(loggerOptions('diad-control-plane', level), dest);
 }

@@ -39,6 +39,8 @@ export class AgentService {
         provider: hb.provider,
         // Agents that predate the provider check leave the last report as it was.
         ...(hb.accelerators ? { accelerators: hb.accelerators } : {}),
+        // Likewise for agents that predate the PLC link report.
+        ...(hb.plc ? { plcLinks: hb.plc } : {}),
         queueDepth: hb.queueDepth,
         outboxDepth: hb.outboxDepth,
         activeModelName: hb.activeModel?.name ?? null,

@@ -1,4 +1,4 @@
-import { EnrolRequest, type EnrolResponse, type Heartbeat, uuidv7 } from '@diad/protocol';
+import { EnrolRequest, type EnrolResponse, type Heartbeat, type PlcLink, uuidv7 } from '@diad/protocol';
 import { Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { z } from 'zod';
 import { AuditService } from '../audit/audit.service.js';
@@ -275,6 +275,7 @@ export function deviceSummary(d: Device) {
     health: d.health,
     provider: d.provider,
     accelerators: (d.accelerators as DeviceAccelerators | null) ?? null,
+    plcLinks: (d.plcLinks as PlcLink[] | null) ?? null,
     queueDepth: d.queueDepth,
     outboxDepth: d.outboxDepth,
     activeModel: d.activeModelName

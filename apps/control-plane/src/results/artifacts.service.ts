@@ -37,7 +37,7 @@ export class ArtifactsService {
     const type = (contentType ?? '').split(';')[0].trim();
     if (!TYPES.includes(type))
       throw new UnsupportedMediaTypeException(`content-type: expected one of ${TYPES.join(', ')}`);
-    const result = await this.db.prisma.result.findUnique({
+    const result = await this.db.prisma.result.findFirst({
       where: { resultId },
       select: { deviceId: true },
     });

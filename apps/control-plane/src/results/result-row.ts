@@ -38,11 +38,16 @@ const defs = RESULT_COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ');
 
 /**
  * One statement for a whole batch: JSON rows expanded by jsonb_to_recordset, duplicates (same result id, e.g. an
- * agent re-sending after a lost ack) skipped by ON CONFLICT. Several times faster than row-by-row inserts.
+ * agent re-sending after a lost ack) skipped. Several times faster than row-by-row inserts.
+ *
+ * `results` is partitioned by capture time, so its unique key is (result_id, captured_at): ON CONFLICT on it
+ * settles a resend (same id, same capture time) even between concurrent writers, and NOT EXISTS skips an id
+ * already stored under another capture time (one index probe per partition).
  */
 export const INSERT_RESULTS_SQL = `INSERT INTO "results" (${cols})
 SELECT ${cols} FROM jsonb_to_recordset($1::jsonb) AS r(${defs})
-ON CONFLICT ("result_id") DO NOTHING
+WHERE NOT EXISTS (SELECT 1 FROM "results" x WHERE x."result_id" = r."result_id")
+ON CONFLICT ("result_id", "captured_at") DO NOTHING
 RETURNING "result_id"`;
 
 export function toRow(r: InspectionResult): Record<string, unknown> {

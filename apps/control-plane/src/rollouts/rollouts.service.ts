@@ -154,33 +154,36 @@ export class RolloutsService {
   }
 
   /** Points the desired state of the stage's devices at the candidate and remembers what they had before. */
+  /**
+   * Assigns every device of `stage`: remembers what each ran before and points its desired state at the rollout's
+   * model. Two set-based statements whatever the stage size (a per-device loop of 2 round trips each outran the
+   * interactive transaction's time limit at a few hundred devices).
+   */
   private async assignStage(tx: Tx, rollout: Rollout, stage: number, now: Date): Promise<void> {
-    const rds = await tx.rolloutDevice.findMany({
-      where: { rolloutId: rollout.id, stage },
-      include: { device: true },
-    });
-    for (const rd of rds) {
-      await tx.rolloutDevice.update({
-        where: { rolloutId_deviceId: { rolloutId: rollout.id, deviceId: rd.deviceId } },
-        data: {
-          state: 'pending',
-          previousModelVersionId: rd.device.desiredModelVersionId,
-          previousShadowVersionId: rd.device.shadowModelVersionId,
-          assignedAt: now,
-          updatedAt: now,
-        },
-      });
-      await tx.device.update({
-        where: { id: rd.deviceId },
-        data: {
-          ...(rollout.mode === 'shadow'
-            ? { shadowModelVersionId: rollout.modelVersionId }
-            : { desiredModelVersionId: rollout.modelVersionId }),
-          desiredRolloutId: rollout.id,
-          desiredRevision: { increment: 1 },
-        },
-      });
-    }
+    await tx.$executeRawUnsafe(
+      `UPDATE "rollout_devices" rd
+          SET "state" = 'pending'::"RolloutDeviceState",
+              "previous_model_version_id" = d."desired_model_version_id",
+              "previous_shadow_version_id" = d."shadow_model_version_id",
+              "assigned_at" = $3::timestamptz,
+              "updated_at" = $3::timestamptz
+         FROM "devices" d
+        WHERE rd."rollout_id" = $1::uuid AND rd."stage" = $2 AND d."id" = rd."device_id"`,
+      rollout.id,
+      stage,
+      now.toISOString(),
+    );
+    const column = rollout.mode === 'shadow' ? 'shadow_model_version_id' : 'desired_model_version_id';
+    await tx.$executeRawUnsafe(
+      `UPDATE "devices"
+          SET "${column}" = $3::uuid,
+              "desired_rollout_id" = $1::uuid,
+              "desired_revision" = "desired_revision" + 1
+        WHERE "id" IN (SELECT "device_id" FROM "rollout_devices" WHERE "rollout_id" = $1::uuid AND "stage" = $2)`,
+      rollout.id,
+      stage,
+      rollout.modelVersionId,
+    );
   }
 
   async list(q: z.infer<typeof RolloutQuery>) {
@@ -305,31 +308,34 @@ export class RolloutsService {
     return this.get(id);
   }
 
+  /** Set-based, like assignStage: a fleet-wide rollback is three statements, not three per device. */
   private async revert(tx: Tx, r: Rollout, rds: RolloutDevice[], now: Date): Promise<void> {
-    for (const rd of rds) {
-      const device = await tx.device.findUnique({ where: { id: rd.deviceId } });
-      if (!device) continue;
-      const stillOurs =
-        r.mode === 'shadow'
-          ? device.shadowModelVersionId === r.modelVersionId
-          : device.desiredModelVersionId === r.modelVersionId;
-      if (stillOurs) {
-        await tx.device.update({
-          where: { id: rd.deviceId },
-          data: {
-            ...(r.mode === 'shadow'
-              ? { shadowModelVersionId: rd.previousShadowVersionId }
-              : { desiredModelVersionId: rd.previousModelVersionId }),
-            desiredRolloutId: r.id,
-            desiredRevision: { increment: 1 },
-          },
-        });
-      }
-      await tx.rolloutDevice.update({
-        where: { rolloutId_deviceId: { rolloutId: r.id, deviceId: rd.deviceId } },
-        data: { state: 'rolled_back', updatedAt: now },
-      });
-    }
+    if (rds.length === 0) return;
+    const ids = rds.map((rd) => rd.deviceId);
+    const [column, previous] =
+      r.mode === 'shadow'
+        ? ['shadow_model_version_id', 'previous_shadow_version_id']
+        : ['desired_model_version_id', 'previous_model_version_id'];
+    // Only devices still pointing at this rollout's model go back (nothing else changed them since).
+    await tx.$executeRawUnsafe(
+      `UPDATE "devices" d
+          SET "${column}" = rd."${previous}",
+              "desired_rollout_id" = $1::uuid,
+              "desired_revision" = d."desired_revision" + 1
+         FROM "rollout_devices" rd
+        WHERE rd."rollout_id" = $1::uuid AND rd."device_id" = d."id" AND d."id" = ANY($2::uuid[])
+          AND d."${column}" = $3::uuid`,
+      r.id,
+      ids,
+      r.modelVersionId,
+    );
+    await tx.$executeRawUnsafe(
+      `UPDATE "rollout_devices" SET "state" = 'rolled_back'::"RolloutDeviceState", "updated_at" = $3::timestamptz
+        WHERE "rollout_id" = $1::uuid AND "device_id" = ANY($2::uuid[])`,
+      r.id,
+      ids,
+      now.toISOString(),
+    );
   }
 
   private async transition(

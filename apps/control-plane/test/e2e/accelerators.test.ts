@@ -61,4 +61,29 @@ describe.each(BACKENDS)('execution providers in the fleet view on $name', ({ nam
       }),
     ).rejects.toThrow(/heartbeat: 400 .*accelerators/);
   });
+
+  // PLC link state (issue 19) shares this harness: the same heartbeat → fleet view path.
+  it("stores each device's PLC links from its heartbeat and keeps them when an older agent omits them", async () => {
+    const t = await admin.post('/api/v1/enrolment-tokens', { stationId: fleet.stations[0].id });
+    const a = new ScriptedAgent(h.cp.url);
+    await a.enrol(t.body.token, 'line-box');
+    const plc = [
+      { interface: 'opcua' as const, state: 'up' as const, clients: 1, detail: null },
+      { interface: 'modbus' as const, state: 'idle' as const, clients: 0, detail: null },
+      { interface: 's7' as const, state: 'down' as const, pending: 3, detail: 'connect ECONNREFUSED' },
+    ];
+    const mine = async () =>
+      (
+        (await admin.get(`/api/v1/devices?lineId=${fleet.line.id}`)).body as Array<Record<string, unknown>>
+      ).find((d) => d.id === a.deviceId);
+    await a.heartbeat([]);
+    expect((await mine())?.plcLinks).toBeNull();
+    await a.heartbeat([], { plc });
+    expect((await mine())?.plcLinks).toEqual(plc);
+    await a.heartbeat([]);
+    expect((await mine())?.plcLinks).toEqual(plc);
+    await expect(
+      a.heartbeat([], { plc: [{ interface: 'profinet' as 's7', state: 'up', detail: null }] }),
+    ).rejects.toThrow(/heartbeat: 400 .*plc/);
+  });
 });

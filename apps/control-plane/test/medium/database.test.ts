@@ -121,14 +121,14 @@ describe.each(BACKENDS)('database on $name', ({ name }) => {
       );
     expect((await ins(results)).length).toBe(2000);
     expect((await ins([...results.slice(0, 500), ...results.slice(0, 10)])).length).toBe(0);
-    const r0 = await db.prisma.result.findUnique({ where: { resultId: results[0].resultId } });
+    const r0 = await db.prisma.result.findFirst({ where: { resultId: results[0].resultId } });
     expect(r0).toMatchObject({
       shadowModelVersion: 'm@2.0.0',
       shadowScore: 0.9,
       shadowVerdict: 'NOK',
       modelName: null,
     });
-    const r1 = await db.prisma.result.findUnique({ where: { resultId: results[1].resultId } });
+    const r1 = await db.prisma.result.findFirst({ where: { resultId: results[1].resultId } });
     expect(r1).toMatchObject({ modelVersion: '1.0.0', timingsMs: { total: 1 }, score: 1 / 2000 });
   });
 });

@@ -76,6 +76,7 @@ function table(devices: Device[]): HTMLElement {
             'Execution provider',
             'Queue',
             'Outbox',
+            'PLC',
             'Agent',
             'Last seen',
           ].map((c) => h('th', { scope: 'col' }, c)),
@@ -106,6 +107,7 @@ function table(devices: Device[]): HTMLElement {
             providerCell(d),
             h('td', { class: 'num' }, d.queueDepth ?? '—'),
             h('td', { class: `num ${(d.outboxDepth ?? 0) > 0 ? 'warn-text' : ''}` }, d.outboxDepth ?? '—'),
+            plcCell(d),
             h('td', null, d.agentVersion ?? '—'),
             h('td', null, formatAgo(d.lastSeenAt, now)),
           ),
@@ -138,5 +140,33 @@ function providerCell(d: Device): HTMLTableCellElement {
     d.provider ?? '—',
     a.variant ? h('span', { class: 'muted' }, ` · ${a.variant}`) : '',
     notUsable.length ? h('span', { class: 'muted' }, ` · ${notUsable.length} unavailable`) : '',
+  );
+}
+
+/** One badge per PLC interface: up (a PLC is connected), idle (listening), down (S7 PLC unreachable). */
+function plcCell(d: Device): HTMLTableCellElement {
+  const links = d.plcLinks ?? [];
+  if (links.length === 0) return h('td', { 'data-testid': 'plc' }, h('span', { class: 'muted' }, '—'));
+  const cls = { up: 'ok', idle: 'muted', down: 'warn' } as const;
+  const name = { opcua: 'OPC UA', modbus: 'Modbus', s7: 'S7' } as const;
+  return h(
+    'td',
+    { 'data-testid': 'plc' },
+    links.flatMap((l, i) => {
+      const extra = [
+        l.clients !== undefined ? `${l.clients} client${l.clients === 1 ? '' : 's'}` : null,
+        l.pending ? `${l.pending} waiting` : null,
+        l.detail,
+      ].filter(Boolean);
+      const badge = h(
+        'span',
+        {
+          class: `badge ${cls[l.state]}`,
+          title: `${name[l.interface]}: ${l.state}${extra.length ? ` · ${extra.join(' · ')}` : ''}`,
+        },
+        `${name[l.interface]} ${l.state}${l.pending ? ` (${l.pending})` : ''}`,
+      );
+      return i === 0 ? [badge] : [' ', badge];
+    }),
   );
 }

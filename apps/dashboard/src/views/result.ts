@@ -6,6 +6,7 @@ import type { View } from '../router.js';
 import type { ResultView } from '../types.js';
 import { errorBox, loading, pageHeader } from '../ui.js';
 import { historyHref } from './history.js';
+import { labelCard } from './label-card.js';
 
 export function resultView(ctx: AppContext, id: string): View {
   const body = h('div', null, loading('result'));
@@ -23,7 +24,7 @@ export function resultView(ctx: AppContext, id: string): View {
   void (async () => {
     try {
       const r = await ctx.api.get<ResultView>(`/results/${encodeURIComponent(id)}`);
-      replace(body, summary(r), imagePanel(ctx, r, urls), details(r));
+      replace(body, summary(r), labelCard(ctx, r.resultId, r.verdict), imagePanel(ctx, r, urls), details(r));
     } catch (e) {
       replace(body, errorBox(e));
     }

@@ -25,8 +25,11 @@ export interface CacheKeyParts {
   methods: readonly Method[];
 }
 
+/** Bumped when the pipeline computes the same image differently (2: Pillow-exact resize, alpha dropped). */
+const CACHE_VERSION = 2;
+
 export function cacheKey(parts: CacheKeyParts): string {
-  const text = JSON.stringify({ v: 1, ...parts, methods: [...parts.methods] });
+  const text = JSON.stringify({ v: CACHE_VERSION, ...parts, methods: [...parts.methods] });
   return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
 

@@ -1,16 +1,11 @@
 /** Review panels: the input, the ground truth outlined on it, and the anomaly map over it. */
 
-/** Jet colour map, v in [0, 1] (clamped), bytes. */
-export function jet(v: number): [number, number, number] {
-  const x = Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0));
-  const ch = (c: number) => Math.round(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(4 * x - c))));
-  return [ch(3), ch(2), ch(1)];
-}
+import { turbo } from '@diad/pipeline';
 
 const GAP = 4;
 
 /**
- * Side-by-side panel (3 tiles of w x h plus gaps, RGB bytes). The map is scaled so that `scaleMax` is red; the
+ * Side-by-side panel (3 tiles of w x h plus gaps, RGB bytes). The map is scaled so that `scaleMax` is the top of the turbo colour map (dark red); the
  * ground-truth outline is green.
  */
 export function composePanel(
@@ -51,7 +46,7 @@ export function composePanel(
           !mask[i + width]);
       if (edge) put(1, x, y, 0, 255, 0);
       else put(1, x, y, r, g, b);
-      const [hr, hg, hb] = jet(map[i] / scale);
+      const [hr, hg, hb] = turbo(map[i] / scale);
       put(2, x, y, (r + hr) >> 1, (g + hg) >> 1, (b + hb) >> 1);
     }
   }

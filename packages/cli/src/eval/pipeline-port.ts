@@ -1,38 +1,21 @@
-import type { BundleManifest } from '@diad/protocol';
+import type { DiadPipeline, InspectOptions, Provider } from '@diad/pipeline';
 
 /**
- * The part of the @diad/pipeline API (docs: PIPELINE_API.md) that `diad eval` uses. Loaded at run time, so the
- * other commands start without ONNX Runtime and eval fails with a clear message if the runtime is missing.
+ * The part of @diad/pipeline that `diad eval` uses. The module is imported at run time (openPipeline), so the
+ * other commands start without ONNX Runtime loaded.
  */
+export type { Provider };
 
-export type Provider = 'tensorrt' | 'cuda' | 'cpu';
+export type EvalInspectOptions = Pick<
+  InspectOptions,
+  'seed' | 'steps' | 'startStep' | 'draws' | 'mode' | 'keepTensors'
+>;
 
-export interface EvalInspectOptions {
-  seed?: number;
-  steps?: number;
-  startStep?: number;
-  draws?: number;
-  mode?: 'diad' | 'autoencoder';
-  keepTensors?: boolean;
-}
-
-export interface EvalInspection {
-  score: number;
-  map: Float32Array;
-  mapWidth: number;
-  mapHeight: number;
-  timingsMs: Record<string, number>;
-  input?: Float32Array;
-  reconstruction?: Float32Array;
-}
-
-export interface EvalPipeline {
-  readonly manifest: BundleManifest;
-  readonly provider: Provider;
-  readonly bundleSha256: string;
-  runBatch(frames: string[], opts?: EvalInspectOptions): Promise<EvalInspection[]>;
-  close(): Promise<void>;
-}
+export type EvalPipeline = Pick<
+  DiadPipeline,
+  'manifest' | 'provider' | 'bundleSha256' | 'runBatch' | 'close'
+>;
+export type EvalInspection = Awaited<ReturnType<EvalPipeline['runBatch']>>[number];
 
 /** Anomaly-map math of the pipeline, so the pixel baseline is blurred and pooled exactly like DiAD's map. */
 export interface MapMath {
@@ -47,51 +30,23 @@ export interface PipelineOpenOptions {
   threads?: number;
 }
 
-type Fn = (...args: never[]) => unknown;
-
-function need<T extends Fn>(mod: Record<string, unknown>, name: string): T {
-  const f = mod[name];
-  if (typeof f !== 'function') {
-    throw new Error(
-      `@diad/pipeline does not export ${name}(); this build of the pipeline is too old for diad eval`,
-    );
-  }
-  return f as T;
-}
-
 export async function openPipeline(
   bundle: string,
   opts: PipelineOpenOptions,
 ): Promise<{ pipeline: EvalPipeline; math: MapMath }> {
-  const mod = (await import('@diad/pipeline')) as Record<string, unknown>;
-  const DiadPipeline = mod.DiadPipeline as
-    | { create?: (b: string, o: object) => Promise<EvalPipeline> }
-    | undefined;
-  if (!DiadPipeline || typeof DiadPipeline.create !== 'function') {
-    throw new Error(
-      '@diad/pipeline has no DiadPipeline.create(); this build of the pipeline cannot run diad eval',
-    );
-  }
-  type Plan = object;
-  const planGaussianBlur = need<(h: number, w: number, s: number, t: number) => Plan>(
-    mod,
-    'planGaussianBlur',
-  );
-  const gaussianBlur = need<(src: Float32Array, plan: Plan, out: Float32Array) => Float32Array>(
-    mod,
-    'gaussianBlur',
-  );
-  const planPoolScore = need<(h: number, w: number, k: number, r: number) => Plan>(mod, 'planPoolScore');
-  const poolScore = need<(map: Float32Array, plan: Plan) => number>(mod, 'poolScore');
-  const planUpsample = need<(ih: number, iw: number, oh: number, ow: number) => Plan>(mod, 'planUpsample');
-  const upsample = need<(src: Float32Array, plan: Plan, out: Float32Array) => Float32Array>(
-    mod,
-    'upsampleBilinearAlignCorners',
-  );
-  const blurPlans = new Map<string, Plan>();
-  const poolPlans = new Map<string, Plan>();
-  const upPlans = new Map<string, Plan>();
-  const cached = (cache: Map<string, Plan>, key: string, make: () => Plan): Plan => {
+  const {
+    DiadPipeline,
+    planGaussianBlur,
+    gaussianBlur,
+    planPoolScore,
+    poolScore,
+    planUpsample,
+    upsampleBilinearAlignCorners: upsample,
+  } = await import('@diad/pipeline');
+  const blurPlans = new Map<string, ReturnType<typeof planGaussianBlur>>();
+  const poolPlans = new Map<string, ReturnType<typeof planPoolScore>>();
+  const upPlans = new Map<string, ReturnType<typeof planUpsample>>();
+  const cached = <Plan>(cache: Map<string, Plan>, key: string, make: () => Plan): Plan => {
     let p = cache.get(key);
     if (!p) {
       p = make();

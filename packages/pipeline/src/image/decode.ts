@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type KernelEnum, type Sharp } from 'sharp';
+import { resizeLikePil } from '../core/resize.js';
 import { ImageDecodeError } from '../errors.js';
 import { decodeBmp, isBmp } from './bmp.js';
 
@@ -113,41 +114,84 @@ function wrap(frame: FrameInput, e: unknown): Error {
   return new ImageDecodeError(`${describe(frame)}: cannot decode image: ${msg}`, { cause: e });
 }
 
-/** Raw frames already at the model size skip libvips: grey is replicated, alpha flattened onto black. */
-function rawAtSize(f: RawFrame, width: number, height: number): Uint8Array | undefined {
-  if (f.width !== width || f.height !== height) return undefined;
-  const n = width * height;
+/**
+ * A raw frame as interleaved RGB without libvips: grey is replicated, alpha dropped (the colour samples are kept as
+ * they are, as Pillow's convert("RGB") and OpenCV's imread do for the training tools and the official code).
+ */
+function rawToRgb(f: RawFrame): Uint8Array {
+  const n = f.width * f.height;
   if (f.channels === 3) return f.data.slice();
   const out = new Uint8Array(n * 3);
   if (f.channels === 1) {
     for (let p = 0; p < n; p++) out[p * 3] = out[p * 3 + 1] = out[p * 3 + 2] = f.data[p];
   } else {
-    for (let p = 0; p < n; p++) {
-      const a = f.data[p * 4 + 3];
-      // libvips flatten truncates: floor(v · α / 255), in integers so exact multiples stay exact.
-      for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.floor((f.data[p * 4 + c] * a) / 255);
-    }
+    for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = f.data[p * 4 + c];
   }
   return out;
 }
 
+/** A decoded image at its own size: interleaved 8-bit RGB, top row first. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
 /**
- * Decodes a frame to interleaved 8-bit sRGB at exactly width × height (fit: fill).
- * Grey is replicated to RGB; alpha is flattened onto black; 16-bit samples are reduced to 8 bits after resizing;
- * CMYK is converted to sRGB by libvips.
+ * Decodes a frame to interleaved 8-bit sRGB at its own size, without resampling: EXIF orientation applied, grey
+ * replicated to RGB, alpha dropped (colour samples kept, as Pillow's convert("RGB") does), 16-bit samples reduced to
+ * their high byte, CMYK converted by libvips.
  */
-export async function decodeToRgb(frame: FrameInput, opts: DecodeOptions): Promise<Uint8Array> {
+export async function decodeFullRgb(
+  frame: FrameInput,
+  opts: Pick<DecodeOptions, 'maxInputPixels' | 'maxFileBytes'> = {},
+): Promise<RgbImage> {
   const maxPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   try {
     if (typeof frame === 'object' && frame !== null && !(frame instanceof Uint8Array)) {
       checkRawFrame(frame, maxPixels);
-      const direct = rawAtSize(frame, opts.width, opts.height);
-      if (direct) return direct;
+      return { data: rawToRgb(frame), width: frame.width, height: frame.height };
     }
     const img = await openImage(frame, maxPixels, maxBytes);
     const { data, info } = await img
-      .flatten({ background: { r: 0, g: 0, b: 0 } })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) {
+      throw new ImageDecodeError(`decoded to ${info.channels} channels, expected 3`);
+    }
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      width: info.width,
+      height: info.height,
+    };
+  } catch (e) {
+    throw wrap(frame, e);
+  }
+}
+
+/**
+ * Decodes a frame to interleaved 8-bit sRGB at exactly width × height (fit: fill).
+ * `bilinear` is Pillow's bilinear resize, reproduced exactly by resizeLikePil (the training tools' resampling, so
+ * serving sees what training saw); the other kernels are libvips'. Grey is replicated to RGB; alpha is dropped; 16-bit samples are reduced to their high byte (bilinear: before resizing; libvips kernels: after);
+ * CMYK is converted to sRGB by libvips.
+ */
+export async function decodeToRgb(frame: FrameInput, opts: DecodeOptions): Promise<Uint8Array> {
+  const maxPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+  const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  if (opts.resize === 'bilinear') {
+    const img = await decodeFullRgb(frame, opts);
+    return resizeLikePil(img.data, img.width, img.height, 3, opts.width, opts.height);
+  }
+  try {
+    if (typeof frame === 'object' && frame !== null && !(frame instanceof Uint8Array)) {
+      checkRawFrame(frame, maxPixels);
+      if (frame.width === opts.width && frame.height === opts.height) return rawToRgb(frame);
+    }
+    const img = await openImage(frame, maxPixels, maxBytes);
+    const { data, info } = await img
       .toColourspace('srgb')
       .resize(opts.width, opts.height, { fit: 'fill', kernel: KERNELS[opts.resize] })
       .removeAlpha()
@@ -164,9 +208,21 @@ export async function decodeToRgb(frame: FrameInput, opts: DecodeOptions): Promi
   }
 }
 
-/** Encodes interleaved RGB bytes as PNG. */
-export async function encodePng(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {
-  return sharp(rgb, { raw: { width, height, channels: 3 } })
-    .png()
-    .toBuffer();
+/** Encodes interleaved 8-bit grey (1), RGB (3) or RGBA (4) pixels as PNG (grey stays single-channel). */
+export async function encodePng(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3 | 4 = 3,
+): Promise<Buffer> {
+  if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) {
+    throw new RangeError(`encodePng: width/height: expected positive integers, got ${width}x${height}`);
+  }
+  if (pixels.length !== width * height * channels) {
+    throw new RangeError(
+      `encodePng: pixels: expected ${width * height * channels} bytes, got ${pixels.length}`,
+    );
+  }
+  const img = sharp(pixels, { raw: { width, height, channels } });
+  return (channels === 1 ? img.toColourspace('b-w') : img).png().toBuffer();
 }

@@ -32,6 +32,11 @@ export interface RunParams {
   seed: number;
   /** One pair per draw; when absent, draw d takes the (2d+1)-th and (2d+2)-th noise planes of one seeded stream. */
   noise?: NoisePair[];
+  /**
+   * Draws run together in one denoiser (and decoder and features) call: the frames are repeated once per draw
+   * along the batch axis. 1 runs the draws one after another. Needs graphs with a dynamic batch axis.
+   */
+  drawsPerCall: number;
   mode: 'diad' | 'autoencoder';
   keepTensors: boolean;
   /** Optional hook for parity tests: receives every intermediate of frame 0 (copies). */
@@ -83,9 +88,13 @@ function frameView(t: HostTensor, i: number, size: number): Float32Array {
   return (t.data as Float32Array).subarray(i * size, (i + 1) * size);
 }
 
+/** Buffers for `rows` = frames × draws-in-one-call rows (only the reconstruction tensors of them are used). */
+export type RowBuffers = (rows: number) => RunBuffers;
+
 /**
  * The run of docs/bundle.md ("The run, exactly") for the `bufs.batch` frames already written into bufs.x.
- * All tensors are the preallocated ones in `bufs`; only the returned maps (and kept tensors) are new.
+ * All tensors are the preallocated ones in `bufs` (and, when draws share a call, in `rowBuffers(frames × draws)`);
+ * only the returned maps (and kept tensors) are new.
  */
 export async function runDiad(
   m: BundleManifest,
@@ -94,6 +103,7 @@ export async function runDiad(
   alphasCumprod: Float64Array,
   p: RunParams,
   clock: StageClock,
+  rowBuffers?: RowBuffers,
 ): Promise<FrameResult[]> {
   const B = bufs.batch;
   const L = bufs.latentSize;
@@ -113,9 +123,12 @@ export async function runDiad(
   }
 
   const fin = g.features.inputs[0].name;
-  const outsOf = (which: 'ofInput' | 'ofRecon') =>
-    Object.fromEntries(bufs.layers.map((l) => [l.name, l[which]]));
-  await clock.graph(sessions.features, { [fin]: bufs.x }, outsOf('ofInput'));
+  const outsOfRows = (rb: RunBuffers) => Object.fromEntries(rb.layers.map((l) => [l.name, l.ofRecon]));
+  await clock.graph(
+    sessions.features,
+    { [fin]: bufs.x },
+    Object.fromEntries(bufs.layers.map((l) => [l.name, l.ofInput])),
+  );
   clock.mark('features');
 
   const { mapWidth, mapHeight } = m.scoring;
@@ -125,36 +138,59 @@ export async function runDiad(
   bufs.mapSums.fill(0, 0, B * mapSize);
   const kept: (Float32Array | undefined)[] = new Array(B);
   const draws = p.mode === 'autoencoder' ? 1 : p.draws;
+  const perCall = rowBuffers ? Math.max(1, Math.min(p.drawsPerCall, draws)) : 1;
   const rng = p.noise ? undefined : new Xoshiro128(p.seed);
-  for (let d = 0; d < draws; d++) {
-    const traceDraw = d === 0 ? trace : undefined;
-    await reconstruct(m, sessions, bufs, alphasCumprod, p, clock, traceDraw, (n1, n2) => {
-      if (p.noise) {
-        n1.set(p.noise[d].n1);
-        n2.set(p.noise[d].n2);
-      } else {
-        fillNormal(rng!, n1);
-        fillNormal(rng!, n2);
+  const L1 = bufs.n1.length;
+  for (let d0 = 0; d0 < draws; d0 += perCall) {
+    const n = Math.min(perCall, draws - d0);
+    // Row r of this call is frame r mod B of draw d0 + floor(r / B).
+    const rb = n === 1 ? bufs : rowBuffers!(B * n);
+    if (rb !== bufs) {
+      const x = bufs.x.data as Float32Array;
+      const mean = bufs.mean.data as Float32Array;
+      const logvar = bufs.logvar.data as Float32Array;
+      for (let j = 0; j < n; j++) {
+        (rb.x.data as Float32Array).set(x, j * x.length);
+        (rb.mean.data as Float32Array).set(mean, j * mean.length);
+        (rb.logvar.data as Float32Array).set(logvar, j * logvar.length);
       }
-    });
-    await clock.graph(sessions.features, { [fin]: bufs.recon }, outsOf('ofRecon'));
+    }
+    const n1 = n === 1 ? bufs.n1 : new Float32Array(n * L1);
+    const n2 = n === 1 ? bufs.n2 : new Float32Array(n * L1);
+    for (let j = 0; j < n; j++) {
+      const a = n1.subarray(j * L1, (j + 1) * L1);
+      const b = n2.subarray(j * L1, (j + 1) * L1);
+      if (p.noise) {
+        a.set(p.noise[d0 + j].n1);
+        b.set(p.noise[d0 + j].n2);
+      } else {
+        fillNormal(rng!, a);
+        fillNormal(rng!, b);
+      }
+    }
+    const traceDraw = d0 === 0 ? trace : undefined;
+    await reconstruct(m, sessions, rb, alphasCumprod, p, clock, traceDraw, n1, n2, B);
+    await clock.graph(sessions.features, { [fin]: rb.recon }, outsOfRows(rb));
     clock.mark('features');
-    for (let i = 0; i < B; i++) {
-      bufs.mapRaw.fill(0);
-      bufs.layers.forEach((l, li) => {
-        const size = l.channels * l.height * l.width;
-        const a = frameView(l.ofInput, i, size);
-        const b = frameView(l.ofRecon, i, size);
-        if (traceDraw && i === 0) {
-          traceDraw(`feat_in_${li}`, a.slice());
-          traceDraw(`feat_rec_${li}`, b.slice());
-        }
-        cosineDistanceMap(a, b, l.channels, l.height, l.width, l.dist);
-        upsampleBilinearAlignCorners(l.dist, l.upsample, bufs.mapRaw, true);
-      });
-      const sum = sums[i];
-      for (let k = 0; k < mapSize; k++) sum[k] += bufs.mapRaw[k];
-      if (d === 0 && p.keepTensors) kept[i] = frameView(bufs.recon, i, bufs.imageSize).slice();
+    for (let j = 0; j < n; j++) {
+      for (let i = 0; i < B; i++) {
+        const row = j * B + i;
+        bufs.mapRaw.fill(0);
+        bufs.layers.forEach((l, li) => {
+          const size = l.channels * l.height * l.width;
+          const a = frameView(l.ofInput, i, size);
+          const b = frameView(rb.layers[li].ofRecon, row, size);
+          if (traceDraw && row === 0) {
+            traceDraw(`feat_in_${li}`, a.slice());
+            traceDraw(`feat_rec_${li}`, b.slice());
+          }
+          cosineDistanceMap(a, b, l.channels, l.height, l.width, l.dist);
+          upsampleBilinearAlignCorners(l.dist, l.upsample, bufs.mapRaw, true);
+        });
+        const sum = sums[i];
+        for (let k = 0; k < mapSize; k++) sum[k] += bufs.mapRaw[k];
+        if (d0 === 0 && j === 0 && p.keepTensors) kept[i] = frameView(rb.recon, i, bufs.imageSize).slice();
+      }
     }
     clock.mark('map');
   }
@@ -189,8 +225,9 @@ export async function runDiad(
 }
 
 /**
- * One reconstruction of every frame in bufs.x into bufs.recon: the autoencoder alone (posterior mean), or DiAD's
- * posterior sample, forward noising to startStep and DDIM denoising with the noise `fillNoise` writes.
+ * One reconstruction of every row in bufs.x into bufs.recon: the autoencoder alone (posterior mean), or DiAD's
+ * posterior sample, forward noising to startStep and DDIM denoising. Row r takes the noise planes of draw
+ * floor(r / framesPerDraw) in n1 and n2 (one latent-sized plane per draw, back to back).
  */
 async function reconstruct(
   m: BundleManifest,
@@ -200,7 +237,9 @@ async function reconstruct(
   p: RunParams,
   clock: StageClock,
   trace: RunParams['trace'],
-  fillNoise: (n1: Float32Array, n2: Float32Array) => void,
+  n1: Float32Array,
+  n2: Float32Array,
+  framesPerDraw: number,
 ): Promise<void> {
   const B = bufs.batch;
   const L = bufs.latentSize;
@@ -210,12 +249,14 @@ async function reconstruct(
   if (p.mode === 'autoencoder') {
     zIn.set(bufs.mean.data as Float32Array);
   } else {
-    fillNoise(bufs.n1, bufs.n2);
     for (let i = 0; i < B; i++) {
       const z = frameView(bufs.z, i, L);
-      posteriorSample(frameView(bufs.mean, i, L), frameView(bufs.logvar, i, L), bufs.n1, scale, z);
+      const d = Math.floor(i / framesPerDraw);
+      const e1 = n1.subarray(d * L, (d + 1) * L);
+      const e2 = n2.subarray(d * L, (d + 1) * L);
+      posteriorSample(frameView(bufs.mean, i, L), frameView(bufs.logvar, i, L), e1, scale, z);
       if (trace && i === 0) trace('z0', z.slice());
-      qSample(z, bufs.n2, alphasCumprod[p.startStep], z);
+      qSample(z, e2, alphasCumprod[p.startStep], z);
       if (trace && i === 0) trace('zS', z.slice());
     }
     const taus = ddimTimesteps(p.startStep, p.steps, alphasCumprod.length);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   fillNormal,
-  jet,
   normalizeToNchw,
   overlayHeatmap,
   seededNoise,
+  turbo,
   Xoshiro128,
 } from '../../src/index.js';
 
@@ -67,14 +67,25 @@ describe('normalisation to NCHW', () => {
 });
 
 describe('heatmap', () => {
-  it('jet endpoints and midpoint', () => {
-    expect(jet(0)).toEqual([0, 0, 128]);
-    expect(jet(1)).toEqual([128, 0, 0]);
-    expect(jet(0.5)).toEqual([128, 255, 128]);
+  it('turbo: dark blue → green → dark red, clamped', () => {
+    expect(turbo(0).reduce((a, b) => a + b)).toBeLessThan(100); // near black
+    const [r1_, g1_, b1_] = turbo(0.1);
+    expect(b1_).toBeGreaterThan(r1_ + 100);
+    expect(b1_).toBeGreaterThan(g1_ + 100);
+    const [r5, g5, b5] = turbo(0.5);
+    expect(g5).toBeGreaterThan(200);
+    expect(g5).toBeGreaterThan(r5);
+    expect(g5).toBeGreaterThan(b5);
+    const [r1, g1, b1] = turbo(1);
+    expect(r1).toBeGreaterThan(100);
+    expect(g1 + b1).toBeLessThan(30);
+    expect(turbo(-3)).toEqual(turbo(0));
+    expect(turbo(7)).toEqual(turbo(1));
+    expect(turbo(Number.NaN)).toEqual(turbo(0));
   });
 
   it('blends with alpha', () => {
     const out = overlayHeatmap(Uint8Array.of(200, 100, 0), Float32Array.of(2), 1, 1, 1, 0.5);
-    expect([...out]).toEqual([164, 50, 0]);
+    expect([...out]).toEqual([172, 57, 0]); // half of (200, 100, 0) and half of turbo(1) = (144, 13, 0)
   });
 });

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { AgentStatus } from '@diad/protocol';
+import { AgentStatus, TOPIC_ROOT } from '@diad/protocol';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from '../../common/logger.js';
 import { Metrics } from '../../common/metrics.js';
@@ -10,6 +10,7 @@ import { DeviceDirectory } from '../../fleet/device-directory.js';
 import { IngestService } from '../ingest.service.js';
 import { IngestionCore } from './ingestion-core.js';
 import { MqttTransport } from './mqtt-transport.js';
+import { NatsTransport } from './nats-transport.js';
 
 export interface IngestionReadiness {
   ok: boolean;
@@ -66,7 +67,26 @@ export class Ingestion {
   /** Starts the transports; `port` is the HTTP port, part of the default MQTT client id. */
   async start(port: number): Promise<void> {
     const c = this.config;
-    if (c.mqttUrl) {
+    if (c.ingestTransport === 'nats') {
+      this.core.attach(
+        new NatsTransport({
+          servers: c.natsUrl!.split(','),
+          user: c.natsUser,
+          pass: c.natsPassword,
+          stream: c.natsStream,
+          consumer: c.natsConsumer,
+          subjectRoot: TOPIC_ROOT,
+          replicas: c.natsStreamReplicas,
+          maxAgeSeconds: c.natsMaxAgeSeconds,
+          maxBytes: c.natsMaxBytes,
+          ackWaitSeconds: c.natsAckWaitSeconds,
+          maxAckPending: c.natsMaxAckPending,
+          pullBatch: c.natsPullBatch,
+          onStatus: (payload) => this.onStatus(Buffer.from(payload)),
+          log: this.log,
+        }),
+      );
+    } else if (c.mqttUrl) {
       const clientId =
         c.mqttClientId ?? `diad-cp-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${port}`.slice(0, 64);
       this.mqtt = new MqttTransport({

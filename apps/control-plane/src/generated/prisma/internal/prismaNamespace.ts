@@ -2001,6 +2001,7 @@ export const DeviceScalarFieldEnum = {
   health: 'health',
   provider: 'provider',
   accelerators: 'accelerators',
+  plcLinks: 'plcLinks',
   queueDepth: 'queueDepth',
   outboxDepth: 'outboxDepth',
   activeModelName: 'activeModelName',

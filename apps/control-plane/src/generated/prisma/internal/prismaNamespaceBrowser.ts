@@ -135,6 +135,7 @@ export const DeviceScalarFieldEnum = {
   health: 'health',
   provider: 'provider',
   accelerators: 'accelerators',
+  plcLinks: 'plcLinks',
   queueDepth: 'queueDepth',
   outboxDepth: 'outboxDepth',
   activeModelName: 'activeModelName',

@@ -98,6 +98,7 @@ export type DeviceCountAggregateOutputType = {
   health: number
   provider: number
   accelerators: number
+  plcLinks: number
   queueDepth: number
   outboxDepth: number
   activeModelName: number
@@ -183,6 +184,7 @@ export type DeviceCountAggregateInputType = {
   health?: true
   provider?: true
   accelerators?: true
+  plcLinks?: true
   queueDepth?: true
   outboxDepth?: true
   activeModelName?: true
@@ -295,6 +297,7 @@ export type DeviceGroupByOutputType = {
   health: string | null
   provider: string | null
   accelerators: runtime.JsonValue | null
+  plcLinks: runtime.JsonValue | null
   queueDepth: number
   outboxDepth: number
   activeModelName: string | null
@@ -343,6 +346,7 @@ export type DeviceWhereInput = {
   health?: Prisma.StringNullableFilter<"Device"> | string | null
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
   accelerators?: Prisma.JsonNullableFilter<"Device">
+  plcLinks?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -372,6 +376,7 @@ export type DeviceOrderByWithRelationInput = {
   health?: Prisma.SortOrderInput | Prisma.SortOrder
   provider?: Prisma.SortOrderInput | Prisma.SortOrder
   accelerators?: Prisma.SortOrderInput | Prisma.SortOrder
+  plcLinks?: Prisma.SortOrderInput | Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -404,6 +409,7 @@ export type DeviceWhereUniqueInput = Prisma.AtLeast<{
   health?: Prisma.StringNullableFilter<"Device"> | string | null
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
   accelerators?: Prisma.JsonNullableFilter<"Device">
+  plcLinks?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -433,6 +439,7 @@ export type DeviceOrderByWithAggregationInput = {
   health?: Prisma.SortOrderInput | Prisma.SortOrder
   provider?: Prisma.SortOrderInput | Prisma.SortOrder
   accelerators?: Prisma.SortOrderInput | Prisma.SortOrder
+  plcLinks?: Prisma.SortOrderInput | Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -466,6 +473,7 @@ export type DeviceScalarWhereWithAggregatesInput = {
   health?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
   provider?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
   accelerators?: Prisma.JsonNullableWithAggregatesFilter<"Device">
+  plcLinks?: Prisma.JsonNullableWithAggregatesFilter<"Device">
   queueDepth?: Prisma.IntWithAggregatesFilter<"Device"> | number
   outboxDepth?: Prisma.IntWithAggregatesFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
@@ -490,6 +498,7 @@ export type DeviceCreateInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -517,6 +526,7 @@ export type DeviceUncheckedCreateInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -542,6 +552,7 @@ export type DeviceUpdateInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -569,6 +580,7 @@ export type DeviceUncheckedUpdateInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -595,6 +607,7 @@ export type DeviceCreateManyInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -619,6 +632,7 @@ export type DeviceUpdateManyMutationInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -642,6 +656,7 @@ export type DeviceUncheckedUpdateManyInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -685,6 +700,7 @@ export type DeviceCountOrderByAggregateInput = {
   health?: Prisma.SortOrder
   provider?: Prisma.SortOrder
   accelerators?: Prisma.SortOrder
+  plcLinks?: Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrder
@@ -941,6 +957,7 @@ export type DeviceCreateWithoutStationInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -966,6 +983,7 @@ export type DeviceUncheckedCreateWithoutStationInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1021,6 +1039,7 @@ export type DeviceScalarWhereInput = {
   health?: Prisma.StringNullableFilter<"Device"> | string | null
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
   accelerators?: Prisma.JsonNullableFilter<"Device">
+  plcLinks?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -1045,6 +1064,7 @@ export type DeviceCreateWithoutDesiredModelInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1071,6 +1091,7 @@ export type DeviceUncheckedCreateWithoutDesiredModelInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1105,6 +1126,7 @@ export type DeviceCreateWithoutShadowModelInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1131,6 +1153,7 @@ export type DeviceUncheckedCreateWithoutShadowModelInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1197,6 +1220,7 @@ export type DeviceCreateWithoutRolloutsInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1223,6 +1247,7 @@ export type DeviceUncheckedCreateWithoutRolloutsInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1263,6 +1288,7 @@ export type DeviceUpdateWithoutRolloutsInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1289,6 +1315,7 @@ export type DeviceUncheckedUpdateWithoutRolloutsInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1313,6 +1340,7 @@ export type DeviceCreateManyStationInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1337,6 +1365,7 @@ export type DeviceUpdateWithoutStationInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1362,6 +1391,7 @@ export type DeviceUncheckedUpdateWithoutStationInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1387,6 +1417,7 @@ export type DeviceUncheckedUpdateManyWithoutStationInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1412,6 +1443,7 @@ export type DeviceCreateManyDesiredModelInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1436,6 +1468,7 @@ export type DeviceCreateManyShadowModelInput = {
   health?: string | null
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1459,6 +1492,7 @@ export type DeviceUpdateWithoutDesiredModelInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1485,6 +1519,7 @@ export type DeviceUncheckedUpdateWithoutDesiredModelInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1510,6 +1545,7 @@ export type DeviceUncheckedUpdateManyWithoutDesiredModelInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1533,6 +1569,7 @@ export type DeviceUpdateWithoutShadowModelInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1559,6 +1596,7 @@ export type DeviceUncheckedUpdateWithoutShadowModelInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1584,6 +1622,7 @@ export type DeviceUncheckedUpdateManyWithoutShadowModelInput = {
   health?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1639,6 +1678,7 @@ export type DeviceSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   health?: boolean
   provider?: boolean
   accelerators?: boolean
+  plcLinks?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1669,6 +1709,7 @@ export type DeviceSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extens
   health?: boolean
   provider?: boolean
   accelerators?: boolean
+  plcLinks?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1697,6 +1738,7 @@ export type DeviceSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extens
   health?: boolean
   provider?: boolean
   accelerators?: boolean
+  plcLinks?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1725,6 +1767,7 @@ export type DeviceSelectScalar = {
   health?: boolean
   provider?: boolean
   accelerators?: boolean
+  plcLinks?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1736,7 +1779,7 @@ export type DeviceSelectScalar = {
   desiredRevision?: boolean
 }
 
-export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "accelerators" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision", ExtArgs["result"]["device"]>
+export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "accelerators" | "plcLinks" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision", ExtArgs["result"]["device"]>
 export type DeviceInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
@@ -1777,6 +1820,7 @@ export type $DevicePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     health: string | null
     provider: string | null
     accelerators: runtime.JsonValue | null
+    plcLinks: runtime.JsonValue | null
     queueDepth: number
     outboxDepth: number
     activeModelName: string | null
@@ -2226,6 +2270,7 @@ export interface DeviceFieldRefs {
   readonly health: Prisma.FieldRef<"Device", 'String'>
   readonly provider: Prisma.FieldRef<"Device", 'String'>
   readonly accelerators: Prisma.FieldRef<"Device", 'Json'>
+  readonly plcLinks: Prisma.FieldRef<"Device", 'Json'>
   readonly queueDepth: Prisma.FieldRef<"Device", 'Int'>
   readonly outboxDepth: Prisma.FieldRef<"Device", 'Int'>
   readonly activeModelName: Prisma.FieldRef<"Device", 'String'>

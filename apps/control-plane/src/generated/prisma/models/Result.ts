@@ -468,10 +468,11 @@ export type ResultOrderByWithRelationInput = {
 }
 
 export type ResultWhereUniqueInput = Prisma.AtLeast<{
-  resultId?: string
+  resultId_capturedAt?: Prisma.ResultResultIdCapturedAtCompoundUniqueInput
   AND?: Prisma.ResultWhereInput | Prisma.ResultWhereInput[]
   OR?: Prisma.ResultWhereInput[]
   NOT?: Prisma.ResultWhereInput | Prisma.ResultWhereInput[]
+  resultId?: Prisma.UuidFilter<"Result"> | string
   site?: Prisma.StringFilter<"Result"> | string
   line?: Prisma.StringFilter<"Result"> | string
   station?: Prisma.StringFilter<"Result"> | string
@@ -501,7 +502,7 @@ export type ResultWhereUniqueInput = Prisma.AtLeast<{
   shadowScore?: Prisma.FloatNullableFilter<"Result"> | number | null
   shadowVerdict?: Prisma.StringNullableFilter<"Result"> | string | null
   receivedAt?: Prisma.DateTimeFilter<"Result"> | Date | string
-}, "resultId">
+}, "resultId_capturedAt">
 
 export type ResultOrderByWithAggregationInput = {
   resultId?: Prisma.SortOrder
@@ -806,6 +807,11 @@ export type ResultUncheckedUpdateManyInput = {
   shadowScore?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   shadowVerdict?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   receivedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+}
+
+export type ResultResultIdCapturedAtCompoundUniqueInput = {
+  resultId: string
+  capturedAt: Date | string
 }
 
 export type ResultCountOrderByAggregateInput = {
