@@ -8,7 +8,7 @@ from .layers import conv, group_norm
 
 
 def _norm(ch, groups):
-    return group_norm(ch, groups, eps=1e-6, cls=nn.GroupNorm)
+    return group_norm(ch, groups, eps=1e-6)
 
 
 class ResnetBlock(nn.Module):

@@ -225,6 +225,9 @@ def main(argv=None):
     p.add_argument("--pool-kernel", type=int, default=PAPER_SCORING["kernel"], help="image-score pooling kernel (paper: 8)")
     p.add_argument("--pool-rounds", type=int, default=PAPER_SCORING["rounds"], help="image-score pooling rounds (paper: 8)")
     p.add_argument("--external-data", choices=["auto", "always", "never"], default="auto")
+    p.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
+                   help="fp16: float16 weights and activations for GPU providers, sensitive ops kept fp32, float32 "
+                        "inputs/outputs (tools/diad/fp16.py; parity limits in tools/README.md)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-checkpoint", help="with --random: also save the random model as a checkpoint")
     args = p.parse_args(argv)
@@ -285,6 +288,10 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     name = args.name or os.path.basename(out.rstrip("/"))
     files, feat_shapes = export_graphs(model, features, out, args.external_data if args.external_data != "never" else "off")
+    if args.precision == "fp16":
+        from .fp16 import convert_bundle_graphs
+
+        convert_bundle_graphs(out, files)
 
     calibration = ckpt.get("calibration")
     if images:
@@ -298,6 +305,9 @@ def main(argv=None):
     manifest = build_manifest(name, args.version, cfg, ckpt, features, feat_shapes, file_info, calibration,
                               (args.start_step, args.steps), scoring, args.draws,
                               features_record(features, args.features_weights, args.features_origin))  # fmt: skip
+    if args.precision == "fp16":
+        for g in ("encoder", "denoiser", "decoder"):  # the feature CNN stays fp32 (tools/diad/fp16.py)
+            manifest["graphs"][g]["precision"] = "fp16"
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     print(f"wrote bundle {out}: {', '.join(files)}", file=sys.stderr)

@@ -31,8 +31,15 @@ def linear(cin, cout, bias=True):
     return nn.Linear(cin, cout, bias=bias, **_DEVICE)
 
 
+class LayerNorm32(nn.LayerNorm):
+    """LayerNorm computed in float32 (mixed precision keeps normalisation statistics in fp32)."""
+
+    def forward(self, x):
+        return super().forward(x.float()).type(x.dtype)
+
+
 def layer_norm(dim):
-    return nn.LayerNorm(dim, **_DEVICE)
+    return LayerNorm32(dim, **_DEVICE)
 
 
 class GroupNorm32(nn.GroupNorm):

@@ -78,8 +78,8 @@ class DiAD(nn.Module):
         steps = self.alphas_cumprod.shape[0]
         if not 0 <= t_max <= steps:
             raise ValueError(f"t_max: expected 0 (all) or 1..{steps}, got {t_max}")
-        t = torch.randint(0, t_max or steps, (b,), generator=generator)
-        noise = torch.randn(z0.shape, generator=generator)
+        t = torch.randint(0, t_max or steps, (b,), generator=generator).to(z0.device)
+        noise = torch.randn(z0.shape, generator=generator).to(z0.device)  # drawn on the CPU: same on every device
         z_t = self.q_sample(z0, t, noise)
         ctx = self.context.expand(b, -1, -1)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):

@@ -65,10 +65,21 @@ def parse_args(argv):
                    help="start from a finished checkpoint (e.g. one tools.diad.unbundle rebuilt): its autoencoder and "
                         "UNet are kept, and the DiAD stage continues from its SG network for --diad-steps more steps "
                         "with a fresh optimiser and learning-rate schedule")
+    p.add_argument("--init-base", metavar="CKPT",
+                   help="start a line's training from a pretrained base, as the paper starts from Stable Diffusion: "
+                        "the autoencoder, UNet and latent scale of a tools.diad.pretrain base (base.pt or the compact "
+                        "base.pt16 committed under models/), or of a Stable Diffusion 1.5 checkpoint in its published "
+                        "key layout (first_stage_model.*, model.diffusion_model.*; --config paper). The stages then "
+                        "fine-tune from it: --ae-steps / --unet-steps 0 skip them (the paper: AE fine-tuned, UNet kept)")
     p.add_argument("--sff-init-std", type=float, default=0.0,
                    help="initialise the SFF convs from N(0, std^2) when the DiAD stage starts with them all zero. The "
                         "paper's code zero-initialises both the SFF convs and the SG zero convs that feed them, so "
                         "neither gets a gradient and the block never learns; default 0 keeps that behaviour")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="cuda: one GPU per process (under torchrun, the process's LOCAL_RANK)")
+    p.add_argument("--amp", action="store_true",
+                   help="mixed precision: autocast to fp16 on cuda (with a gradient scaler), bf16 on cpu; weights and "
+                        "optimiser stay fp32")
     p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--save-every", type=int, default=200)
     return p.parse_args(argv)
@@ -127,6 +138,80 @@ def lr_at(base, step, frac, warmup=30):
     return base * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
 
 
+class Dist:
+    """torchrun data parallel: every process draws its own batches; gradients are averaged over processes after
+    each backward (one flat all-reduce, DDP's semantics), so the replicas stay identical. Rank 0 logs and saves."""
+
+    def __init__(self, device):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = torch.device(f"cuda:{self.local}" if device == "cuda" else "cpu")
+        if device == "cuda":
+            if not torch.cuda.is_available():
+                raise SystemExit("--device cuda: torch sees no CUDA device (torch.cuda.is_available() is False)")
+            torch.cuda.set_device(self.device)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.init_process_group("nccl" if device == "cuda" else "gloo")
+            self.dist = dist
+
+    @property
+    def main(self):
+        return self.rank == 0
+
+    def broadcast_params(self, module):
+        if self.world > 1:
+            for t in list(module.parameters()) + list(module.buffers()):
+                self.dist.broadcast(t.data, 0)
+
+    def average_grads(self, params):
+        if self.world == 1:
+            return
+        params = [p for p in params if p.requires_grad]
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        self.dist.all_reduce(flat)
+        flat /= self.world
+        i = 0
+        for p, g in zip(params, grads):
+            p.grad = flat[i : i + g.numel()].view_as(g)
+            i += g.numel()
+
+    def any(self, flag):
+        """True on every process if it is true on one (so all stop at the same step)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        self.dist.all_reduce(t, op=self.dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def checksum(self, module):
+        """Sum of all parameters on each process (rank 0 gets the list): equal values = identical replicas."""
+        with torch.no_grad():
+            c = torch.stack([p.double().sum() for p in module.parameters()]).sum().reshape(1).to(self.device)
+        if self.world == 1:
+            return [float(c)]
+        out = [torch.zeros_like(c) for _ in range(self.world)]
+        self.dist.all_gather(out, c)
+        return [float(x) for x in out]
+
+    def close(self):
+        if self.world > 1:
+            self.dist.destroy_process_group()
+
+
+def autocast(args, dist):
+    if not args.amp:
+        import contextlib
+
+        return contextlib.nullcontext()
+    if dist.device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
 BUDGET_SHARE = {"ae": 0.25, "unet": 0.30, "diad": 0.45}
 
 
@@ -138,12 +223,16 @@ def random_crop(x, size, generator):
 
 
 @torch.no_grad()
-def set_latent_scale(model, cache, ckpt, generator):
+def set_latent_scale(model, cache, ckpt, generator, dist=None):
     zs = []
+    dev = next(model.parameters()).device
     for i in range(0, len(cache), 16):
-        mean, logvar = model.first_stage_model.encode(cache.tensors[i : i + 16])
-        zs.append(mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=generator))
-    std = float(torch.cat(zs).std())
+        mean, logvar = model.first_stage_model.encode(cache.tensors[i : i + 16].to(dev))
+        zs.append((mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=generator).to(dev)).cpu())
+    std = torch.cat(zs).std().reshape(1).to(dev)
+    if dist is not None and dist.world > 1:  # the same scale on every replica (rank 0's)
+        dist.dist.broadcast(std, 0)
+    std = float(std)
     model.scale_factor = 1.0 / std
     model.cfg["scale_factor"] = ckpt["config"]["scale_factor"] = 1.0 / std
     return 1.0 / std
@@ -181,16 +270,34 @@ def continue_from(path):
     return model, ckpt
 
 
-def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
+def from_base(path, config_name="tiny", image_size=None):
+    """(model, checkpoint) for --init-base: the autoencoder and UNet of a base (ours or SD 1.5), nothing else."""
+    base = C.load_base(path, config_name)
+    cfg = base["config"]
+    if image_size:
+        cfg["image_size"] = image_size
+    model = DiAD(cfg, context=base.get("context"))
+    n = C.load_parts(model, base["state_dict"], C.BASE_PREFIXES)
+    ckpt = C.new_checkpoint(cfg)
+    ckpt["initBase"] = {"checkpoint": os.path.abspath(path), "kind": base["kind"], "tensors": n,
+                        "training": base.get("training", {})}  # fmt: skip
+    return model, ckpt
+
+
+def run_stage(stage, model, features, cache, ckpt, args, out, progress, log, dist=None):
+    dist = dist or Dist("cpu")
+    dev = dist.device
     total = progress.plan[stage]
     start = ckpt["step"] if ckpt["stage"] == stage else 0
     if start >= total or stage in ckpt.get("completed", []):
         return
-    gen = torch.Generator().manual_seed(args.seed * 1000 + STAGES.index(stage))
+    gen = torch.Generator().manual_seed(args.seed * 1000 + STAGES.index(stage) + 7919 * dist.rank + start)
     opt = optimizer_for(stage, model, args)
+    scaler = torch.cuda.amp.GradScaler(enabled=args.amp and dev.type == "cuda")
     if ckpt["stage"] == stage and ckpt.get("optim") is not None:
         opt.load_state_dict(ckpt["optim"])
-        gen.set_state(ckpt["rng"])
+        if dist.rank == 0:
+            gen.set_state(ckpt["rng"])
     elif stage == "diad" and not ckpt.get("sgInitialised"):
         n = init_sg_from_unet(model)
         ckpt["sgInitialised"] = True
@@ -199,6 +306,7 @@ def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
         n = init_sff(model, args.sff_init_std, torch.Generator().manual_seed(args.seed * 1000 + 99))
         print(json.dumps({"stage": stage, "sff_init_std": args.sff_init_std, "sff_convs_initialised": n}), file=log,
                          flush=True)  # fmt: skip
+    dist.broadcast_params(model)
     model.train()
     progress.t_stage = time.time()
     history = ckpt["history"].setdefault(stage, [])
@@ -208,7 +316,7 @@ def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
     for step in range(start + 1, total + 1):
         elapsed_frac = (time.time() - t_start) / budget if minutes else 0.0
         frac = max((step - 1) / total, elapsed_frac)
-        if elapsed_frac >= 1.0:
+        if dist.any(elapsed_frac >= 1.0):
             print(json.dumps({"stage": stage, "stopped_at_time_budget": step - 1, "of": total}), file=log, flush=True)
             total = step - 1
             ckpt.setdefault("stopped", {})[stage] = total
@@ -218,41 +326,56 @@ def run_stage(stage, model, features, cache, ckpt, args, out, progress, log):
         x = cache.batch(args.batch, gen)
         if stage == "ae":
             x = random_crop(x, args.ae_crop, gen)
-            noise = torch.randn(x.shape[0], 4, x.shape[2] // 8, x.shape[3] // 8, generator=gen)
-            recon, mean, logvar = model.first_stage_model(x, noise)
-            kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
-            loss = (recon - x).abs().mean() + perceptual(features, x, recon) + 1e-6 * kl
+            noise = torch.randn(x.shape[0], 4, x.shape[2] // 8, x.shape[3] // 8, generator=gen).to(dev)
+            x = x.to(dev)
+            with autocast(args, dist):
+                recon, mean, logvar = model.first_stage_model(x, noise)
+                recon, mean, logvar = recon.float(), mean.float(), logvar.float()
+                kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+                loss = (recon - x).abs().mean() + perceptual(features, x, recon) + 1e-6 * kl
         else:
-            with torch.no_grad():
-                z0, _, _ = model.encode_latent(x, torch.randn(x.shape[0], 4, x.shape[2] // 8, x.shape[3] // 8,
-                                                              generator=gen))  # fmt: skip
-            loss = model.diffusion_loss(z0, x, use_control=(stage == "diad"), generator=gen,
-                                        frozen_encoder=(stage == "diad"), t_max=args.t_max)  # fmt: skip
+            n1 = torch.randn(x.shape[0], 4, x.shape[2] // 8, x.shape[3] // 8, generator=gen).to(dev)
+            x = x.to(dev)
+            with autocast(args, dist):
+                with torch.no_grad():
+                    z0, _, _ = model.encode_latent(x, n1)
+                loss = model.diffusion_loss(z0.float(), x, use_control=(stage == "diad"), generator=gen,
+                                            frozen_encoder=(stage == "diad"), t_max=args.t_max)  # fmt: skip
+        trained = [p for g in opt.param_groups for p in g["params"]]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
-        opt.step()
+        scaler.scale(loss.float()).backward()
+        dist.average_grads(trained)
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        scaler.step(opt)
+        scaler.update()
         rec = progress.step(stage, step, float(loss), start)
         if rec:
             history.append([step, rec["loss"]])
-        if step % args.save_every == 0 or step == total:
-            ckpt.update(stage=stage, step=step, model=model.state_dict(), optim=opt.state_dict(), rng=gen.get_state())
+        if (step % args.save_every == 0 or step == total) and dist.main:
+            ckpt.update(stage=stage, step=step, model=cpu_state(model), optim=opt.state_dict(), rng=gen.get_state())
             C.save(os.path.join(out, "checkpoint.pt"), ckpt)
-    if stage == "ae":
-        s = set_latent_scale(model, cache, ckpt, gen)
+    if stage == "ae" and not ckpt.get("initBase"):  # a base's UNet was trained at the base's latent scale
+        s = set_latent_scale(model, cache, ckpt, gen, dist)
         print(json.dumps({"stage": "ae", "latent_scale": s}), file=log, flush=True)
     ckpt.setdefault("completed", []).append(stage)
-    ckpt.update(stage=stage, step=total, model=model.state_dict(), optim=None, rng=None)
-    C.save(os.path.join(out, "checkpoint.pt"), ckpt)
+    ckpt.update(stage=stage, step=total, model=cpu_state(model), optim=None, rng=None)
+    if dist.main:
+        C.save(os.path.join(out, "checkpoint.pt"), ckpt)
+
+
+def cpu_state(model):
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    dist = Dist(args.device)
     out = args.out
     os.makedirs(out, exist_ok=True)
-    log = sys.stdout
+    log = sys.stdout if dist.main else open(os.devnull, "w")
     cats = args.categories or list_categories(args.data)
     train_items, held = train_split(args.data, cats, args.holdout, args.seed)
     ck_path = os.path.join(out, "checkpoint.pt")
@@ -260,6 +383,11 @@ def main(argv=None):
         model, ckpt = C.load(ck_path)
         cfg = ckpt["config"]
         print(json.dumps({"resume": ck_path, "stage": ckpt["stage"], "step": ckpt["step"]}), file=log, flush=True)
+    elif args.init_base:
+        model, ckpt = from_base(args.init_base, args.config, args.image_size)
+        cfg = ckpt["config"]
+        print(json.dumps({"init_base": args.init_base, "kind": ckpt["initBase"]["kind"],
+                          "tensors": ckpt["initBase"]["tensors"]}), file=log, flush=True)  # fmt: skip
     elif args.init_from:
         model, ckpt = continue_from(args.init_from)
         cfg = ckpt["config"]
@@ -277,7 +405,13 @@ def main(argv=None):
                         "tMax": args.t_max or None, "sffInitStd": args.sff_init_std or None}  # fmt: skip
     if ckpt.get("initFrom"):
         ckpt["training"]["initFrom"] = ckpt["initFrom"]
-    features = build_features(ckpt["features"]["network"], None, ckpt["features"]["layers"])
+    if ckpt.get("initBase"):
+        ckpt["training"]["initBase"] = ckpt["initBase"]
+    if dist.world > 1 or args.device != "cpu" or args.amp:
+        ckpt["training"]["parallel"] = {"processes": dist.world, "device": args.device, "amp": args.amp}
+        print(json.dumps({"processes": dist.world, "device": str(dist.device), "amp": args.amp}), file=log, flush=True)
+    features = build_features(ckpt["features"]["network"], None, ckpt["features"]["layers"]).to(dist.device)
+    model.to(dist.device)
     t0 = time.time()
     cache = ImageCache(train_items, cfg["image_size"])
     print(json.dumps({"images": len(cache), "held_out": len(held), "categories": cats,
@@ -290,8 +424,16 @@ def main(argv=None):
         if i < done:
             continue
         t_stage = time.time()
-        run_stage(stage, model, features, cache, ckpt, args, out, progress, log)
+        run_stage(stage, model, features, cache, ckpt, args, out, progress, log, dist)
         ckpt.setdefault("seconds", {})[stage] = ckpt.get("seconds", {}).get(stage, 0) + round(time.time() - t_stage, 1)
+    if dist.world > 1:
+        sums = dist.checksum(model)
+        print(json.dumps({"replica_checksums": sums, "replicas_identical": len(set(sums)) == 1}), file=log, flush=True)
+    dist.close()
+    if not dist.main:
+        return
+    model.cpu()
+    features.cpu()
     model.eval()
     if held:
         images = [load_image(p, cfg["image_size"]) for _, p in held[: args.calib_max]]

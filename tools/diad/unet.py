@@ -122,7 +122,7 @@ class SpatialTransformer(nn.Module):
     def __init__(self, ch, heads, dim_head, context_dim, groups, depth=1):
         super().__init__()
         inner = heads * dim_head
-        self.norm = group_norm(ch, groups, eps=1e-6, cls=nn.GroupNorm)
+        self.norm = group_norm(ch, groups, eps=1e-6)
         self.proj_in = conv(ch, inner, 1)
         self.transformer_blocks = nn.ModuleList(
             [BasicTransformerBlock(inner, heads, dim_head, context_dim) for _ in range(depth)]

@@ -29,6 +29,8 @@ export const GraphSpec = z.object({
   opset: z.number().int().min(7).max(30),
   inputs: z.array(TensorSpec).min(1),
   outputs: z.array(TensorSpec).min(1),
+  /** Precision inside the graph (inputs/outputs follow `dtype`); absent = fp32. `export --precision fp16` sets it. */
+  precision: z.enum(['fp32', 'fp16']).optional(),
 });
 export type GraphSpec = z.infer<typeof GraphSpec>;
 

@@ -57,6 +57,31 @@ describe('parseManifest', () => {
     delete (bad.files as Record<string, unknown>)['decoder.onnx'];
     expect(() => parseManifest(bad)).toThrow(/graphs\.decoder\.file/);
   });
+  it('accepts fp16 graphs and a TensorRT EP-context variant whose files are listed', () => {
+    const v = validManifest() as ReturnType<typeof validManifest> & { variants?: unknown[] };
+    (v.graphs.denoiser as Record<string, unknown>).precision = 'fp16';
+    const file = 'variants/trt-sm87-trt10.3-fp16/denoiser.onnx';
+    (v.files as Record<string, unknown>)[file] = { sha256: sha, bytes: 9 };
+    v.variants = [
+      {
+        name: 'trt-sm87-trt10.3-fp16',
+        provider: 'tensorrt',
+        computeCapability: '8.7',
+        tensorrtVersion: '10.3.0',
+        precision: 'fp16',
+        graphs: { denoiser: { ...graph(file), precision: 'fp16' } },
+      },
+    ];
+    const m = parseManifest(v);
+    expect(m.graphs.denoiser.precision).toBe('fp16');
+    expect(m.variants?.[0].graphs.denoiser?.file).toBe(file);
+    expect(() =>
+      parseManifest({
+        ...v,
+        graphs: { ...v.graphs, decoder: { ...graph('decoder.onnx'), precision: 'fp8' } },
+      }),
+    ).toThrow(/graphs\.decoder\.precision/);
+  });
   it('rejects a start step beyond the schedule', () => {
     const bad = validManifest();
     bad.sampler.startStep = 1000;
