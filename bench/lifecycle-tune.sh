@@ -12,9 +12,9 @@ PY=/usr/bin/python3
 DIAD=(npx --no-install tsx --conditions=@diad/source packages/cli/src/main.ts)
 LAYERS=block_3_expand_relu,block_6_expand_relu,block_10_expand_relu
 [ -f "$W/ref.pt" ] || "$PY" -m tools.diad.unbundle --bundle models/diad-synth-tiny --out "$W/ref.pt"
-[ -d "$W/val/hard" ] || "${DIAD[@]}" synth --out "$W/val/hard" --seed 2 --tier hard --train 0 -q
-[ -d "$W/test/hard" ] || "${DIAD[@]}" synth --out "$W/test/hard" --seed 1 --tier hard --train 0 -q
-"$PY" -m tools.diad.tune --checkpoint "$W/ref.pt" --data "$W/val/hard" --evidence synthetic \
+[ -d "$W/val/hard" ] || "${DIAD[@]}" synth --out "$W/val/hard" --seed 2 --tier hard --train 2 -q
+[ -d "$W/test/hard" ] || "${DIAD[@]}" synth --out "$W/test/hard" --seed 1 --tier hard --train 2 -q
+[ -f "$W/tune.json" ] || "$PY" -m tools.diad.tune --checkpoint "$W/ref.pt" --data "$W/val/hard" --evidence synthetic \
   --start-steps 0 50 100 200 --draws 1 4 --layers "$LAYERS" --max-normals 40 --threads 1 --json "$W/tune.json"
 read -r S D < <("$PY" -c "import json;c=json.load(open('$W/tune.json'))['chosen'];print(c['startStep'],c['draws'])")
 echo "chosen without defect images: start step $S, draws $D"
