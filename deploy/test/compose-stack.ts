@@ -247,7 +247,10 @@ async function main(): Promise<void> {
     const png = readFileSync(join(repo, 'models/diad-synth-tiny/golden/case0.png'));
     const res = await fetch(`http://127.0.0.1:8081/api/v1/frames?station=st1&partId=${partId}`, {
       method: 'POST',
-      headers: { 'content-type': 'image/png' },
+      headers: {
+        'content-type': 'image/png',
+        authorization: `Bearer ${readFileSync(join(secretsDir, 'agent_frame_token'), 'utf8').trim()}`,
+      },
       body: png,
       signal: AbortSignal.timeout(120_000),
     });
