@@ -48,7 +48,7 @@ try {
   const admin = await adminClient(stack.lb.url, PASSWORD);
   for (const v of ['1.0.0', '1.1.0']) {
     const fd = new FormData();
-    fd.append('bundle', new Blob([makeBundle('widget', v)]), 'bundle.tar');
+    fd.append('bundle', new Blob([await makeBundle('widget', v)]), 'bundle.tar');
     const r = await admin('POST', '/api/v1/models', fd);
     if (r.status !== 201) throw new Error(`upload ${v}: ${r.status}`);
   }

@@ -94,7 +94,7 @@ describe.skipIf(missing.length > 0)('fleet scale-out under faults', () => {
     const admin = await adminClient(lb.url, PASSWORD);
     for (const v of ['1.0.0', '1.1.0']) {
       const fd = new FormData();
-      fd.append('bundle', new Blob([makeBundle('widget', v)]), 'bundle.tar');
+      fd.append('bundle', new Blob([await makeBundle('widget', v)]), 'bundle.tar');
       const r = await admin('POST', '/api/v1/models', fd);
       expect(r.status, JSON.stringify(r.body)).toBe(201);
     }
