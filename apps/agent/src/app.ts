@@ -342,6 +342,7 @@ export class Agent {
             password: m.jetstream.password,
             address: { site: c.site, line: c.line, station: s.id },
             logger: this.logger,
+            sign: this.deviceKey.sign,
           })
         : null;
       if (js) this.jetstreamSinks.push(js);

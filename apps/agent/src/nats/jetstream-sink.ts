@@ -12,6 +12,8 @@ export interface JetStreamSinkOptions {
   logger: Logger;
   /** How long to wait for the stream's publish acknowledgement before the outbox retries. */
   ackTimeoutMs?: number;
+  /** Signs a result with the device key, as on MQTT (the control plane verifies it at ingestion). */
+  sign?: <T extends object>(payload: T) => T;
 }
 
 /**
@@ -81,7 +83,8 @@ export class JetStreamSink extends EventEmitter<{ up: []; down: [] }> implements
     if (!parsed.success) throw new TypeError(`result ${result.resultId}: ${parsed.error.issues[0].message}`);
     if (!this.js) throw new Error('nats: not connected');
     // Rejects unless the stream stored it (no stream, stream full, no quorum, timeout).
-    await this.js.publish(this.subject, JSON.stringify(parsed.data), { msgID: parsed.data.resultId });
+    const payload = this.o.sign ? this.o.sign(parsed.data) : parsed.data;
+    await this.js.publish(this.subject, JSON.stringify(payload), { msgID: parsed.data.resultId });
   }
 
   async close(): Promise<void> {
