@@ -53,6 +53,20 @@ export const CreateRollout = z
       .object({ datasetId: z.string().uuid('expected a UUID') })
       .strict()
       .optional(),
+    /**
+     * Roll out only a bundle that carries an accelerator variant for this provider (and GPU compute capability),
+     * e.g. TensorRT engines built ahead of time for the fleet's GPUs (docs/bundle.md, "Variants").
+     */
+    requireVariant: z
+      .object({
+        provider: z.enum(['tensorrt', 'cuda', 'webgpu']),
+        computeCapability: z
+          .string()
+          .regex(/^\d+\.\d+$/, 'expected a compute capability like 8.9')
+          .optional(),
+      })
+      .strict()
+      .optional(),
     reason: z.string().max(1000).optional(),
   })
   .strict();
@@ -87,6 +101,20 @@ export class RolloutsService {
       if (!model) throw new NotFoundException(`model ${input.model.name}@${input.model.version} not found`);
       if (model.status === 'retired')
         throw new UnprocessableEntityException('model: retired versions cannot be rolled out');
+      if (input.requireVariant) {
+        const want = input.requireVariant;
+        const variants = (
+          (model.manifest as { variants?: Array<Record<string, unknown>> }).variants ?? []
+        ).filter(
+          (v) =>
+            v.provider === want.provider &&
+            (want.computeCapability === undefined || v.computeCapability === want.computeCapability),
+        );
+        if (variants.length === 0)
+          throw new UnprocessableEntityException(
+            `requireVariant: ${model.name}@${model.version} has no ${want.provider} variant${want.computeCapability ? ` for compute capability ${want.computeCapability}` : ''}`,
+          );
+      }
       if (model.status === 'deprecated' && !input.force) {
         throw new UnprocessableEntityException('model: deprecated; pass force: true to roll it out anyway');
       }

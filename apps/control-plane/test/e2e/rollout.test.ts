@@ -248,4 +248,41 @@ describe.each(BACKENDS)('rollouts end to end on $name', ({ name }) => {
     });
     expect(c.status).toBe(422);
   });
+  it('rolls out only a bundle with the required accelerator variant when asked to, naming what is missing', async () => {
+    const up = await admin.raw(
+      'POST',
+      '/api/v1/models',
+      uploadForm(await makeBundle('widget-trt', '1.0.0', { tensorrtVariantFor: '8.9' })),
+    );
+    expect(up.status, JSON.stringify(up.body)).toBe(201);
+    const plain = await admin.post('/api/v1/rollouts', {
+      model: { name: 'widget', version: '1.2.0' },
+      target: { lines: [fleet.line.id] },
+      requireVariant: { provider: 'tensorrt' },
+    });
+    expect(plain.status).toBe(422);
+    expect(plain.body.message).toBe('requireVariant: widget@1.2.0 has no tensorrt variant');
+    const otherGpu = await admin.post('/api/v1/rollouts', {
+      model: { name: 'widget-trt', version: '1.0.0' },
+      target: { lines: [fleet.line.id] },
+      requireVariant: { provider: 'tensorrt', computeCapability: '8.7' },
+    });
+    expect(otherGpu.status).toBe(422);
+    expect(otherGpu.body.message).toContain('no tensorrt variant for compute capability 8.7');
+    const bad = await admin.post('/api/v1/rollouts', {
+      model: { name: 'widget-trt', version: '1.0.0' },
+      target: { lines: [fleet.line.id] },
+      requireVariant: { provider: 'tensorrt', computeCapability: 'sm89' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/^body\.requireVariant\.computeCapability: /);
+    // The variant check passes; whatever else the rollout meets (devices in another live rollout) is not about it.
+    const ok = await admin.post('/api/v1/rollouts', {
+      model: { name: 'widget-trt', version: '1.0.0' },
+      target: { lines: [fleet.line.id] },
+      requireVariant: { provider: 'tensorrt', computeCapability: '8.9' },
+    });
+    expect(String(ok.body.message ?? '')).not.toContain('requireVariant');
+    expect([201, 409]).toContain(ok.status);
+  });
 });

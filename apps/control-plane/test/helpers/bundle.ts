@@ -58,12 +58,32 @@ export function manifestFor(
 export function makeBundle(
   name: string,
   version: string,
-  opts: { folder?: string; tamper?: boolean; imageThreshold?: number; fileBytes?: number } = {},
+  opts: {
+    folder?: string;
+    tamper?: boolean;
+    imageThreshold?: number;
+    fileBytes?: number;
+    /** Adds a TensorRT denoiser variant for this compute capability (docs/bundle.md, "Variants"). */
+    tensorrtVariantFor?: string;
+  } = {},
 ): Promise<Buffer> {
   const files: Record<string, Buffer> = {};
   for (const g of ['encoder', 'denoiser', 'decoder', 'features'])
     files[`${g}.onnx`] = randomBytes(opts.fileBytes ?? 1500);
-  const manifest = manifestFor(name, version, files, opts.imageThreshold);
+  const cc = opts.tensorrtVariantFor;
+  if (cc) files[`denoiser.trt-sm${cc.replace('.', '')}.onnx`] = randomBytes(opts.fileBytes ?? 1500);
+  const manifest: Record<string, unknown> = manifestFor(name, version, files, opts.imageThreshold);
+  if (cc)
+    manifest.variants = [
+      {
+        name: `trt-sm${cc.replace('.', '')}-fp16`,
+        provider: 'tensorrt',
+        precision: 'fp16',
+        computeCapability: cc,
+        tensorrtVersion: '10.3.0',
+        graphs: { denoiser: graph(`denoiser.trt-sm${cc.replace('.', '')}.onnx`) },
+      },
+    ];
   if (opts.tamper) files['decoder.onnx'][0] ^= 0xff;
   const pre = opts.folder ? `${opts.folder}/` : '';
   return makeTar([
