@@ -116,11 +116,20 @@ async function main() {
   await generate(c);
 
   const post = async (path: string, body: unknown, token: string) => {
-    const r = await fetch(cp.url + path, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
+    // Posting results is idempotent (by result id), so a connection reset on a loaded machine is retried.
+    let r: Response | undefined;
+    for (let attempt = 1; !r; attempt++) {
+      try {
+        r = await fetch(cp.url + path, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: typeof body === 'string' ? body : JSON.stringify(body),
+        });
+      } catch (e) {
+        const code = ((e as Error).cause as { code?: string } | undefined)?.code;
+        if (attempt >= 3 || (code !== 'ECONNRESET' && code !== 'UND_ERR_SOCKET')) throw e;
+      }
+    }
     if (r.status >= 300) throw new Error(`${path}: ${r.status} ${await r.text()}`);
     // biome-ignore lint/suspicious/noExplicitAny: bench reads API replies loosely
     return r.json() as Promise<any>;

@@ -331,6 +331,22 @@ const PLAN: Record<string, Plan> = {
     why: 'a long suite that CI runs as its own step (npm run test:ingest-faults); not repeated here',
     run: async () => {},
   },
+  'npm run test:scale': {
+    why: 'a long suite that CI runs as its own step; not repeated here',
+    run: async () => {},
+  },
+  'npm run test:lifecycle': {
+    why: 'a long suite that CI runs as its own step; not repeated here',
+    run: async () => {},
+  },
+  'npm run test:readme': {
+    why: 'this suite',
+    run: async () => {},
+  },
+  'npm run test:deploy': {
+    why: 'a long suite that CI runs as its own step (image builds); not repeated here',
+    run: async () => {},
+  },
   'npm run bench:system': {
     why: 'short mode: 3 frames',
     run: async () => void ok(await sh('npm run bench:system -- --frames 3 --rate 2', 8 * MIN)),

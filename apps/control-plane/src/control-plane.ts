@@ -95,6 +95,11 @@ export async function createControlPlane(
       ]);
       return { online, total };
     });
+    // Keep idle connections longer than load balancers' idle timeouts (HAProxy, cloud LBs: 60 s), so a client never
+    // sends on a connection the server has just closed (seen as ECONNRESET by clients reusing connections).
+    const server = app.getHttpServer() as { keepAliveTimeout: number; headersTimeout: number };
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     await app.listen(config.port, config.host);
     const addr = app.getHttpServer().address() as AddressInfo;
     const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
