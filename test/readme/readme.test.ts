@@ -339,10 +339,6 @@ const PLAN: Record<string, Plan> = {
     why: 'a long suite that CI runs as its own step; not repeated here',
     run: async () => {},
   },
-  'npm run test:readme': {
-    why: 'this suite',
-    run: async () => {},
-  },
   'npm run test:deploy': {
     why: 'a long suite that CI runs as its own step (image builds); not repeated here',
     run: async () => {},
