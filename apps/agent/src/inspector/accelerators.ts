@@ -15,8 +15,8 @@ export interface AcceleratorCheck {
   device: { computeCapability?: string; tensorrtVersion?: string };
 }
 
-/** Loaded lazily, like the pipeline itself, so a stand-in agent needs no ONNX Runtime. */
-export async function checkAccelerators(providers: readonly string[]): Promise<AcceleratorCheck> {
+/** Host facts and one check per provider. Loaded lazily, like the pipeline itself, so a stand-in agent needs no ONNX Runtime. */
+async function probe(providers: readonly string[]) {
   const pipeline = await import('@diad/pipeline');
   const facts = await pipeline.gatherHostFacts();
   const checks = await pipeline.probeProviders({
@@ -24,6 +24,11 @@ export async function checkAccelerators(providers: readonly string[]): Promise<A
     facts,
     backend: await pipeline.defaultBackend(),
   });
+  return { pipeline, facts, checks };
+}
+
+export async function checkAccelerators(providers: readonly string[]): Promise<AcceleratorCheck> {
+  const { facts, checks } = await probe(providers);
   const gpu = facts.gpus[0];
   return {
     report: {
@@ -42,12 +47,6 @@ export async function checkAccelerators(providers: readonly string[]): Promise<A
 
 /** The text table `diad-agent check --providers` prints. */
 export async function providerTable(providers: readonly string[]): Promise<{ text: string; ok: boolean }> {
-  const pipeline = await import('@diad/pipeline');
-  const facts = await pipeline.gatherHostFacts();
-  const checks = await pipeline.probeProviders({
-    providers: providers as Parameters<typeof pipeline.probeProviders>[0]['providers'],
-    facts,
-    backend: await pipeline.defaultBackend(),
-  });
+  const { pipeline, facts, checks } = await probe(providers);
   return { text: pipeline.formatProviderTable(checks, facts), ok: checks.some((c) => c.status === 'ok') };
 }
