@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { encodePng, turbo } from '@diad/pipeline';
 import { packTar } from '@diad/protocol/tar';
+import { identityOnnx } from '../../apps/control-plane/test/helpers/onnx.js';
 
 /** Seeds a control plane through its public HTTP API only, the way operators and agents would. */
 
@@ -74,7 +75,7 @@ export function bundle(name: string, version: string, imageThreshold: number): P
     outputs: [{ name: 'y', shape: [1, 3, 256, 256], dtype: 'float32' }],
   });
   const files: Record<string, Buffer> = {};
-  for (const g of ['encoder', 'denoiser', 'decoder', 'features']) files[`${g}.onnx`] = randomBytes(2048);
+  for (const g of ['encoder', 'denoiser', 'decoder', 'features']) files[`${g}.onnx`] = identityOnnx(2048);
   const manifest = {
     format: 'diad-bundle',
     formatVersion: 1,
