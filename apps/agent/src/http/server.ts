@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { InspectionResult } from '@diad/protocol';
+import { InspectionResult } from '@diad/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Frame } from '../frame.js';
@@ -21,6 +21,9 @@ export interface HttpServerOptions {
 }
 
 export const FRAMES_PATH = '/api/v1/frames';
+
+/** The frame's names, checked with the result schema's own rules before any inference runs. */
+const FrameNames = InspectionResult.pick({ station: true, camera: true, partId: true, category: true });
 
 /** /healthz (process up), /readyz (model loaded, outbox accepting), /metrics, and the HTTP frame source. */
 export async function createHttpServer(o: HttpServerOptions): Promise<FastifyInstance> {
@@ -63,6 +66,16 @@ export async function createHttpServer(o: HttpServerOptions): Promise<FastifyIns
           .code(400)
           .send({ error: 'body: expected image bytes (Content-Type image/* or application/octet-stream)' });
       }
+      const names = FrameNames.safeParse({
+        station: q.station,
+        camera: q.camera ?? 'http',
+        partId: q.partId,
+        category: q.category,
+      });
+      if (!names.success) {
+        const issue = names.error.issues[0];
+        return reply.code(400).send({ error: `query ${issue.path.join('.')}: ${issue.message}` });
+      }
       const capturedAt = q.capturedAt ? Date.parse(q.capturedAt) : Date.now();
       if (Number.isNaN(capturedAt))
         return reply.code(400).send({ error: 'query capturedAt: expected an ISO 8601 time' });
@@ -70,10 +83,7 @@ export async function createHttpServer(o: HttpServerOptions): Promise<FastifyIns
         const result = await submit({
           site: o.site,
           line: o.line,
-          station: q.station,
-          camera: q.camera ?? 'http',
-          partId: q.partId,
-          category: q.category,
+          ...names.data,
           capturedAt,
           image: new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength),
         });

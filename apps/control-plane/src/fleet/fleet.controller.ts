@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Inject, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Inject, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HUMANS, OPERATORS, Roles } from '../auth/roles.js';
 import { type AppRequest, contextOf } from '../common/request-context.js';
@@ -74,6 +74,13 @@ export class FleetController {
   @ApiBody({ schema: jsonSchema(CreateEnrolmentToken) })
   token(@Body() body: unknown, @Req() req: AppRequest) {
     return this.fleet.createEnrolmentToken(contextOf(req), parse(CreateEnrolmentToken, body, 'body'));
+  }
+
+  @Delete('enrolment-tokens/:id')
+  @Roles(...OPERATORS)
+  @ApiOperation({ summary: 'Revoke an enrolment token that has not been used (audited)' })
+  revokeToken(@Param('id') id: string, @Req() req: AppRequest) {
+    return this.fleet.revokeEnrolmentToken(contextOf(req), parse(uuidParam, id, 'id'));
   }
 
   @Get('devices')

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { PassThrough, type Readable, Transform } from 'node:stream';
+import { PassThrough, pipeline, type Readable, Transform } from 'node:stream';
 import { TarReader } from '@diad/protocol/tar';
 import {
   BadRequestException,
@@ -158,8 +158,20 @@ export class ModelsService {
           truncated = true;
         });
         const blobKey = `bundles/${randomUUID()}.tar`;
+        // pipeline, not pipe: a file stream busboy destroys (a truncated form) must fail the blob write, so that
+        // the store removes its partial file instead of waiting for an end that never comes.
+        const pass = new PassThrough();
+        pipeline(file, tap, pass, () => {});
+        body.once('close', () => {
+          if (body.readableEnded) return;
+          const aborted = new BadRequestException('body: the upload was aborted');
+          pass.destroy(aborted);
+          // busboy never closes on an aborted request: settle here (the store's rejection is then expected).
+          stored?.catch(() => {});
+          reject(aborted);
+        });
         stored = this.blobs
-          .put(blobKey, file.pipe(tap).pipe(new PassThrough()))
+          .put(blobKey, pass)
           .then(() => ({ blobKey, bytes, sha256: hash.digest('hex'), reader, onnx }));
       });
       bb.on('error', (e) => reject(new BadRequestException(`body: ${(e as Error).message}`)));

@@ -34,6 +34,11 @@ export function verifyBundle(
   } catch (e) {
     throw new TypeError(`bundle: manifest.json is not valid JSON (${(e as Error).message})`);
   }
+  // A deeply nested manifest (free-form fields such as `source`) would overflow the stack of whatever walks it
+  // recursively later (schema check, JSON columns): refused here, by an iterative walk.
+  if (depthOf(json) > MAX_MANIFEST_DEPTH) {
+    throw new TypeError(`manifest.json: nested deeper than ${MAX_MANIFEST_DEPTH} levels`);
+  }
   const manifest = parseManifest(json);
   const byPath = new Map(
     entries.filter((e) => e.path.startsWith(prefix)).map((e) => [e.path.slice(prefix.length), e]),
@@ -77,6 +82,22 @@ function checkGraphs(manifest: BundleManifest, verdict: (file: string) => OnnxVe
       }
     }
   }
+}
+
+const MAX_MANIFEST_DEPTH = 32;
+
+/** Nesting depth of parsed JSON, without recursion. */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > MAX_MANIFEST_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
 }
 
 /** Reads an ed25519 public key given as PEM or as base64 of the raw 32 bytes. */

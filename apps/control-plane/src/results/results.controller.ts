@@ -1,11 +1,23 @@
-import { Controller, Get, Inject, type MessageEvent, Param, Query, Res, Sse } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  type MessageEvent,
+  Param,
+  Query,
+  Res,
+  ServiceUnavailableException,
+  Sse,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { defer, filter, finalize, map, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { HUMANS, Roles } from '../auth/roles.js';
 import { Metrics } from '../common/metrics.js';
+import { CONFIG } from '../common/tokens.js';
 import { parse, uuidParam } from '../common/validation.js';
+import type { ControlPlaneConfig } from '../config.js';
 import { ARTIFACT_KINDS, ArtifactsService } from './artifacts.service.js';
 import { ResultEvents } from './result-events.js';
 import { CSV_COLUMNS, csvLine, ResultsService } from './results.service.js';
@@ -45,7 +57,11 @@ export class ResultsController {
     @Inject(ArtifactsService) private readonly artifacts: ArtifactsService,
     @Inject(ResultEvents) private readonly events: ResultEvents,
     @Inject(Metrics) private readonly metrics: Metrics,
+    @Inject(CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
+
+  /** Live streams open on this replica (the cap is per process). */
+  private openStreams = 0;
 
   @Get()
   @Roles(...HUMANS)
@@ -95,7 +111,13 @@ export class ResultsController {
   })
   stream(@Query() q: unknown): Observable<MessageEvent> {
     const f = parse(StreamQuery, q, 'query');
+    if (this.openStreams >= this.config.maxLiveStreams) {
+      throw new ServiceUnavailableException(
+        `results stream: ${this.config.maxLiveStreams} live streams are open, the limit (MAX_LIVE_STREAMS); try again later`,
+      );
+    }
     return defer(() => {
+      this.openStreams++;
       this.metrics.sseClients.inc();
       return this.events.stream.pipe(
         filter(
@@ -106,7 +128,10 @@ export class ResultsController {
             (!f.verdict || r.verdict === f.verdict),
         ),
         map((r) => ({ data: r, id: r.resultId, type: 'result' })),
-        finalize(() => this.metrics.sseClients.dec()),
+        finalize(() => {
+          this.openStreams--;
+          this.metrics.sseClients.dec();
+        }),
       );
     });
   }
