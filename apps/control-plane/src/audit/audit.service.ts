@@ -27,7 +27,11 @@ export const AuditQuery = z.object({
   cursor: z
     .string()
     .regex(/^\d{1,19}$/, 'expected a row id')
-    .refine((c) => BigInt(c) <= 9223372036854775807n, 'expected a row id (beyond int8)')
+    // zod runs the refinement even after the regex failed: test the digits again before BigInt.
+    .refine(
+      (c) => /^\d{1,19}$/.test(c) && BigInt(c) <= 9223372036854775807n,
+      'expected a row id (beyond int8)',
+    )
     .optional(),
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
