@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { InspectionResult } from '@diad/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { ZodError } from 'zod';
 import type { Frame } from '../frame.js';
 import { OutboxFullError } from '../outbox/types.js';
 
@@ -93,6 +94,12 @@ export async function createHttpServer(o: HttpServerOptions): Promise<FastifyIns
           return reply.code(503).header('retry-after', '30').send({ error: e.message });
         if (e instanceof TypeError || e instanceof RangeError)
           return reply.code(400).send({ error: e.message });
+        // The result schema refused what the frame carried (a capture time beyond its bounds, say): the caller's
+        // input, so a 400 naming the field, not a 500.
+        if (e instanceof ZodError) {
+          const issue = e.issues[0];
+          return reply.code(400).send({ error: `frame ${issue.path.join('.')}: ${issue.message}` });
+        }
         throw e;
       }
     });
