@@ -293,7 +293,15 @@ export async function seed(base: string, now = new Date()): Promise<Seeded> {
       { interface: 's7', state: 'down', pending: 4, detail: 'connect ECONNREFUSED' },
     ],
   });
-  await heartbeat(agents.l1b, { health: 'degraded', outboxDepth: 37 });
+  await heartbeat(agents.l1b, {
+    health: 'degraded',
+    outboxDepth: 37,
+    setAside: {
+      count: 3,
+      lastReason: '422 result: partId: expected no control characters',
+      lastAt: '2026-11-28T09:00:00.000Z',
+    },
+  });
   // edge-l2-a never reports: it shows as offline.
 
   // 30 hours of history: one part per device every 20 minutes; L1's first device runs 1.1.0 for the last 8 hours.

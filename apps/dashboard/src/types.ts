@@ -109,6 +109,8 @@ export interface Device {
   }> | null;
   queueDepth: number | null;
   outboxDepth: number | null;
+  /** Results the control plane refused for good, set aside on the device (null from agents that predate it). */
+  setAside: { count: number; lastReason: string | null; lastAt: string | null } | null;
   activeModel: { name: string; version: string | null } | null;
   site: string;
   line: string;

@@ -312,6 +312,7 @@ export function deviceSummary(d: Device) {
     provider: d.provider,
     accelerators: (d.accelerators as DeviceAccelerators | null) ?? null,
     plcLinks: (d.plcLinks as PlcLink[] | null) ?? null,
+    setAside: (d.setAside as Heartbeat['setAside'] | null) ?? null,
     queueDepth: d.queueDepth,
     outboxDepth: d.outboxDepth,
     activeModel: d.activeModelName

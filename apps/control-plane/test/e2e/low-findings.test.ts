@@ -169,6 +169,27 @@ describe('low findings, closed', () => {
     d.ctrl.abort();
   });
 
+  it('keeps the results a device set aside, as its heartbeat reports them, for the fleet view', async () => {
+    const view = async () => (await admin.get(`/api/v1/devices/${agent.deviceId}`)).body.setAside;
+    expect(await view()).toBeNull();
+    const setAside = {
+      count: 2,
+      lastReason: 'HTTP 422: result: partId: too long',
+      lastAt: '2026-11-28T10:00:00.000Z',
+    };
+    await agent.heartbeat([], { setAside });
+    expect(await view()).toEqual(setAside);
+    expect(
+      (await admin.get('/api/v1/devices')).body.find((d: { id: string }) => d.id === agent.deviceId).setAside,
+    ).toEqual(setAside);
+    // An agent that predates the report leaves the last one as it was; a bad report is refused.
+    await agent.heartbeat([]);
+    expect(await view()).toEqual(setAside);
+    await expect(
+      agent.heartbeat([], { setAside: { count: -1, lastReason: 'a\u0000b', lastAt: null } }),
+    ).rejects.toThrow(/heartbeat: 400/);
+  });
+
   it('revokes an unused enrolment token (audited); a used one is 409, an unknown one 404', async () => {
     const t = await admin.post('/api/v1/enrolment-tokens', { stationId });
     const rev = await admin.del(`/api/v1/enrolment-tokens/${t.body.id}`);
