@@ -204,7 +204,7 @@ export class FleetService {
           `enrolment token ${id} was used by device ${row.deviceId}; disable the device instead`,
         );
       }
-      const expiresAt = row.expiresAt < now ? row.expiresAt : now;
+      const expiresAt = new Date(Math.min(row.expiresAt.getTime(), now.getTime()));
       // Conditional: a racing enrolment either claimed the token first (count 0 here) or finds it expired.
       const done = await tx.enrolmentToken.updateMany({ where: { id, usedAt: null }, data: { expiresAt } });
       if (done.count !== 1) throw new ConflictException(`enrolment token ${id} was used meanwhile`);

@@ -1,13 +1,15 @@
 /**
  * The security walk: the shared hostile corpus (packages/protocol/test/hostile-corpus.ts) sent to every HTTP route
- * the control plane documents in its OpenAPI document (so a new endpoint is walked without touching this file) and
- * to the MQTT result and status topics. Every answer must be a 4xx or a success, never a 5xx; forged tokens must never
- * pass a guarded route; bus payloads are refused and counted; the process keeps serving.
+ * the control plane documents in its OpenAPI document (so a new endpoint is walked without touching this file), to
+ * the MQTT result and status topics, and as corrupt files to the bundle upload. Every answer must be a 4xx or a
+ * success, never a 5xx; forged tokens must never pass a guarded route; bus payloads are refused and counted; the
+ * process keeps serving. The hostile tar corpus has its own walk (hostile-tar.test.ts).
  */
 import { topics } from '@diad/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  corruptImages,
   forgedTokens,
   hostileBodies,
   hostilePayloads,
@@ -17,7 +19,18 @@ import {
 import { Metrics } from '../../src/common/metrics.js';
 import { ScriptedAgent } from '../helpers/agent.js';
 import { startAedes, until } from '../helpers/broker.js';
-import { type Client, client, type Harness, login, makeFleet, startHarness } from '../helpers/harness.js';
+import { manifestFor } from '../helpers/bundle.js';
+import {
+  type Client,
+  client,
+  type Harness,
+  login,
+  makeFleet,
+  startHarness,
+  uploadForm,
+} from '../helpers/harness.js';
+import { identityOnnx } from '../helpers/onnx.js';
+import { makeTar } from '../helpers/tar.js';
 
 interface Route {
   method: string;
@@ -205,6 +218,29 @@ describe('hostile corpus through every interface of the control plane', () => {
     // 431: the HTTP server refuses the oversized header before any handler runs.
     const bad = await walk(calls, (_c, status) => status === 401 || status === 403 || status === 431);
     expect(bad, bad.slice(0, 40).join('\n')).toEqual([]);
+  });
+
+  it('bundle upload: corrupt files as the bundle, and as a graph inside a valid archive, are refused with 422', async () => {
+    for (const img of corruptImages()) {
+      const asBundle = await admin.raw('POST', '/api/v1/models', uploadForm(img.bytes));
+      expect(asBundle.status, `bundle ${img.id}`).toBe(422);
+      const files: Record<string, Buffer> = {
+        'encoder.onnx': identityOnnx(),
+        'denoiser.onnx': identityOnnx(),
+        'decoder.onnx': identityOnnx(),
+        'features.onnx': img.bytes,
+      };
+      const tar = await makeTar([
+        { path: 'manifest.json', data: JSON.stringify(manifestFor('hostile', '1.0.0', files)) },
+        ...Object.entries(files).map(([path, data]) => ({ path, data })),
+      ]);
+      const asGraph = await admin.raw('POST', '/api/v1/models', uploadForm(tar));
+      expect(asGraph.status, `graph ${img.id}`).toBe(422);
+      expect(asGraph.body.message, `graph ${img.id}`).toMatch(
+        /^bundle: features\.onnx: graph features is not an ONNX model/,
+      );
+    }
+    expect((await admin.get('/api/v1/models')).body).toEqual([]);
   });
 
   it('refuses and counts every hostile payload on the result and status topics, and keeps ingesting', async () => {
