@@ -105,7 +105,7 @@ export const ControlPlaneConfig = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ingestBatchSize: int(1, 5000).default(1000),
     /** 0 = group commit: a batch is written as soon as the previous write finished (lowest lag). */
-    ingestFlushMs: int(0, 10_000).default(20),
+    ingestFlushMs: int(0, 10_000).default(0),
     /** Width of one time partition of the results table (by capture time, UTC). */
     resultsPartitionInterval: z.enum(['day', 'week', 'month']).default('month'),
     /** Partitions created ahead of the current one. */
