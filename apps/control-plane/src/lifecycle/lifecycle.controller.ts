@@ -1,9 +1,10 @@
 import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { HUMANS, OPERATORS, Roles } from '../auth/roles.js';
 import { type AppRequest, contextOf } from '../common/request-context.js';
 import { jsonSchema, parse, uuidParam } from '../common/validation.js';
+import { DatasetImportService, ImportDatasetQuery } from './dataset-import.service.js';
 import { DatasetsService, FreezeDataset } from './datasets.service.js';
 import { CreateEvaluation, EvaluationsService } from './evaluations.service.js';
 import { CreateLabel, LabelsService } from './labels.service.js';
@@ -22,6 +23,7 @@ export class LifecycleController {
     @Inject(ReviewQueueService) private readonly queue: ReviewQueueService,
     @Inject(DatasetsService) private readonly datasets: DatasetsService,
     @Inject(EvaluationsService) private readonly evaluations: EvaluationsService,
+    @Inject(DatasetImportService) private readonly imports: DatasetImportService,
   ) {}
 
   @Post('model-versions/:id/evaluations')
@@ -94,6 +96,26 @@ export class LifecycleController {
       contextOf(req),
       parse(uuidParam, lineId, 'lineId'),
       parse(FreezeDataset, body, 'body'),
+    );
+  }
+
+  @Post('lines/:lineId/datasets/import')
+  @Roles(...OPERATORS)
+  @ApiConsumes('application/x-tar')
+  @ApiQuery({ name: 'name', required: false, description: "dataset name (default: the archive's category)" })
+  @ApiOperation({
+    summary:
+      'Import a dataset version from a tar in MVTec AD layout (<category>/train/good, test/<good|defect>, ground_truth/<defect>/<name>_mask.png)',
+    description:
+      '201 with the new frozen version; 415 for another content type; 413 over the size limit; 422 naming the path for a wrong layout, a corrupt image or a mask without an image.',
+  })
+  importDataset(@Param('lineId') lineId: string, @Query() q: unknown, @Req() req: AppRequest) {
+    return this.imports.importTar(
+      contextOf(req),
+      parse(uuidParam, lineId, 'lineId'),
+      parse(ImportDatasetQuery, q, 'query'),
+      req.headers['content-type'],
+      req,
     );
   }
 
