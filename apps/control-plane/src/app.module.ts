@@ -27,6 +27,7 @@ import { LabelsService } from './lifecycle/labels.service.js';
 import { LifecycleController } from './lifecycle/lifecycle.controller.js';
 import { OkImageRetention } from './lifecycle/ok-image-retention.js';
 import { ReviewQueueService } from './lifecycle/review-queue.service.js';
+import { ShadowEvidenceService } from './lifecycle/shadow-evidence.service.js';
 import { ModelsController } from './registry/models.controller.js';
 import { ModelsService } from './registry/models.service.js';
 import { ArtifactsService } from './results/artifacts.service.js';
@@ -92,6 +93,7 @@ export class AppModule {
         DatasetsService,
         DatasetImportService,
         OkImageRetention,
+        ShadowEvidenceService,
         EvaluationsService,
         TrainingService,
         DeviceDirectory,

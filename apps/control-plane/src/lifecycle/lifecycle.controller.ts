@@ -9,6 +9,7 @@ import { DatasetsService, FreezeDataset } from './datasets.service.js';
 import { CreateEvaluation, EvaluationsService } from './evaluations.service.js';
 import { CreateLabel, LabelsService } from './labels.service.js';
 import { ReviewQueueQuery, ReviewQueueService } from './review-queue.service.js';
+import { ShadowEvidenceService } from './shadow-evidence.service.js';
 
 interface HeaderReply {
   header(name: string, value: string): unknown;
@@ -24,6 +25,7 @@ export class LifecycleController {
     @Inject(DatasetsService) private readonly datasets: DatasetsService,
     @Inject(EvaluationsService) private readonly evaluations: EvaluationsService,
     @Inject(DatasetImportService) private readonly imports: DatasetImportService,
+    @Inject(ShadowEvidenceService) private readonly shadow: ShadowEvidenceService,
   ) {}
 
   @Post('model-versions/:id/evaluations')
@@ -36,6 +38,16 @@ export class LifecycleController {
       parse(uuidParam, id, 'id'),
       parse(CreateEvaluation, body, 'body'),
     );
+  }
+
+  @Post('rollouts/:id/shadow-evaluation')
+  @Roles(...OPERATORS)
+  @ApiOperation({
+    summary:
+      "Summarise a shadow rollout's live parts (candidate vs active: agreement, false alarms on labelled-OK, missed labelled-NOK) and record them as evaluations of both",
+  })
+  shadowEvaluation(@Param('id') id: string, @Req() req: AppRequest) {
+    return this.shadow.measureNow(contextOf(req), parse(uuidParam, id, 'id'));
   }
 
   @Get('model-versions/:id/evaluations')
