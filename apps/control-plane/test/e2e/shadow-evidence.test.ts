@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedAgent } from '../helpers/agent.js';
 import { makeBundle } from '../helpers/bundle.js';
 import {
+  BACKENDS,
   type Client,
   client,
   type Harness,
@@ -17,7 +18,7 @@ type V = 'OK' | 'NOK';
  * A candidate runs in shadow beside the active model on live parts posted by agents over HTTP; supervisors label
  * some of them; the shadow results are summarised into evaluations and decide whether a rollout may proceed.
  */
-describe('shadow results as rollout evidence', () => {
+describe.each(BACKENDS)('shadow results as rollout evidence on $name', ({ name }) => {
   let h: Harness;
   let admin: Client;
   let lineId: string;
@@ -37,7 +38,7 @@ describe('shadow results as rollout evidence', () => {
     expect((await admin.post(`/api/v1/results/${ids[key]}/labels`, { label: l })).status).toBe(201);
 
   beforeAll(async () => {
-    h = await startHarness('pglite');
+    h = await startHarness(name);
     admin = client(h.cp.url, await login(h.cp.url));
     const fleet = await makeFleet(admin, ['st1']);
     lineId = fleet.line.id;

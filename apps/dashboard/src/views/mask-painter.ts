@@ -113,8 +113,14 @@ export function maskPainter(ctx: AppContext, resultId: string): MaskPainter {
       replace(stage, h('p', { class: 'muted' }, 'No image was stored for this result: nothing to paint on.'));
       return;
     }
-    const img = h('img', { src: URL.createObjectURL(blob), alt: 'Image to paint the defect region on' });
+    const img = h('img', {
+      src: URL.createObjectURL(blob),
+      alt: 'Image to paint the defect region on',
+      class: 'mask-image',
+    });
     await img.decode().catch(() => {});
+    // Once decoded the picture stays on screen; the blob URL is no longer needed.
+    URL.revokeObjectURL(img.src);
     if (!img.naturalWidth) {
       replace(stage, h('p', { class: 'muted' }, 'The stored image could not be shown.'));
       return;
