@@ -98,11 +98,22 @@ export function planMvtecImport(paths: string[]): ImportPlan {
     });
   }
   // A mask belongs to the test image of the same defect folder and name (any image extension).
-  const byStem = new Map<string, PlannedImage>();
-  for (const img of images.values())
-    if (img.defectType) byStem.set(`${img.defectType}/${stem(img.path.split('/').pop()!)}`, img);
+  const byStem = new Map<string, PlannedImage[]>();
+  for (const img of images.values()) {
+    if (!img.defectType) continue;
+    const key = `${img.defectType}/${stem(img.path.split('/').pop()!)}`;
+    byStem.set(key, [...(byStem.get(key) ?? []), img]);
+  }
   for (const m of masks) {
-    const img = byStem.get(`${m.defect}/${m.stem}`);
+    const found = byStem.get(`${m.defect}/${m.stem}`) ?? [];
+    if (found.length > 1)
+      throw new LayoutError(
+        `"${m.path}": fits ${found
+          .map((i) => i.path)
+          .sort()
+          .join(' and ')}; give the images different names`,
+      );
+    const img = found[0];
     if (!img)
       throw new LayoutError(
         `"${m.path}": a mask without an image; expected ${category}/test/${m.defect}/${m.stem}.png (or .jpg)`,
