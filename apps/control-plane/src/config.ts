@@ -81,6 +81,22 @@ export const ControlPlaneConfig = z
     adminPassword: z.string().min(10, 'expected at least 10 characters').optional(),
     maxBundleBytes: int(1024, 2 ** 40).default(2 * 1024 ** 3),
     maxArtifactBytes: int(1024, 2 ** 31).default(16 * 1024 ** 2),
+    /** Largest dataset archive `POST /lines/{id}/datasets/import` takes (each image also within maxArtifactBytes). */
+    maxDatasetImportBytes: int(1024, 2 ** 40).default(4 * 1024 ** 3),
+    /**
+     * Retention of uploaded OK-sample images (agents' `images.okSampleRate`), per station: the newest are kept up to
+     * this many images and bytes, none older than `okImageRetentionDays`; 0 = no bound of that kind. Images in a
+     * dataset version and images of labelled results are always kept (they are evidence). NOK images are not swept.
+     */
+    okImageMaxPerStation: int(0, 100_000_000).default(20_000),
+    okImageMaxBytesPerStation: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(10 * 1024 ** 3),
+    okImageRetentionDays: int(0, 36_500).default(90),
+    /** How often the OK-image sweep runs (also once at start); 0 = never. */
+    okImageSweepMs: int(0, 86_400_000).default(3_600_000),
     requireSignedModels: bool.default(false),
     /**
      * Device signatures on bus messages (results, status): `required` refuses any message not signed by the key the
@@ -209,6 +225,11 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   DIAD_ADMIN_PASSWORD: 'adminPassword',
   MAX_BUNDLE_BYTES: 'maxBundleBytes',
   MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
+  MAX_DATASET_IMPORT_BYTES: 'maxDatasetImportBytes',
+  OK_IMAGE_MAX_PER_STATION: 'okImageMaxPerStation',
+  OK_IMAGE_MAX_BYTES_PER_STATION: 'okImageMaxBytesPerStation',
+  OK_IMAGE_RETENTION_DAYS: 'okImageRetentionDays',
+  OK_IMAGE_SWEEP_MS: 'okImageSweepMs',
   REQUIRE_SIGNED_MODELS: 'requireSignedModels',
   DEVICE_SIGNATURES: 'deviceSignatures',
   OFFLINE_AFTER_SECONDS: 'offlineAfterSeconds',

@@ -87,6 +87,22 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly okImagesSwept = new Counter({
+    name: 'diad_ok_images_swept_total',
+    help: 'Uploaded OK-sample images removed by the retention sweep, by the bound that removed them (age, count, bytes)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly okImageBytesSwept = new Counter({
+    name: 'diad_ok_image_bytes_swept_total',
+    help: 'Bytes of uploaded OK-sample images removed by the retention sweep',
+    registers: [this.registry],
+  });
+  readonly okImageLastSweep = new Gauge({
+    name: 'diad_ok_image_sweep_timestamp_seconds',
+    help: 'Unix time of the last completed OK-image retention sweep on this replica',
+    registers: [this.registry],
+  });
   readonly rolloutActions = new Counter({
     name: 'diad_rollout_actions_total',
     help: 'Rollout transitions, by action',
