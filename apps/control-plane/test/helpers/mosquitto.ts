@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -33,18 +33,45 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** A Mosquitto process of the test's own on a free port (tests must not disturb the shared broker). */
-export async function startMosquitto(): Promise<{ url: string; close(): Promise<void> }> {
+/** Debian's dynamic-security plugin, or null when absent. */
+export function dynsecPlugin(): string | null {
+  for (const p of [
+    '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so',
+    '/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so',
+    '/usr/lib/mosquitto_dynamic_security.so',
+  ])
+    if (existsSync(p)) return p;
+  return null;
+}
+
+/**
+ * A Mosquitto process of the test's own on a free port (tests must not disturb the shared broker). With `dynsec`,
+ * the dynamic-security plugin is loaded with that admin (made by `mosquitto_ctrl dynsec init`) and anonymous
+ * clients are refused.
+ */
+export async function startMosquitto(
+  opts: { dynsec?: { username: string; password: string } } = {},
+): Promise<{ url: string; close(): Promise<void> }> {
   const bin = mosquittoBinary();
   if (!bin) throw new Error('mosquitto is not installed (apt-get install -y mosquitto)');
   const dir = mkdtempSync(join(tmpdir(), 'diad-cp-mosquitto-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
+  const auth = ['allow_anonymous true'];
+  if (opts.dynsec) {
+    const plugin = dynsecPlugin();
+    if (!plugin) throw new Error('mosquitto_dynamic_security.so is not installed (Debian package mosquitto)');
+    const state = join(dir, 'dynamic-security.json');
+    execFileSync('mosquitto_ctrl', ['dynsec', 'init', state, opts.dynsec.username, opts.dynsec.password], {
+      stdio: 'ignore',
+    });
+    auth.splice(0, 1, 'allow_anonymous false', `plugin ${plugin}`, `plugin_opt_config_file ${state}`);
+  }
   writeFileSync(
     conf,
     [
       `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...auth,
       `user ${userInfo().username}`,
       'max_queued_messages 0',
       'log_dest none',
