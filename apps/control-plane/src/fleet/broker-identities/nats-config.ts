@@ -84,13 +84,25 @@ export class NatsConfigProvisioner implements BrokerIdentityProvisioner {
     return this.o.now?.() ?? Date.now();
   }
 
-  async provision(identity: BrokerIdentity): Promise<void> {
-    await this.change(identity, true);
+  provision(identity: BrokerIdentity): Promise<void> {
+    return this.provisionWith(identity);
+  }
+
+  revoke(identity: BrokerIdentity): Promise<void> {
+    return this.revokeWith(identity);
+  }
+
+  /**
+   * As provision, with the device list read through the caller's transaction: with a single-connection database
+   * (PGlite) a read outside the open transaction would wait for it.
+   */
+  async provisionWith(identity: BrokerIdentity, list?: () => Promise<BrokerIdentity[]>): Promise<void> {
+    await this.change(identity, true, list);
     await this.waitFor(identity, true);
   }
 
-  async revoke(identity: BrokerIdentity): Promise<void> {
-    await this.change(identity, false);
+  async revokeWith(identity: BrokerIdentity, list?: () => Promise<BrokerIdentity[]>): Promise<void> {
+    await this.change(identity, false, list);
     await this.waitFor(identity, false);
   }
 
@@ -104,21 +116,25 @@ export class NatsConfigProvisioner implements BrokerIdentityProvisioner {
   }
 
   /** Rewrites the file from the database (and recent changes) and reloads when it changed. */
-  resync(): Promise<boolean> {
-    const run = this.chain.then(() => this.write());
+  resync(list?: () => Promise<BrokerIdentity[]>): Promise<boolean> {
+    const run = this.chain.then(() => this.write(list ?? this.o.enabledDevices));
     this.chain = run.catch(() => {});
     return run;
   }
 
-  private change(identity: BrokerIdentity, enabled: boolean): Promise<boolean> {
+  private change(
+    identity: BrokerIdentity,
+    enabled: boolean,
+    list?: () => Promise<BrokerIdentity[]>,
+  ): Promise<boolean> {
     this.overrides.set(identity.username, { identity, enabled, at: this.now() });
-    return this.resync();
+    return this.resync(list);
   }
 
-  private async write(): Promise<boolean> {
+  private async write(list: () => Promise<BrokerIdentity[]>): Promise<boolean> {
     const keep = this.o.overrideMs ?? 120_000;
     for (const [k, v] of this.overrides) if (this.now() - v.at > keep) this.overrides.delete(k);
-    const byName = new Map((await this.o.enabledDevices()).map((d) => [d.username, d]));
+    const byName = new Map((await list()).map((d) => [d.username, d]));
     for (const [k, v] of this.overrides) {
       if (v.enabled) byName.set(k, v.identity);
       else byName.delete(k);

@@ -1,0 +1,187 @@
+import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { topics } from '@diad/protocol';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScriptedAgent } from '../helpers/agent.js';
+import { type Client, client, type Harness, login, startHarness } from '../helpers/harness.js';
+import { dynsecPlugin, mosquittoBinary, startMosquitto } from '../helpers/mosquitto.js';
+
+const ADMIN = { username: 'diad-admin', password: 'admin-password-0123456789' };
+const MISSING = !mosquittoBinary()
+  ? 'mosquitto is not installed'
+  : !dynsecPlugin()
+    ? 'mosquitto_dynamic_security.so is absent'
+    : null;
+
+/** A TCP relay to the broker that can be cut, so the control plane sees the broker go away and come back. */
+async function relay(port: number): Promise<{ url: string; down: boolean; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const state = { down: false };
+  const server: Server = createServer((s) => {
+    if (state.down) return s.destroy();
+    const up = netConnect(port, '127.0.0.1');
+    for (const x of [s, up]) {
+      sockets.add(x);
+      x.on('error', () => {});
+      x.on('close', () => sockets.delete(x));
+    }
+    s.pipe(up).pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get down() {
+      return state.down;
+    },
+    set down(v: boolean) {
+      state.down = v;
+      if (v) for (const s of sockets) s.destroy();
+    },
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+async function deviceLogin(url: string, u: { username: string; password: string }): Promise<MqttClient> {
+  const c = mqtt.connect(url, { ...u, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 3000 });
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', (e) => {
+      c.end(true);
+      reject(e);
+    });
+  });
+  return c;
+}
+
+/** The PUBACK reason code of one QoS 1 publish (0 taken, 0x10 taken but nobody subscribes, 0x87 refused). */
+function pubackCode(c: MqttClient, topic: string): Promise<number> {
+  return new Promise((resolve) => {
+    let code = 0;
+    const onPacket = (p: { cmd: string; reasonCode?: number }) => {
+      if (p.cmd === 'puback') code = p.reasonCode ?? 0;
+    };
+    c.on('packetreceive', onPacket);
+    c.publish(topic, '{}', { qos: 1 }, (err) => {
+      c.removeListener('packetreceive', onPacket);
+      resolve((err as { code?: number } | undefined)?.code ?? code);
+    });
+  });
+}
+
+describe.skipIf(MISSING !== null)(
+  `enrolment provisions a Mosquitto identity; disable revokes it${MISSING ? ` (skipped: ${MISSING})` : ''}`,
+  () => {
+    let broker: Awaited<ReturnType<typeof startMosquitto>>;
+    let link: Awaited<ReturnType<typeof relay>>;
+    let h: Harness;
+    let admin: Client;
+    let stationId: string;
+    const token = async () =>
+      (await admin.post('/api/v1/enrolment-tokens', { stationId })).body.token as string;
+
+    beforeAll(async () => {
+      broker = await startMosquitto({ dynsec: ADMIN });
+      link = await relay(Number(new URL(broker.url).port));
+      h = await startHarness('pglite', {
+        brokerIdentities: 'mosquitto-dynsec',
+        brokerIdentitySecret: 'broker-identity-e2e-secret-0123456789abcdef',
+        brokerAdminUrl: link.url,
+        brokerAdminUsername: ADMIN.username,
+        brokerAdminPassword: ADMIN.password,
+        brokerTimeoutMs: 1500,
+      });
+      admin = client(h.cp.url, await login(h.cp.url));
+      const site = (await admin.post('/api/v1/sites', { code: 'plant', name: 'p' })).body;
+      const line = (await admin.post('/api/v1/lines', { siteId: site.id, code: 'l1', name: 'l' })).body;
+      stationId = (await admin.post('/api/v1/stations', { lineId: line.id, code: 's1', name: 's' })).body.id;
+    }, 60_000);
+    afterAll(async () => {
+      await h?.close();
+      await link?.close();
+      await broker?.close();
+    });
+
+    it("enrolment answers the device's broker login, which may publish only its own station's topics", async () => {
+      const agent = new ScriptedAgent(h.cp.url);
+      const res = await agent.enrol(await token());
+      expect(res.broker).toEqual({ username: `diad-dev-${res.deviceId}`, password: expect.any(String) });
+      expect(res.broker.password.length).toBeGreaterThanOrEqual(43);
+      const c = await deviceLogin(broker.url, res.broker);
+      const own = topics.result({ site: 'plant', line: 'l1', station: 's1' });
+      // Nobody subscribes here, so "taken" is 0x10 (no matching subscribers), never 0x87.
+      expect([0, 0x10]).toContain(await pubackCode(c, own));
+      expect(await pubackCode(c, topics.result({ site: 'plant', line: 'l1', station: 's2' }))).toBe(0x87);
+      c.end(true);
+    });
+
+    it('disabling the device disconnects it and refuses its login; re-enabling restores it', async () => {
+      const agent = new ScriptedAgent(h.cp.url);
+      const res = await agent.enrol(await token());
+      const c = await deviceLogin(broker.url, res.broker);
+      const closed = new Promise<void>((r) => c.once('close', () => r()));
+      expect((await admin.patch(`/api/v1/devices/${res.deviceId}`, { disabled: true })).status).toBe(200);
+      await closed;
+      await expect(deviceLogin(broker.url, res.broker)).rejects.toThrow(/not authori[sz]ed|bad user name/i);
+      expect((await admin.patch(`/api/v1/devices/${res.deviceId}`, { disabled: false })).status).toBe(200);
+      (await deviceLogin(broker.url, res.broker)).end(true);
+    });
+
+    it('with the broker unreachable, enrolment fails with 503 naming it and leaves the token unused for a retry', async () => {
+      const t = await token();
+      link.down = true;
+      const agent = new ScriptedAgent(h.cp.url);
+      const r = await client(h.cp.url).post('/api/v1/agent/enrol', {
+        token: t,
+        hostname: 'edge-x',
+        agentVersion: '0.1.0',
+        publicKey: agent.key.publicKey,
+      });
+      expect(r.status).toBe(503);
+      expect(r.body.message).toMatch(
+        /broker identity diad-dev-\S+ could not be provisioned, nothing was changed; retry once the broker is back: mosquitto dynamic security at mqtt:\/\/127\.0\.0\.1:\d+: cannot connect as diad-admin/,
+      );
+      const before = (await admin.get('/api/v1/devices')).body.length;
+      link.down = false;
+      const res = await agent.enrol(t);
+      expect((await admin.get('/api/v1/devices')).body.length).toBe(before + 1);
+      (await deviceLogin(broker.url, res.broker)).end(true);
+    });
+
+    it('with the broker unreachable, disabling fails with 503 and the device stays enabled', async () => {
+      const res = await new ScriptedAgent(h.cp.url).enrol(await token());
+      link.down = true;
+      try {
+        const r = await admin.patch(`/api/v1/devices/${res.deviceId}`, { disabled: true });
+        expect(r.status).toBe(503);
+        expect(r.body.message).toMatch(/could not be revoked, nothing was changed/);
+        expect((await admin.get(`/api/v1/devices/${res.deviceId}`)).body.disabled).toBe(false);
+      } finally {
+        link.down = false;
+      }
+      expect((await admin.patch(`/api/v1/devices/${res.deviceId}`, { disabled: true })).status).toBe(200);
+      await expect(deviceLogin(broker.url, res.broker)).rejects.toThrow(/not authori[sz]ed|bad user name/i);
+    });
+  },
+);
+
+describe('broker identities are off by default', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness('pglite');
+  });
+  afterAll(() => h?.close());
+  it('enrolment answers no broker login', async () => {
+    const admin = client(h.cp.url, await login(h.cp.url));
+    const site = (await admin.post('/api/v1/sites', { code: 'p', name: 'p' })).body;
+    const line = (await admin.post('/api/v1/lines', { siteId: site.id, code: 'l', name: 'l' })).body;
+    const st = (await admin.post('/api/v1/stations', { lineId: line.id, code: 's', name: 's' })).body;
+    const res = await new ScriptedAgent(h.cp.url).enrol(
+      (await admin.post('/api/v1/enrolment-tokens', { stationId: st.id })).body.token,
+    );
+    expect(res.broker).toBeUndefined();
+  });
+});
