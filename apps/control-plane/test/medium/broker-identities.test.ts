@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topics } from '@diad/protocol';
@@ -304,7 +304,6 @@ contract('nats-config', haveNatsServer() ? null : 'nats-server is not installed'
   const usersFile = join(dir, 'diad-users.conf');
   const pidFile = join(dir, 'nats.pid');
   // The file must exist (with the control plane's own user) before the first start: nats.conf includes it.
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(usersFile, renderUsersFile([CP_USER], []));
   const node = new NatsNode(
     { name: 'i20', port: await freePort(), extra: [`include "diad-users.conf"`, `pid_file: "${pidFile}"`] },
@@ -373,6 +372,78 @@ describe('nats users file', () => {
       );
       expect(readFileSync(join(dir, 'u.conf'), 'utf8')).toContain('diad-dev-x');
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// On a NATS site broker the agent's status (and results, without mqtt.jetstream) go through NATS' MQTT listener,
+// which checks the same user permissions against the topic's subject.
+describe.skipIf(!haveNatsServer())('nats-config: the MQTT listener applies the same logins', () => {
+  it('a device publishes its own topics over MQTT 3.1.1, not another station’s, and a wrong password is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'diad-i20-natsmqtt-'));
+    const usersFile = join(dir, 'diad-users.conf');
+    const pidFile = join(dir, 'nats.pid');
+    writeFileSync(usersFile, renderUsersFile([CP_USER], []));
+    const mqttPort = await freePort();
+    const node = new NatsNode(
+      {
+        name: 'i20m',
+        port: await freePort(),
+        mqttPort,
+        extra: ['include "diad-users.conf"', `pid_file: "${pidFile}"`],
+      },
+      dir,
+    );
+    await node.start();
+    const seen: string[] = [];
+    const observer = await connect({ servers: node.url, user: CP_USER.username, pass: CP_USER.password });
+    try {
+      const sub = observer.subscribe('diad.>');
+      void (async () => {
+        for await (const m of sub) seen.push(m.subject);
+      })();
+      await observer.flush();
+      const a = brokerIdentity(SECRET, '0190c0de-0000-7000-8000-0000000000aa', st1);
+      const p = new NatsConfigProvisioner({
+        usersFile,
+        pidFiles: [pidFile],
+        url: node.url,
+        staticUsers: [CP_USER],
+        enabledDevices: async () => [],
+        timeoutMs: 5000,
+      });
+      await p.provision(a);
+      const url = `mqtt://127.0.0.1:${mqttPort}`;
+      const login = (password: string) =>
+        new Promise<MqttClient>((resolve, reject) => {
+          const c = mqtt.connect(url, {
+            username: a.username,
+            password,
+            protocolVersion: 4,
+            reconnectPeriod: 0,
+          });
+          c.once('connect', () => resolve(c));
+          c.once('error', (e) => {
+            c.end(true);
+            reject(e);
+          });
+        });
+      await expect(login(`${a.password}x`)).rejects.toThrow(/not authori[sz]ed|bad user name or password/i);
+      const c = await login(a.password);
+      await c.publishAsync(topics.status(st1), '{}', { qos: 1, retain: true });
+      await c.publishAsync(topics.result(st1), '{}', { qos: 1 });
+      await until('the observer to see both', () => seen.includes('diad.plant.l1.s1.result'));
+      expect(seen).toContain('diad.plant.l1.s1.status');
+      // A 3.1.1 PUBACK cannot say "refused": what shows is that the message never reaches a subscriber.
+      const closed = new Promise<void>((r) => c.once('close', () => r()));
+      await c.publishAsync(topics.result(st2), '{}', { qos: 1 }).catch(() => {});
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
+      expect(seen).not.toContain('diad.plant.l1.s2.result');
+      c.end(true);
+    } finally {
+      await observer.close();
+      await node.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
