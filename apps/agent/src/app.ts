@@ -400,7 +400,13 @@ export class Agent {
     }
     if (m.sparkplug.enabled) {
       this.sparkplug = new SparkplugNode({
-        connection: { ...connection, clientId: `${m.clientId ?? `diad-${this.deviceId}`}-spb`.slice(0, 64) },
+        // Sparkplug topics are outside a device's provisioned permissions: it keeps the configured login.
+        connection: {
+          ...connection,
+          username: m.username,
+          password: m.password,
+          clientId: `${m.clientId ?? `diad-${this.deviceId}`}-spb`.slice(0, 64),
+        },
         groupId: m.sparkplug.groupId,
         edgeNodeId: m.sparkplug.edgeNodeId ?? this.deviceId.replace(/[^A-Za-z0-9_.-]/g, '_'),
         stations: c.stations.map((s) => s.id),
