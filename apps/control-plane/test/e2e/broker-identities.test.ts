@@ -1,10 +1,15 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { topics } from '@diad/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
+import { connect as natsConnect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedAgent } from '../helpers/agent.js';
 import { type Client, client, type Harness, login, startHarness } from '../helpers/harness.js';
 import { dynsecPlugin, mosquittoBinary, startMosquitto } from '../helpers/mosquitto.js';
+import { freePort, haveNatsServer, NatsNode } from '../helpers/nats-server.js';
 
 const ADMIN = { username: 'diad-admin', password: 'admin-password-0123456789' };
 const MISSING = !mosquittoBinary()
@@ -164,6 +169,94 @@ describe.skipIf(MISSING !== null)(
       }
       expect((await admin.patch(`/api/v1/devices/${res.deviceId}`, { disabled: true })).status).toBe(200);
       await expect(deviceLogin(broker.url, res.broker)).rejects.toThrow(/not authori[sz]ed|bad user name/i);
+    });
+  },
+);
+
+describe.skipIf(!haveNatsServer())(
+  `enrolment provisions a NATS user; disable removes it${haveNatsServer() ? '' : ' (skipped: nats-server is not installed)'}`,
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'diad-i20-e2e-nats-'));
+    const usersFile = join(dir, 'diad-users.conf');
+    const CP = { user: 'control-plane', pass: 'control-plane-password-0123' };
+    let node: NatsNode;
+    let h: Harness;
+    let admin: Client;
+    let stationId: string;
+
+    beforeAll(async () => {
+      // Only the control plane's own user until the control plane writes the file at its start.
+      writeFileSync(
+        usersFile,
+        `authorization { users: [ { user: "${CP.user}", password: "${CP.pass}" } ] }\n`,
+      );
+      node = new NatsNode(
+        {
+          name: 'i20e',
+          port: await freePort(),
+          extra: ['include "diad-users.conf"', `pid_file: "${join(dir, 'nats.pid')}"`],
+        },
+        dir,
+      );
+      await node.start();
+      h = await startHarness('pglite', {
+        natsUrl: node.url,
+        natsUser: CP.user,
+        natsPassword: CP.pass,
+        brokerIdentities: 'nats-config',
+        brokerIdentitySecret: 'broker-identity-e2e-secret-0123456789abcdef',
+        brokerNatsUsersFile: usersFile,
+        brokerNatsPidFiles: join(dir, 'nats.pid'),
+        brokerTimeoutMs: 5000,
+      });
+      admin = client(h.cp.url, await login(h.cp.url));
+      const site = (await admin.post('/api/v1/sites', { code: 'plant', name: 'p' })).body;
+      const line = (await admin.post('/api/v1/lines', { siteId: site.id, code: 'l1', name: 'l' })).body;
+      stationId = (await admin.post('/api/v1/stations', { lineId: line.id, code: 's1', name: 's' })).body.id;
+    }, 60_000);
+    afterAll(async () => {
+      await h?.close();
+      await node?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('the enrolled login publishes its own subject only; disable refuses it, re-enable restores it', async () => {
+      const t = (await admin.post('/api/v1/enrolment-tokens', { stationId })).body.token;
+      const res = await new ScriptedAgent(h.cp.url).enrol(t);
+      expect(res.broker.username).toBe(`diad-dev-${res.deviceId}`);
+      const nc = await natsConnect({
+        servers: node.url,
+        user: res.broker.username,
+        pass: res.broker.password,
+        reconnect: false,
+      });
+      const errors: string[] = [];
+      void (async () => {
+        for await (const s of nc.status()) if (s.type === 'error') errors.push(String(s.data));
+      })();
+      nc.publish('diad.plant.l1.s1.result', '{}');
+      await nc.flush();
+      expect(errors).toEqual([]);
+      nc.publish('diad.plant.l1.s2.result', '{}');
+      await nc.flush();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(errors.join()).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
+      const closed = nc.closed();
+      expect((await admin.patch(`/api/v1/devices/${res.deviceId}`, { disabled: true })).status).toBe(200);
+      await closed;
+      await expect(
+        natsConnect({
+          servers: node.url,
+          user: res.broker.username,
+          pass: res.broker.password,
+          reconnect: false,
+        }),
+      ).rejects.toThrow(/authorization/i);
+      expect(readFileSync(usersFile, 'utf8')).not.toContain(res.broker.username);
+      expect((await admin.patch(`/api/v1/devices/${res.deviceId}`, { disabled: false })).status).toBe(200);
+      await (
+        await natsConnect({ servers: node.url, user: res.broker.username, pass: res.broker.password })
+      ).close();
     });
   },
 );
