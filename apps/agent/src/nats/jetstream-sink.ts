@@ -81,11 +81,16 @@ export class JetStreamSink extends EventEmitter<{ up: []; down: [] }> implements
       if (!nc) return;
       this.js = nc.jetstream({ timeout: this.o.ackTimeoutMs ?? 10_000 });
       this.setUp(true);
-      for await (const s of nc.status()) {
-        if (s.type === 'disconnect') this.setUp(false);
-        if (s.type === 'reconnect') this.setUp(true);
-      }
+      // The status iterator does not end when the connection closes: it is stopped below.
+      const status = nc.status();
+      void (async () => {
+        for await (const s of status) {
+          if (s.type === 'disconnect') this.setUp(false);
+          if (s.type === 'reconnect') this.setUp(true);
+        }
+      })();
       await nc.closed();
+      status.stop();
       this.setUp(false);
       if (this.nc === nc) {
         this.nc = null;
