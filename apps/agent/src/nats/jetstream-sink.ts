@@ -90,7 +90,7 @@ export class JetStreamSink extends EventEmitter<{ up: []; down: [] }> implements
         }
       })();
       await nc.closed();
-      status.stop();
+      (status as { stop?: () => void }).stop?.();
       this.setUp(false);
       if (this.nc === nc) {
         this.nc = null;
