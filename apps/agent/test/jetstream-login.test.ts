@@ -1,31 +1,13 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { connect, type NatsConnection, StorageType } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamSink } from '../src/nats/jetstream-sink.js';
-import { fakeResult, silent, tmp, waitFor } from './helpers.js';
+import { fakeResult, haveNatsServer, silent, tmp, waitFor } from './helpers.js';
+import { freePort } from './plc-helpers.js';
 
-function haveNats(): boolean {
-  try {
-    execFileSync('nats-server', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const HAVE = haveNats();
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+const HAVE = haveNatsServer();
 
 // After enrolment the agent hands its JetStream sink the device's own login: the sink logs in again with it.
 describe.skipIf(!HAVE)(

@@ -3,12 +3,12 @@ import { type AddressInfo, createServer, connect as netConnect, type Server, typ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { topics } from '@diad/protocol';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { connect as natsConnect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedAgent } from '../helpers/agent.js';
 import { type Client, client, type Harness, login, startHarness } from '../helpers/harness.js';
-import { dynsecPlugin, mosquittoBinary, startMosquitto } from '../helpers/mosquitto.js';
+import { dynsecPlugin, mosquittoBinary, mqttLogin, startMosquitto } from '../helpers/mosquitto.js';
 import { freePort, haveNatsServer, NatsNode } from '../helpers/nats-server.js';
 
 const ADMIN = { username: 'diad-admin', password: 'admin-password-0123456789' };
@@ -50,18 +50,6 @@ async function relay(port: number): Promise<{ url: string; down: boolean; close(
   };
 }
 
-async function deviceLogin(url: string, u: { username: string; password: string }): Promise<MqttClient> {
-  const c = mqtt.connect(url, { ...u, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 3000 });
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', (e) => {
-      c.end(true);
-      reject(e);
-    });
-  });
-  return c;
-}
-
 /** The PUBACK reason code of one QoS 1 publish (0 taken, 0x10 taken but nobody subscribes, 0x87 refused). */
 function pubackCode(c: MqttClient, topic: string): Promise<number> {
   return new Promise((resolve) => {
@@ -75,6 +63,13 @@ function pubackCode(c: MqttClient, topic: string): Promise<number> {
       resolve((err as { code?: number } | undefined)?.code ?? code);
     });
   });
+}
+
+/** Site plant, line l1, station s1; the station's id. */
+async function plantL1S1(admin: Client): Promise<string> {
+  const site = (await admin.post('/api/v1/sites', { code: 'plant', name: 'p' })).body;
+  const line = (await admin.post('/api/v1/lines', { siteId: site.id, code: 'l1', name: 'l' })).body;
+  return (await admin.post('/api/v1/stations', { lineId: line.id, code: 's1', name: 's' })).body.id;
 }
 
 describe.skipIf(MISSING !== null)(
@@ -100,9 +95,7 @@ describe.skipIf(MISSING !== null)(
         brokerTimeoutMs: 1500,
       });
       admin = client(h.cp.url, await login(h.cp.url));
-      const site = (await admin.post('/api/v1/sites', { code: 'plant', name: 'p' })).body;
-      const line = (await admin.post('/api/v1/lines', { siteId: site.id, code: 'l1', name: 'l' })).body;
-      stationId = (await admin.post('/api/v1/stations', { lineId: line.id, code: 's1', name: 's' })).body.id;
+      stationId = await plantL1S1(admin);
     }, 60_000);
     afterAll(async () => {
       await h?.close();
@@ -115,7 +108,7 @@ describe.skipIf(MISSING !== null)(
       const res = await agent.enrol(await token());
       expect(res.broker).toEqual({ username: `diad-dev-${res.deviceId}`, password: expect.any(String) });
       expect(res.broker.password.length).toBeGreaterThanOrEqual(43);
-      const c = await deviceLogin(broker.url, res.broker);
+      const c = await mqttLogin(broker.url, res.broker);
       const own = topics.result({ site: 'plant', line: 'l1', station: 's1' });
       // Nobody subscribes here, so "taken" is 0x10 (no matching subscribers), never 0x87.
       expect([0, 0x10]).toContain(await pubackCode(c, own));
@@ -126,13 +119,13 @@ describe.skipIf(MISSING !== null)(
     it('disabling the device disconnects it and refuses its login; re-enabling restores it', async () => {
       const agent = new ScriptedAgent(h.cp.url);
       const res = await agent.enrol(await token());
-      const c = await deviceLogin(broker.url, res.broker);
+      const c = await mqttLogin(broker.url, res.broker);
       const closed = new Promise<void>((r) => c.once('close', () => r()));
       expect((await admin.patch(`/api/v1/devices/${res.deviceId}`, { disabled: true })).status).toBe(200);
       await closed;
-      await expect(deviceLogin(broker.url, res.broker)).rejects.toThrow(/not authori[sz]ed|bad user name/i);
+      await expect(mqttLogin(broker.url, res.broker)).rejects.toThrow(/not authori[sz]ed|bad user name/i);
       expect((await admin.patch(`/api/v1/devices/${res.deviceId}`, { disabled: false })).status).toBe(200);
-      (await deviceLogin(broker.url, res.broker)).end(true);
+      (await mqttLogin(broker.url, res.broker)).end(true);
     });
 
     it('with the broker unreachable, enrolment fails with 503 naming it and leaves the token unused for a retry', async () => {
@@ -153,7 +146,7 @@ describe.skipIf(MISSING !== null)(
       link.down = false;
       const res = await agent.enrol(t);
       expect((await admin.get('/api/v1/devices')).body.length).toBe(before + 1);
-      (await deviceLogin(broker.url, res.broker)).end(true);
+      (await mqttLogin(broker.url, res.broker)).end(true);
     });
 
     it('with the broker unreachable, disabling fails with 503 and the device stays enabled', async () => {
@@ -168,7 +161,7 @@ describe.skipIf(MISSING !== null)(
         link.down = false;
       }
       expect((await admin.patch(`/api/v1/devices/${res.deviceId}`, { disabled: true })).status).toBe(200);
-      await expect(deviceLogin(broker.url, res.broker)).rejects.toThrow(/not authori[sz]ed|bad user name/i);
+      await expect(mqttLogin(broker.url, res.broker)).rejects.toThrow(/not authori[sz]ed|bad user name/i);
     });
   },
 );
@@ -210,9 +203,7 @@ describe.skipIf(!haveNatsServer())(
         brokerTimeoutMs: 5000,
       });
       admin = client(h.cp.url, await login(h.cp.url));
-      const site = (await admin.post('/api/v1/sites', { code: 'plant', name: 'p' })).body;
-      const line = (await admin.post('/api/v1/lines', { siteId: site.id, code: 'l1', name: 'l' })).body;
-      stationId = (await admin.post('/api/v1/stations', { lineId: line.id, code: 's1', name: 's' })).body.id;
+      stationId = await plantL1S1(admin);
     }, 60_000);
     afterAll(async () => {
       await h?.close();

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
 
 /** The mosquitto binary (Debian puts it in /usr/sbin, often not on PATH), or null when not installed. */
 export function mosquittoBinary(): string | null {
@@ -98,4 +99,26 @@ export async function startMosquitto(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** An MQTT 5 login that resolves once connected and rejects with the broker's refusal (no reconnects). */
+export async function mqttLogin(
+  url: string,
+  id: { username: string; password: string },
+): Promise<MqttClient> {
+  const c = mqtt.connect(url, {
+    username: id.username,
+    password: id.password,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    connectTimeout: 3000,
+  });
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', (e) => {
+      c.end(true);
+      reject(e);
+    });
+  });
+  return c;
 }

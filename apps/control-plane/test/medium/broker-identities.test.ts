@@ -13,7 +13,7 @@ import {
 import { MosquittoDynsecProvisioner } from '../../src/fleet/broker-identities/mosquitto-dynsec.js';
 import { NatsConfigProvisioner, renderUsersFile } from '../../src/fleet/broker-identities/nats-config.js';
 import type { BrokerIdentityProvisioner } from '../../src/fleet/broker-identities/provisioner.js';
-import { dynsecPlugin, mosquittoBinary, startMosquitto } from '../helpers/mosquitto.js';
+import { dynsecPlugin, mosquittoBinary, mqttLogin, startMosquitto } from '../helpers/mosquitto.js';
 import { freePort, haveNatsServer, NatsNode } from '../helpers/nats-server.js';
 
 const SECRET = 'broker-identity-test-secret-0123456789abcdef';
@@ -136,27 +136,6 @@ function contract(
 // ---------------------------------------------------------------- Mosquitto, dynamic-security plugin
 
 const ADMIN = { username: 'diad-admin', password: 'admin-password-0123456789' };
-
-async function mqttLogin(
-  url: string,
-  id: Pick<BrokerIdentity, 'username' | 'password'>,
-): Promise<MqttClient> {
-  const c = mqtt.connect(url, {
-    username: id.username,
-    password: id.password,
-    protocolVersion: 5,
-    reconnectPeriod: 0,
-    connectTimeout: 3000,
-  });
-  await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', (e) => {
-      c.end(true);
-      reject(e);
-    });
-  });
-  return c;
-}
 
 function mqttSession(c: MqttClient, seen: string[]): DeviceSession {
   const codes = new Map<number, number>();
