@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { dynsecPlugin, mosquittoBinary, mqttLogin, startMosquitto } from '../hel
 import { freePort, haveNatsServer, NatsNode } from '../helpers/nats-server.js';
 
 const ADMIN = { username: 'diad-admin', password: 'admin-password-0123456789' };
+const CP_PASSWORD = 'control-plane-password-0123';
 const MISSING = !mosquittoBinary()
   ? 'mosquitto is not installed'
   : !dynsecPlugin()
@@ -51,14 +53,14 @@ async function relay(port: number): Promise<{ url: string; down: boolean; close(
 }
 
 /** The PUBACK reason code of one QoS 1 publish (0 taken, 0x10 taken but nobody subscribes, 0x87 refused). */
-function pubackCode(c: MqttClient, topic: string): Promise<number> {
+function pubackCode(c: MqttClient, topic: string, payload = '{}'): Promise<number> {
   return new Promise((resolve) => {
     let code = 0;
     const onPacket = (p: { cmd: string; reasonCode?: number }) => {
       if (p.cmd === 'puback') code = p.reasonCode ?? 0;
     };
     c.on('packetreceive', onPacket);
-    c.publish(topic, '{}', { qos: 1 }, (err) => {
+    c.publish(topic, payload, { qos: 1 }, (err) => {
       c.removeListener('packetreceive', onPacket);
       resolve((err as { code?: number } | undefined)?.code ?? code);
     });
@@ -86,7 +88,31 @@ describe.skipIf(MISSING !== null)(
     beforeAll(async () => {
       broker = await startMosquitto({ dynsec: ADMIN });
       link = await relay(Number(new URL(broker.url).port));
+      // The control plane's own login, made as docs/mqtt.md tells the operator to.
+      const port = new URL(broker.url).port;
+      const ctrl = (...args: string[]) =>
+        execFileSync('mosquitto_ctrl', [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          port,
+          '-u',
+          ADMIN.username,
+          '-P',
+          ADMIN.password,
+          'dynsec',
+          ...args,
+        ]);
+      ctrl('createRole', 'control-plane');
+      ctrl('addRoleACL', 'control-plane', 'subscribePattern', '$share/control-plane/diad/#', 'allow');
+      ctrl('addRoleACL', 'control-plane', 'subscribePattern', 'diad/#', 'allow');
+      ctrl('addRoleACL', 'control-plane', 'publishClientSend', 'diad/_canary/#', 'allow');
+      ctrl('createClient', 'control-plane', '-p', CP_PASSWORD);
+      ctrl('addClientRole', 'control-plane', 'control-plane');
       h = await startHarness('pglite', {
+        mqttUrl: broker.url,
+        mqttUsername: 'control-plane',
+        mqttPassword: CP_PASSWORD,
         brokerIdentities: 'mosquitto-dynsec',
         brokerIdentitySecret: 'broker-identity-e2e-secret-0123456789abcdef',
         brokerAdminUrl: link.url,
@@ -113,6 +139,21 @@ describe.skipIf(MISSING !== null)(
       // Nobody subscribes here, so "taken" is 0x10 (no matching subscribers), never 0x87.
       expect([0, 0x10]).toContain(await pubackCode(c, own));
       expect(await pubackCode(c, topics.result({ site: 'plant', line: 'l1', station: 's2' }))).toBe(0x87);
+      c.end(true);
+    });
+
+    it('a result the device publishes with its login is taken by the broker and stored by the control plane', async () => {
+      const agent = new ScriptedAgent(h.cp.url);
+      const res = await agent.enrol(await token());
+      const c = await mqttLogin(broker.url, res.broker);
+      const r = agent.result();
+      // 0x00: the control plane's shared subscription is there, so the broker delivered it.
+      expect(await pubackCode(c, topics.result(agent.address!), JSON.stringify(r))).toBe(0);
+      const stored = async () =>
+        (await admin.get(`/api/v1/results?partId=${r.partId}&limit=5`)).body.items?.length ?? 0;
+      const end = Date.now() + 10_000;
+      while ((await stored()) === 0 && Date.now() < end) await new Promise((x) => setTimeout(x, 100));
+      expect(await stored()).toBe(1);
       c.end(true);
     });
 
