@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,17 +99,24 @@ describe.skipIf(MISSING !== null)(
 
     it('enrols, stores the login with its credential (0600) and publishes results with it', async () => {
       agent = await Agent.start(config(), { logger: silent });
-      await waitFor(() => cp.enrolments === 1, 10_000, 'enrolment');
-      const state = JSON.parse(readFileSync(join(dir, 'data', 'state.json'), 'utf8'));
-      expect(state.enrolment.broker).toEqual(DEVICE);
-      await post(agent, 'P-1');
-      await waitFor(
-        () => seen.includes('diad/site1/line1/st1/result P-1'),
-        10_000,
-        'the result on the broker',
-      );
-      await agent.stop();
-      agent = null;
+      try {
+        const stateFile = join(dir, 'data', 'state.json');
+        const enrolled = () =>
+          existsSync(stateFile) && !!JSON.parse(readFileSync(stateFile, 'utf8')).enrolment;
+        await waitFor(enrolled, 10_000, 'the enrolment stored');
+        expect(cp.enrolments).toBe(1);
+        expect(JSON.parse(readFileSync(stateFile, 'utf8')).enrolment.broker).toEqual(DEVICE);
+        expect(statSync(stateFile).mode & 0o777).toBe(0o600);
+        await post(agent, 'P-1');
+        await waitFor(
+          () => seen.includes('diad/site1/line1/st1/result P-1'),
+          10_000,
+          'the result on the broker',
+        );
+      } finally {
+        await agent.stop();
+        agent = null;
+      }
     });
 
     it('after a restart it logs in with the stored login from the start', async () => {
