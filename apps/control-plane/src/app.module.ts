@@ -16,6 +16,7 @@ import type { ControlPlaneConfig } from './config.js';
 import { Database } from './db/database.js';
 import { AgentController } from './fleet/agent.controller.js';
 import { AgentService } from './fleet/agent.service.js';
+import { BrokerIdentityService } from './fleet/broker-identities/broker-identity.service.js';
 import { DesiredStateService } from './fleet/desired-state.service.js';
 import { DeviceDirectory } from './fleet/device-directory.js';
 import { FleetController } from './fleet/fleet.controller.js';
@@ -97,6 +98,7 @@ export class AppModule {
         EvaluationsService,
         TrainingService,
         DeviceDirectory,
+        BrokerIdentityService,
         FleetService,
         DesiredStateService,
         AgentService,
