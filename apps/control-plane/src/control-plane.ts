@@ -18,6 +18,7 @@ import { type ControlPlaneConfig, type ControlPlaneConfigInput, parseConfig } fr
 import { serveDashboard } from './dashboard/static-dashboard.js';
 import { Database } from './db/database.js';
 import { maintainPartitions } from './db/partitions.js';
+import { OkImageRetention } from './lifecycle/ok-image-retention.js';
 import { ArtifactsService } from './results/artifacts.service.js';
 import { Ingestion } from './results/ingestion/ingestion.service.js';
 import { ResultEvents } from './results/result-events.js';
@@ -127,6 +128,7 @@ export async function createControlPlane(
     const partitionTimer =
       config.partitionMaintenanceMs > 0 ? setInterval(maintain, config.partitionMaintenanceMs) : null;
     partitionTimer?.unref();
+    const stopSweep = app.get(OkImageRetention).schedule();
     const ingestion = app.get(Ingestion);
     await ingestion.start(addr.port);
     const rollouts = app.get(RolloutsService);
@@ -150,6 +152,7 @@ export async function createControlPlane(
         closing ??= (async () => {
           if (ticker) clearInterval(ticker);
           if (partitionTimer) clearInterval(partitionTimer);
+          stopSweep();
           await ingestion.stop();
           nest.get(ResultEvents).close();
           const server = nest.getHttpServer();

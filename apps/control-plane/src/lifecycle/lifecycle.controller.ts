@@ -1,13 +1,15 @@
 import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { HUMANS, OPERATORS, Roles } from '../auth/roles.js';
 import { type AppRequest, contextOf } from '../common/request-context.js';
 import { jsonSchema, parse, uuidParam } from '../common/validation.js';
+import { DatasetImportService, ImportDatasetQuery } from './dataset-import.service.js';
 import { DatasetsService, FreezeDataset } from './datasets.service.js';
 import { CreateEvaluation, EvaluationsService } from './evaluations.service.js';
 import { CreateLabel, LabelsService } from './labels.service.js';
 import { ReviewQueueQuery, ReviewQueueService } from './review-queue.service.js';
+import { ShadowEvidenceService } from './shadow-evidence.service.js';
 
 interface HeaderReply {
   header(name: string, value: string): unknown;
@@ -22,6 +24,8 @@ export class LifecycleController {
     @Inject(ReviewQueueService) private readonly queue: ReviewQueueService,
     @Inject(DatasetsService) private readonly datasets: DatasetsService,
     @Inject(EvaluationsService) private readonly evaluations: EvaluationsService,
+    @Inject(DatasetImportService) private readonly imports: DatasetImportService,
+    @Inject(ShadowEvidenceService) private readonly shadow: ShadowEvidenceService,
   ) {}
 
   @Post('model-versions/:id/evaluations')
@@ -34,6 +38,16 @@ export class LifecycleController {
       parse(uuidParam, id, 'id'),
       parse(CreateEvaluation, body, 'body'),
     );
+  }
+
+  @Post('rollouts/:id/shadow-evaluation')
+  @Roles(...OPERATORS)
+  @ApiOperation({
+    summary:
+      "Summarise a shadow rollout's live parts (candidate vs active: agreement, false alarms on labelled-OK, missed labelled-NOK) and record them as evaluations of both",
+  })
+  shadowEvaluation(@Param('id') id: string, @Req() req: AppRequest) {
+    return this.shadow.measureNow(contextOf(req), parse(uuidParam, id, 'id'));
   }
 
   @Get('model-versions/:id/evaluations')
@@ -94,6 +108,26 @@ export class LifecycleController {
       contextOf(req),
       parse(uuidParam, lineId, 'lineId'),
       parse(FreezeDataset, body, 'body'),
+    );
+  }
+
+  @Post('lines/:lineId/datasets/import')
+  @Roles(...OPERATORS)
+  @ApiConsumes('application/x-tar')
+  @ApiQuery({ name: 'name', required: false, description: "dataset name (default: the archive's category)" })
+  @ApiOperation({
+    summary:
+      'Import a dataset version from a tar in MVTec AD layout (<category>/train/good, test/<good|defect>, ground_truth/<defect>/<name>_mask.png)',
+    description:
+      '201 with the new frozen version; 415 for another content type; 413 over the size limit; 422 naming the path for a wrong layout, a corrupt image or a mask without an image.',
+  })
+  importDataset(@Param('lineId') lineId: string, @Query() q: unknown, @Req() req: AppRequest) {
+    return this.imports.importTar(
+      contextOf(req),
+      parse(uuidParam, lineId, 'lineId'),
+      parse(ImportDatasetQuery, q, 'query'),
+      req.headers['content-type'],
+      req,
     );
   }
 
