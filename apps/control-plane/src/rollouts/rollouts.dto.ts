@@ -37,7 +37,8 @@ const RolloutSummary = z.object({
     devices: z.array(z.string()),
   }),
   stages: z.array(Stage),
-  policy: RolloutPolicy,
+  /** As stored at creation: a rollout created before a policy setting existed lacks that setting. */
+  policy: RolloutPolicy.partial(),
   currentStage: z.number().int(),
   stageStartedAt: isoTime,
   reason: z.string().nullable(),

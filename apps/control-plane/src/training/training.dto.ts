@@ -11,8 +11,15 @@ export class TrainingJobDto extends zodDto(
     id: z.string(),
     lineId: z.string(),
     datasetId: z.string(),
-    /** The request that queued it (defaults applied). */
-    config: CreateTrainingJob,
+    /** The request that queued it (defaults applied); rows queued by other means may carry only the first three. */
+    config: z.object({
+      modelName: z.string(),
+      config: CreateTrainingJob.shape.config.unwrap(),
+      maxMinutes: z.number(),
+      datasetId: z.string().optional(),
+      imageSize: z.number().int().optional(),
+      seed: z.number().int().optional(),
+    }),
     status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
     /** As the worker last reported it; fields by stage (train reports step, of, loss, ETA). */
     progress: z

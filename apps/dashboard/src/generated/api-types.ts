@@ -1970,19 +1970,13 @@ export interface components {
         TrainingJobDto_Output: {
             attempts: number;
             config: {
-                /**
-                 * @default tiny
-                 * @enum {string}
-                 */
+                /** @enum {string} */
                 config: "micro" | "tiny" | "paper";
-                /** Format: uuid */
-                datasetId: string;
+                datasetId?: string;
                 imageSize?: number;
-                /** @default 60 */
                 maxMinutes: number;
                 modelName: string;
-                /** @default 0 */
-                seed: number;
+                seed?: number;
             };
             /** @description ISO 8601 time */
             createdAt: string;
