@@ -87,7 +87,8 @@ export class AppModule {
         { provide: APP_PIPE, useValue: new ZodPipe() },
         {
           provide: APP_INTERCEPTOR,
-          useFactory: (reflector: Reflector) => new ResponseCheck(reflector, deps.log),
+          useFactory: (reflector: Reflector) =>
+            new ResponseCheck(reflector, deps.log, deps.metrics, deps.config.responseCheck),
           inject: [Reflector],
         },
         AuditService,

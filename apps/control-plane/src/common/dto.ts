@@ -19,6 +19,7 @@ import { map, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { toPlain } from './json.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 
 /** A 400 naming the input (`where`: body, query, or the parameter) and every failing key. */
 export function badRequest(error: z.core.$ZodError, where: string): BadRequestException {
@@ -146,8 +147,9 @@ export function Returns(dto: AnyDto | [AnyDto], status = 200, description?: stri
 }
 
 /**
- * Checks each JSON response against the schema its route declares with `@Returns`; a mismatch is a 500 (logged),
- * so a response that drifts from the published document fails the tests instead of a client.
+ * Checks each JSON response against the schema its route declares with `@Returns`; a mismatch is logged, counted
+ * (diad_http_response_schema_mismatch_total) and, with `mode` "reject" (the default, RESPONSE_CHECK), answered
+ * with a 500, so a response that drifts from the published document fails the tests instead of a client.
  *
  * Why not nestjs-zod's ZodSerializerInterceptor: it parses the handler's in-memory value (Date objects, before
  * JSON) and replaces the response with the parsed copy. The document describes the JSON on the wire, and routes
@@ -158,6 +160,8 @@ export class ResponseCheck implements NestInterceptor {
   constructor(
     private readonly reflector: Reflector,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly mode: 'reject' | 'log' = 'reject',
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -168,11 +172,11 @@ export class ResponseCheck implements NestInterceptor {
         const r = schema.safeParse(toPlain(body));
         if (r.success) return body;
         const req = context.switchToHttp().getRequest<{ method: string; route?: { path: string } }>();
+        const route = `${req.method} ${req.route?.path}`;
         const issues = r.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`);
-        this.log.error(
-          { route: `${req.method} ${req.route?.path}`, issues },
-          'response does not match its schema',
-        );
+        this.metrics.responseSchemaMismatch.inc({ route });
+        this.log.error({ route, issues }, 'response does not match its schema');
+        if (this.mode === 'log') return body;
         throw new InternalServerErrorException('response does not match its schema');
       }),
     );

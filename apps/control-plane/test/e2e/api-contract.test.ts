@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ResponseCheck, Returns, zodDto } from '../../src/common/dto.js';
 import { createLogger } from '../../src/common/logger.js';
+import { Metrics } from '../../src/common/metrics.js';
 import { buildOpenApiDocument } from '../../src/openapi-document.js';
 import { ADMIN_PASSWORD, client, type Harness, startHarness } from '../helpers/harness.js';
 
@@ -102,9 +103,10 @@ describe('request validation through the DTOs', () => {
   });
 });
 
-describe('response check', () => {
+describe.each(['reject', 'log'] as const)('response check (%s)', (mode) => {
   const Shape = z.object({ count: z.number().int() });
   class ShapeDto extends zodDto(Shape) {}
+  const metrics = new Metrics();
 
   // Decorators applied by hand: the test sources are compiled without TypeScript's decorator syntax.
   class Probe {
@@ -127,7 +129,7 @@ describe('response check', () => {
     providers: [
       {
         provide: APP_INTERCEPTOR,
-        useFactory: (r: Reflector) => new ResponseCheck(r, createLogger('silent')),
+        useFactory: (r: Reflector) => new ResponseCheck(r, createLogger('silent'), metrics, mode),
         inject: [Reflector],
       },
     ],
@@ -142,14 +144,21 @@ describe('response check', () => {
   });
   afterAll(() => app?.close());
 
+  const mismatches = async () =>
+    (await metrics.responseSchemaMismatch.get()).values.find((v) => v.labels.route === 'GET /bad')?.value ??
+    0;
+
   it('sends a matching response as the handler returned it', async () => {
     const r = await fetch(`${url}/good`);
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ count: 3, extra: 'kept' });
+    expect(await mismatches()).toBe(0);
   });
 
-  it('refuses to send a response that does not match its schema (500)', async () => {
+  it(mode === 'reject' ? 'answers 500 for a response that does not match' : 'sends it anyway', async () => {
     const r = await fetch(`${url}/bad`);
-    expect(r.status).toBe(500);
+    expect(r.status).toBe(mode === 'reject' ? 500 : 200);
+    if (mode === 'log') expect(await r.json()).toEqual({ count: 'three' });
+    expect(await mismatches()).toBe(1);
   });
 });
