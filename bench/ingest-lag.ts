@@ -6,7 +6,7 @@
  *     batch's commit, read by this process (so it includes the SSE hop);
  *   - row time: the row's received_at (the inserting statement's start, just before the commit), for comparison.
  *
- * Options: --rate 500 --seconds 20 --warmup 2 --flush-ms 20 --batch 1000 (INGEST_FLUSH_MS, INGEST_BATCH_SIZE).
+ * Options: --rate 500 --seconds 20 --warmup 2 --flush-ms 0 --batch 1000 (INGEST_FLUSH_MS, INGEST_BATCH_SIZE).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,7 @@ const { values: a } = parseArgs({
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '2' },
-    'flush-ms': { type: 'string', default: '20' },
+    'flush-ms': { type: 'string', default: '0' },
     batch: { type: 'string', default: '1000' },
   },
 });

@@ -486,4 +486,81 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     expect(browser.errors).toEqual([]);
     await signOut();
   });
+  it('as a supervisor: paints the defect region over the image (brush, erase, clear) and saves it as the mask', async () => {
+    await signInAs(USERS.supervisor);
+    const { resultId } = stack.seeded.defect;
+    await page.goto(`${stack.url}/results/${resultId}`);
+    const card = page.getByRole('article', { name: 'Supervisor label' });
+    const canvas = card.getByTestId('mask-canvas');
+    await canvas.waitFor();
+    const coverage = card.getByTestId('mask-coverage');
+    expect(await coverage.textContent()).toBe('Nothing painted.');
+    // The canvas has the image's own pixel size, however large it is shown.
+    const natural = await canvas.evaluate((c: HTMLCanvasElement) => [c.width, c.height]);
+    expect(natural[0]).toBe(320);
+    const drag = async (from: [number, number], to: [number, number]) => {
+      // Clicking a button may have scrolled the page: measure the canvas where it is now.
+      const box = (await canvas.boundingBox())!;
+      await page.mouse.move(box.x + from[0] * box.width, box.y + from[1] * box.height);
+      await page.mouse.down();
+      await page.mouse.move(box.x + to[0] * box.width, box.y + to[1] * box.height, { steps: 8 });
+      await page.mouse.up();
+    };
+    const covered = async () => Number((await coverage.textContent())!.match(/([\d.]+) %/)?.[1] ?? 0);
+    await drag([0.2, 0.3], [0.8, 0.3]);
+    await expect.poll(covered).toBeGreaterThan(1);
+    const afterStroke = await covered();
+    // Erase the right half of the stroke.
+    await card.getByRole('button', { name: 'Erase' }).click();
+    expect(await card.getByRole('button', { name: 'Erase' }).getAttribute('aria-pressed')).toBe('true');
+    await drag([0.55, 0.3], [0.9, 0.3]);
+    await expect.poll(covered).toBeLessThan(afterStroke * 0.75);
+    expect(await covered()).toBeGreaterThan(0);
+    await card.getByRole('button', { name: 'Clear' }).click();
+    await card.getByTestId('mask-coverage').getByText('Nothing painted.').waitFor();
+    // Paint a short stroke and save it with the label.
+    await card.getByRole('button', { name: 'Brush' }).click();
+    await drag([0.25, 0.5], [0.45, 0.5]);
+    await card.getByRole('button', { name: 'Confirm defect' }).click();
+    const saved = await card.getByText(/^Saved: confirmed defect with mask \(version \d+\)\.$/).textContent();
+    const version = Number(saved!.match(/version (\d+)/)![1]);
+    await card
+      .getByRole('list', { name: 'Label history' })
+      .getByText(/^v\d+: confirmed defect with mask by sam/)
+      .waitFor();
+    // The stored mask: the image's size, white on the stroke, black away from it and where nothing was painted.
+    const mask = await page.evaluate(
+      async ([id, v]) => {
+        const token = JSON.parse(localStorage.getItem('diad.session') ?? '{}').token;
+        const r = await fetch(`/api/v1/results/${id}/labels/${v}/mask`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        const bmp = await createImageBitmap(await r.blob());
+        const c = new OffscreenCanvas(bmp.width, bmp.height);
+        const g = c.getContext('2d')!;
+        g.drawImage(bmp, 0, 0);
+        const px = (x: number, y: number) =>
+          g.getImageData(Math.floor(x * bmp.width), Math.floor(y * bmp.height), 1, 1).data[0];
+        return {
+          status: r.status,
+          type: r.headers.get('content-type'),
+          size: [bmp.width, bmp.height],
+          onStroke: px(0.35, 0.5),
+          beside: px(0.35, 0.9),
+          whereErased: px(0.7, 0.3),
+        };
+      },
+      [resultId, version] as const,
+    );
+    expect(mask).toEqual({
+      status: 200,
+      type: 'image/png',
+      size: natural,
+      onStroke: 255,
+      beside: 0,
+      whereErased: 0,
+    });
+    expect(browser.errors).toEqual([]);
+    await signOut();
+  });
 });

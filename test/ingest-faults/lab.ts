@@ -181,6 +181,8 @@ export class ControlPlaneProcess {
         LOG_LEVEL: 'warn',
         RATE_LIMIT_PER_MINUTE: '0',
         ROLLOUT_TICK_MS: '0',
+        // Ingestion tuning passed through, to compare settings in the fault matrix.
+        ...(process.env.INGEST_FLUSH_MS ? { INGEST_FLUSH_MS: process.env.INGEST_FLUSH_MS } : {}),
         ...this.env,
       },
       stdio: ['ignore', fd, fd],

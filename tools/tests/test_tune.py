@@ -51,3 +51,52 @@ def test_tune_uses_synthetic_evidence_without_defects_and_labels_when_present(tm
     assert synthetic["chosen"] in synthetic["candidates"]
     with pytest.raises(ValueError, match="no defect images"):
         tune.main([*argv, "--data", str(data), "--evidence", "labelled"])
+
+
+def test_layer_maps_sum_to_the_detection_map_of_the_same_layers():
+    import torch
+
+    from tools.diad import checkpoint as C
+    from tools.diad.features import build_features
+    from tools.diad.inference import detect
+
+    path = random_micro_checkpoint(__import__("tempfile").mkdtemp() + "/m.pt")
+    model, _ = C.load(path)
+    model.eval()
+    size = model.cfg["image_size"]
+    x = torch.rand(1, 3, size, size)
+    union = build_features("mobilenet_v2", None, ["block_2_add", "block_5_add", "block_9_add"])
+    maps = tune.layer_maps(model, union, x, seed=3, start_step=2, steps=1, use_ae_only=False, draws=2)
+    assert sorted(maps) == ["block_2_add", "block_5_add", "block_9_add"]
+    subset = build_features("mobilenet_v2", None, ["block_2_add", "block_9_add"])
+    ref = detect(model, subset, x, seed=3, start_step=2, steps=1, draws=2)["raw"]
+    np.testing.assert_allclose(maps["block_2_add"] + maps["block_9_add"], ref, rtol=1e-5, atol=1e-6)
+
+
+def test_parse_layer_sets_refuses_empty_repeated_and_unknown_layers():
+    assert tune.parse_layer_sets(["a,b", "b", "a,b"]) == [("a", "b"), ("b",)]
+    with pytest.raises(ValueError, match="names no layer"):
+        tune.parse_layer_sets([" , "])
+    with pytest.raises(ValueError, match="names a layer twice"):
+        tune.parse_layer_sets(["a,a"])
+    with pytest.raises(ValueError, match="unknown layer 'zz'"):
+        tune.parse_layer_sets(["a,zz"], known={"a"})
+
+
+def test_tune_searches_feature_layer_sets_and_reports_the_chosen_layers(tmp_path, capsys):
+    data = make_dataset(tmp_path / "data", n=2)
+    random_micro_checkpoint(tmp_path / "m.pt")
+    sets = ["block_2_add", "block_5_add", "block_2_add,block_5_add"]
+    report = tune.main(["--checkpoint", str(tmp_path / "m.pt"), "--data", str(data), "--start-steps", "0", "2",
+                        "--draws", "1", "--ddim-steps", "1", "--layer-sets", *sets])  # fmt: skip
+    got = [(r["startStep"], tuple(r["layers"])) for r in report["candidates"]]
+    assert got == [(s, tuple(ls.split(","))) for s in (0, 2) for ls in sets]
+    assert report["layerSets"] == [ls.split(",") for ls in sets]
+    assert report["layers"] == report["chosen"]["layers"]
+    # Different layers give different scores on the same reconstructions: the choice is a real one.
+    ae = [r for r in report["candidates"] if r["startStep"] == 0]
+    assert len({r["threshold"] for r in ae}) == 3
+    assert "layers block_2_add+block_5_add" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        tune.main(["--checkpoint", str(tmp_path / "m.pt"), "--data", str(data), "--layer-sets", "block_2_add,nope"])
+    assert "nope" in capsys.readouterr().err

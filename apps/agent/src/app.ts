@@ -293,6 +293,30 @@ export class Agent {
     };
   }
 
+  /** The broker login the control plane handed out at enrolment (BROKER_IDENTITIES), when it did. */
+  private enrolledBroker(): { username: string; password: string } | undefined {
+    return this.state.get().enrolment?.broker;
+  }
+
+  /**
+   * The MQTT login for results and status: the enrolled broker identity when there is one (it replaces
+   * mqtt.username/password), except against the embedded broker, which knows only its configured login.
+   */
+  private brokerLogin(): { username?: string; password?: string } {
+    const m = this.config.mqtt;
+    const enrolled = m.embeddedBroker.enabled ? undefined : this.enrolledBroker();
+    return enrolled ?? { username: m.username, password: m.password };
+  }
+
+  /** After enrolment: the station publishers and JetStream sinks log in again with the device's own broker login. */
+  private useEnrolledBroker() {
+    const b = this.enrolledBroker();
+    if (!b || this.config.mqtt.embeddedBroker.enabled) return;
+    this.logger.info({ username: b.username }, 'using the broker login handed out at enrolment');
+    for (const p of this.publishers.values()) p.link.setCredentials(b.username, b.password);
+    for (const j of this.jetstreamSinks) j.setCredentials(b.username, b.password);
+  }
+
   private async startMqtt() {
     const c = this.config;
     const m = c.mqtt;
@@ -309,10 +333,11 @@ export class Agent {
       url = `mqtt://${m.embeddedBroker.host === '0.0.0.0' ? '127.0.0.1' : m.embeddedBroker.host}:${this.broker.port}`;
       this.logger.info({ url }, 'embedded MQTT broker started');
     }
+    const login = this.brokerLogin();
     const connection = {
       url,
-      username: m.username,
-      password: m.password,
+      username: login.username,
+      password: login.password,
       tls: m.tls,
       keepaliveS: m.keepaliveS,
       backoff: m.backoff,
@@ -338,8 +363,8 @@ export class Agent {
       const js = m.jetstream.enabled
         ? new JetStreamSink({
             servers: m.jetstream.servers,
-            user: m.jetstream.user,
-            password: m.jetstream.password,
+            user: this.enrolledBroker()?.username ?? m.jetstream.user,
+            password: this.enrolledBroker()?.password ?? m.jetstream.password,
             address: { site: c.site, line: c.line, station: s.id },
             logger: this.logger,
             sign: this.deviceKey.sign,
@@ -375,7 +400,13 @@ export class Agent {
     }
     if (m.sparkplug.enabled) {
       this.sparkplug = new SparkplugNode({
-        connection: { ...connection, clientId: `${m.clientId ?? `diad-${this.deviceId}`}-spb`.slice(0, 64) },
+        // Sparkplug topics are outside a device's provisioned permissions: it keeps the configured login.
+        connection: {
+          ...connection,
+          username: m.username,
+          password: m.password,
+          clientId: `${m.clientId ?? `diad-${this.deviceId}`}-spb`.slice(0, 64),
+        },
         groupId: m.sparkplug.groupId,
         edgeNodeId: m.sparkplug.edgeNodeId ?? this.deviceId.replace(/[^A-Za-z0-9_.-]/g, '_'),
         stations: c.stations.map((s) => s.id),
@@ -592,6 +623,7 @@ export class Agent {
         }
         this.uploader?.poke();
         this.httpSink?.enrolled();
+        this.useEnrolledBroker();
       },
       onChange: () => {
         void this.publishStatus();

@@ -34,6 +34,8 @@ export class FakeControlPlane {
   resultBatches = 0;
   /** Refuses single results as the real control plane does (a reason, or null to take it). */
   refuseResult: ((r: InspectionResult) => string | null) | null = null;
+  /** A broker login to hand out at enrolment (as BROKER_IDENTITIES does), or none. */
+  broker: { username: string; password: string } | undefined;
   enrolments = 0;
   downloads = 0;
   private server!: Server;
@@ -62,6 +64,7 @@ export class FakeControlPlane {
           site: 'site1',
           line: 'line1',
           station: 'st1',
+          ...(this.broker ? { broker: this.broker } : {}),
         });
       }
       if (!authed) return send(401, { error: 'unauthorised' });

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -8,17 +8,9 @@ import { systemClock } from '../src/clock.js';
 import { JetStreamSink } from '../src/nats/jetstream-sink.js';
 import { OutboxDrainer } from '../src/outbox/drainer.js';
 import { MemoryOutbox } from '../src/outbox/memory.js';
-import { fakeResult, silent, tmp, waitFor } from './helpers.js';
+import { fakeResult, haveNatsServer, silent, tmp, waitFor } from './helpers.js';
 
-function haveNats(): boolean {
-  try {
-    execFileSync('nats-server', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const HAVE = haveNats();
+const HAVE = haveNatsServer();
 if (!HAVE) console.log('jetstream sink tests skipped: no nats-server binary (Debian package nats-server)');
 
 async function freePort(): Promise<number> {

@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,17 @@ import { join } from 'node:path';
 export function mosquittoBinary(): string | null {
   for (const b of ['mosquitto', '/usr/sbin/mosquitto'])
     if (spawnSync(b, ['-h']).error === undefined) return b;
+  return null;
+}
+
+/** Debian's dynamic-security plugin, or null when absent. */
+export function dynsecPlugin(): string | null {
+  for (const p of [
+    '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so',
+    '/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so',
+    '/usr/lib/mosquitto_dynamic_security.so',
+  ])
+    if (existsSync(p)) return p;
   return null;
 }
 
@@ -51,18 +62,35 @@ export class PrivateMosquitto {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  /** `acl`: lines of a Mosquitto ACL file for anonymous clients (e.g. ['topic deny a/b', 'topic readwrite #']). */
-  static async start(opts: { acl?: string[] } = {}): Promise<PrivateMosquitto> {
+  /**
+   * `acl`: lines of a Mosquitto ACL file for anonymous clients (e.g. ['topic deny a/b', 'topic readwrite #']).
+   * `dynsec`: load the dynamic-security plugin with this admin (`mosquitto_ctrl dynsec init`); anonymous refused.
+   */
+  static async start(
+    opts: { acl?: string[]; dynsec?: { username: string; password: string } } = {},
+  ): Promise<PrivateMosquitto> {
     const bin = mosquittoBinary();
     if (!bin) throw new Error('mosquitto is not installed (apt-get install -y mosquitto)');
     const dir = mkdtempSync(join(tmpdir(), 'diad-agent-mosquitto-'));
     const port = await freePort();
     const conf = join(dir, 'mosquitto.conf');
+    const dynsec: string[] = [];
+    if (opts.dynsec) {
+      const plugin = dynsecPlugin();
+      if (!plugin)
+        throw new Error('mosquitto_dynamic_security.so is not installed (Debian package mosquitto)');
+      const state = join(dir, 'dynamic-security.json');
+      execFileSync('mosquitto_ctrl', ['dynsec', 'init', state, opts.dynsec.username, opts.dynsec.password], {
+        stdio: 'ignore',
+      });
+      dynsec.push(`plugin ${plugin}`, `plugin_opt_config_file ${state}`);
+    }
     writeFileSync(
       conf,
       [
         `listener ${port} 127.0.0.1`,
-        'allow_anonymous true',
+        opts.dynsec ? 'allow_anonymous false' : 'allow_anonymous true',
+        ...dynsec,
         `user ${userInfo().username}`,
         'persistence true',
         `persistence_location ${dir}/`,

@@ -17,15 +17,19 @@ import type { ControlPlaneConfig } from './config.js';
 import { Database } from './db/database.js';
 import { AgentController } from './fleet/agent.controller.js';
 import { AgentService } from './fleet/agent.service.js';
+import { BrokerIdentityService } from './fleet/broker-identities/broker-identity.service.js';
 import { DesiredStateService } from './fleet/desired-state.service.js';
 import { DeviceDirectory } from './fleet/device-directory.js';
 import { FleetController } from './fleet/fleet.controller.js';
 import { FleetService } from './fleet/fleet.service.js';
+import { DatasetImportService } from './lifecycle/dataset-import.service.js';
 import { DatasetsService } from './lifecycle/datasets.service.js';
 import { EvaluationsService } from './lifecycle/evaluations.service.js';
 import { LabelsService } from './lifecycle/labels.service.js';
 import { LifecycleController } from './lifecycle/lifecycle.controller.js';
+import { OkImageRetention } from './lifecycle/ok-image-retention.js';
 import { ReviewQueueService } from './lifecycle/review-queue.service.js';
+import { ShadowEvidenceService } from './lifecycle/shadow-evidence.service.js';
 import { ModelsController } from './registry/models.controller.js';
 import { ModelsService } from './registry/models.service.js';
 import { ArtifactsService } from './results/artifacts.service.js';
@@ -96,9 +100,13 @@ export class AppModule {
         LabelsService,
         ReviewQueueService,
         DatasetsService,
+        DatasetImportService,
+        OkImageRetention,
+        ShadowEvidenceService,
         EvaluationsService,
         TrainingService,
         DeviceDirectory,
+        BrokerIdentityService,
         FleetService,
         DesiredStateService,
         AgentService,

@@ -81,6 +81,22 @@ export const ControlPlaneConfig = z
     adminPassword: z.string().min(10, 'expected at least 10 characters').optional(),
     maxBundleBytes: int(1024, 2 ** 40).default(2 * 1024 ** 3),
     maxArtifactBytes: int(1024, 2 ** 31).default(16 * 1024 ** 2),
+    /** Largest dataset archive `POST /lines/{id}/datasets/import` takes (each image also within maxArtifactBytes). */
+    maxDatasetImportBytes: int(1024, 2 ** 40).default(4 * 1024 ** 3),
+    /**
+     * Retention of uploaded OK-sample images (agents' `images.okSampleRate`), per station: the newest are kept up to
+     * this many images and bytes, none older than `okImageRetentionDays`; 0 = no bound of that kind. Images in a
+     * dataset version and images of labelled results are always kept (they are evidence). NOK images are not swept.
+     */
+    okImageMaxPerStation: int(0, 100_000_000).default(20_000),
+    okImageMaxBytesPerStation: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(10 * 1024 ** 3),
+    okImageRetentionDays: int(0, 36_500).default(90),
+    /** How often the OK-image sweep runs (also once at start); 0 = never. */
+    okImageSweepMs: int(0, 86_400_000).default(3_600_000),
     requireSignedModels: bool.default(false),
     /**
      * Device signatures on bus messages (results, status): `required` refuses any message not signed by the key the
@@ -111,7 +127,7 @@ export const ControlPlaneConfig = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ingestBatchSize: int(1, 5000).default(1000),
     /** 0 = group commit: a batch is written as soon as the previous write finished (lowest lag). */
-    ingestFlushMs: int(0, 10_000).default(20),
+    ingestFlushMs: int(0, 10_000).default(0),
     /** Width of one time partition of the results table (by capture time, UTC). */
     resultsPartitionInterval: z.enum(['day', 'week', 'month']).default('month'),
     /** Partitions created ahead of the current one. */
@@ -146,8 +162,68 @@ export const ControlPlaneConfig = z
     natsAckWaitSeconds: int(1, 3600).default(30),
     natsMaxAckPending: int(1, 1_000_000).default(20_000),
     natsPullBatch: int(1, 10_000).default(500),
+    /**
+     * Per-device broker logins provisioned at enrolment and revoked on disable: `none` (the broker's own logins, the
+     * embedded broker and demo unchanged), `mosquitto-dynsec` (Mosquitto's dynamic-security plugin, as its admin), or
+     * `nats-config` (a generated users file included by nats.conf, applied with a reload).
+     */
+    brokerIdentities: z.enum(['none', 'mosquitto-dynsec', 'nats-config']).default('none'),
+    /** The secret device broker passwords are derived from (HMAC); kept like JWT_SECRET. */
+    brokerIdentitySecret: z.string().min(32, 'expected at least 32 characters').optional(),
+    /** mosquitto-dynsec: the broker as the plugin's admin (default MQTT_URL), and the admin's login. */
+    brokerAdminUrl: z
+      .string()
+      .regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected an mqtt:// or ws:// URL')
+      .optional(),
+    brokerAdminUsername: z.string().min(1).optional(),
+    brokerAdminPassword: z.string().min(1).optional(),
+    /** nats-config: the users file the control plane owns (nats.conf has `include` of it at top level). */
+    brokerNatsUsersFile: z.string().min(1).optional(),
+    /** nats-config: nats-server pid files (`pid_file`), comma-separated, one per node reading the users file. */
+    brokerNatsPidFiles: z
+      .union([
+        z
+          .string()
+          .min(1)
+          .transform((s) =>
+            s
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean),
+          ),
+        z.array(z.string().min(1)),
+      ])
+      .optional(),
+    /** nats-config: a file of further user entries (NATS syntax) copied into the users list (monitoring, tools). */
+    brokerNatsExtraUsersFile: z.string().min(1).optional(),
+    /** How long to wait for the broker when provisioning or revoking (per step). */
+    brokerTimeoutMs: int(100, 120_000).default(5000),
   })
   .strict()
+  .refine((c) => c.brokerIdentities === 'none' || c.brokerIdentitySecret, {
+    message: 'BROKER_IDENTITIES other than "none" needs brokerIdentitySecret (BROKER_IDENTITY_SECRET)',
+    path: ['brokerIdentitySecret'],
+  })
+  .refine(
+    (c) =>
+      c.brokerIdentities !== 'mosquitto-dynsec' ||
+      ((c.brokerAdminUrl ?? c.mqttUrl) && c.brokerAdminUsername && c.brokerAdminPassword),
+    {
+      message:
+        'BROKER_IDENTITIES "mosquitto-dynsec" needs the dynamic-security admin: brokerAdminUsername and brokerAdminPassword (BROKER_ADMIN_USERNAME, BROKER_ADMIN_PASSWORD) and brokerAdminUrl or mqttUrl',
+      path: ['brokerAdminUsername'],
+    },
+  )
+  .refine(
+    (c) =>
+      c.brokerIdentities !== 'nats-config' ||
+      (c.brokerNatsUsersFile && c.brokerNatsPidFiles?.length && c.natsUrl),
+    {
+      message:
+        'BROKER_IDENTITIES "nats-config" needs brokerNatsUsersFile, brokerNatsPidFiles and natsUrl (BROKER_NATS_USERS_FILE, BROKER_NATS_PID_FILES, NATS_URL)',
+      path: ['brokerNatsUsersFile'],
+    },
+  )
   .refine((c) => c.ingestTransport !== 'nats' || c.natsUrl, {
     message: 'ingestTransport "nats" needs natsUrl',
     path: ['natsUrl'],
@@ -215,6 +291,11 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   DIAD_ADMIN_PASSWORD: 'adminPassword',
   MAX_BUNDLE_BYTES: 'maxBundleBytes',
   MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
+  MAX_DATASET_IMPORT_BYTES: 'maxDatasetImportBytes',
+  OK_IMAGE_MAX_PER_STATION: 'okImageMaxPerStation',
+  OK_IMAGE_MAX_BYTES_PER_STATION: 'okImageMaxBytesPerStation',
+  OK_IMAGE_RETENTION_DAYS: 'okImageRetentionDays',
+  OK_IMAGE_SWEEP_MS: 'okImageSweepMs',
   REQUIRE_SIGNED_MODELS: 'requireSignedModels',
   DEVICE_SIGNATURES: 'deviceSignatures',
   OFFLINE_AFTER_SECONDS: 'offlineAfterSeconds',
@@ -246,6 +327,15 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   NATS_ACK_WAIT_SECONDS: 'natsAckWaitSeconds',
   NATS_MAX_ACK_PENDING: 'natsMaxAckPending',
   NATS_PULL_BATCH: 'natsPullBatch',
+  BROKER_IDENTITIES: 'brokerIdentities',
+  BROKER_IDENTITY_SECRET: 'brokerIdentitySecret',
+  BROKER_ADMIN_URL: 'brokerAdminUrl',
+  BROKER_ADMIN_USERNAME: 'brokerAdminUsername',
+  BROKER_ADMIN_PASSWORD: 'brokerAdminPassword',
+  BROKER_NATS_USERS_FILE: 'brokerNatsUsersFile',
+  BROKER_NATS_PID_FILES: 'brokerNatsPidFiles',
+  BROKER_NATS_EXTRA_USERS_FILE: 'brokerNatsExtraUsersFile',
+  BROKER_TIMEOUT_MS: 'brokerTimeoutMs',
 };
 
 /** Reads the documented environment variables (unset and empty ones are left to the defaults). */

@@ -19,6 +19,7 @@ import { type ControlPlaneConfig, type ControlPlaneConfigInput, parseConfig } fr
 import { serveDashboard } from './dashboard/static-dashboard.js';
 import { Database } from './db/database.js';
 import { maintainPartitions } from './db/partitions.js';
+import { OkImageRetention } from './lifecycle/ok-image-retention.js';
 import { Ingestion } from './results/ingestion/ingestion.service.js';
 import { ResultEvents } from './results/result-events.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
@@ -111,6 +112,7 @@ export async function createControlPlane(
     const partitionTimer =
       config.partitionMaintenanceMs > 0 ? setInterval(maintain, config.partitionMaintenanceMs) : null;
     partitionTimer?.unref();
+    const stopSweep = app.get(OkImageRetention).schedule();
     const ingestion = app.get(Ingestion);
     await ingestion.start(addr.port);
     const rollouts = app.get(RolloutsService);
@@ -134,6 +136,7 @@ export async function createControlPlane(
         closing ??= (async () => {
           if (ticker) clearInterval(ticker);
           if (partitionTimer) clearInterval(partitionTimer);
+          stopSweep();
           await ingestion.stop();
           nest.get(ResultEvents).close();
           const server = nest.getHttpServer();

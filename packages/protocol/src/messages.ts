@@ -126,6 +126,13 @@ export const EnrolResponse = z.object({
   site: id,
   line: id,
   station: id,
+  /**
+   * The device's own broker login, when the control plane provisions per-device broker identities
+   * (`BROKER_IDENTITIES`): the agent connects to MQTT/NATS with it and may publish only its station's topics.
+   */
+  broker: z
+    .object({ username: z.string().min(1).max(128), password: z.string().min(16).max(256) })
+    .optional(),
 });
 export type EnrolResponse = z.infer<typeof EnrolResponse>;
 

@@ -86,6 +86,23 @@ export class MqttLink extends EventEmitter<{ up: []; down: [] }> {
     this.connectOnce();
   }
 
+  /**
+   * Logs in with another user name and password from the next connection on (the broker login handed out at
+   * enrolment). A live connection is closed cleanly (no last will) and made again with the new login at once.
+   */
+  setCredentials(username: string | undefined, password: string | undefined) {
+    if (this.o.username === username && this.o.password === password) return;
+    this.o.username = username;
+    this.o.password = password;
+    if (this.closed) return;
+    const c = this.client;
+    if (c) {
+      // 'close' runs fail(), which schedules the reconnect; the attempt counter starts over.
+      this.attempt = 0;
+      c.end(false);
+    } else this.retryNow();
+  }
+
   /** Skips the remaining backoff and tries now (tests, and "broker is back" hints). */
   retryNow() {
     if (this.closed || this.client) return;

@@ -47,28 +47,55 @@ export class JetStreamSink extends EventEmitter<{ up: []; down: [] }> implements
     void this.connectLoop();
   }
 
+  /**
+   * Logs in with another user and password (the broker login handed out at enrolment): a live connection is drained
+   * and made again with the new login.
+   */
+  setCredentials(user: string | undefined, password: string | undefined): void {
+    if (this.o.user === user && this.o.password === password) return;
+    this.o.user = user;
+    this.o.password = password;
+    const nc = this.nc;
+    if (nc) void nc.drain().catch(() => nc.close());
+  }
+
   private async connectLoop(): Promise<void> {
-    while (!this.closed && !this.nc) {
-      try {
-        this.nc = await connect({
-          servers: this.o.servers,
-          user: this.o.user,
-          pass: this.o.password,
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 500,
-          name: `diad-agent-${this.o.address.station}`,
-        });
-      } catch (err) {
-        this.o.logger.warn({ err }, 'nats: connect failed; retrying');
-        await new Promise((r) => setTimeout(r, 1000));
+    // One pass per connection: a connection closed for new credentials (setCredentials) is made again.
+    while (!this.closed) {
+      while (!this.closed && !this.nc) {
+        try {
+          this.nc = await connect({
+            servers: this.o.servers,
+            user: this.o.user,
+            pass: this.o.password,
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 500,
+            name: `diad-agent-${this.o.address.station}`,
+          });
+        } catch (err) {
+          this.o.logger.warn({ err }, 'nats: connect failed; retrying');
+          await new Promise((r) => setTimeout(r, 1000));
+        }
       }
-    }
-    if (!this.nc) return;
-    this.js = this.nc.jetstream({ timeout: this.o.ackTimeoutMs ?? 10_000 });
-    this.setUp(true);
-    for await (const s of this.nc.status()) {
-      if (s.type === 'disconnect') this.setUp(false);
-      if (s.type === 'reconnect') this.setUp(true);
+      const nc = this.nc;
+      if (!nc) return;
+      this.js = nc.jetstream({ timeout: this.o.ackTimeoutMs ?? 10_000 });
+      this.setUp(true);
+      // The status iterator does not end when the connection closes: it is stopped below.
+      const status = nc.status();
+      void (async () => {
+        for await (const s of status) {
+          if (s.type === 'disconnect') this.setUp(false);
+          if (s.type === 'reconnect') this.setUp(true);
+        }
+      })();
+      await nc.closed();
+      (status as { stop?: () => void }).stop?.();
+      this.setUp(false);
+      if (this.nc === nc) {
+        this.nc = null;
+        this.js = null;
+      }
     }
   }
 

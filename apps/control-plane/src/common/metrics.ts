@@ -16,6 +16,12 @@ export class Metrics {
     labelNames: ['route'],
     registers: [this.registry],
   });
+  readonly brokerIdentityOps = new Counter({
+    name: 'diad_broker_identity_operations_total',
+    help: 'Per-device broker identity changes (provision, revoke), by outcome (ok, failed)',
+    labelNames: ['op', 'outcome'],
+    registers: [this.registry],
+  });
   readonly resultsIngested = new Counter({
     name: 'diad_results_ingested_total',
     help: 'Results stored, by transport',
@@ -91,6 +97,22 @@ export class Metrics {
     name: 'diad_mqtt_canary_seconds',
     help: 'Round trip of a canary through the broker and the shared subscription',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly okImagesSwept = new Counter({
+    name: 'diad_ok_images_swept_total',
+    help: 'Uploaded OK-sample images removed by the retention sweep, by the bound that removed them (age, count, bytes)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly okImageBytesSwept = new Counter({
+    name: 'diad_ok_image_bytes_swept_total',
+    help: 'Bytes of uploaded OK-sample images removed by the retention sweep',
+    registers: [this.registry],
+  });
+  readonly okImageLastSweep = new Gauge({
+    name: 'diad_ok_image_sweep_timestamp_seconds',
+    help: 'Unix time of the last completed OK-image retention sweep on this replica',
     registers: [this.registry],
   });
   readonly rolloutActions = new Counter({

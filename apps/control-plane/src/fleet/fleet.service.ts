@@ -9,6 +9,7 @@ import { CLOCK, type Clock, CONFIG } from '../common/tokens.js';
 import type { ControlPlaneConfig } from '../config.js';
 import { Database } from '../db/database.js';
 import type { Device } from '../generated/prisma/client.js';
+import { BrokerIdentityService } from './broker-identities/broker-identity.service.js';
 import { DeviceDirectory } from './device-directory.js';
 
 const code = z
@@ -51,6 +52,7 @@ export class FleetService {
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(DeviceDirectory) private readonly directory: DeviceDirectory,
     @Inject(AuthService) private readonly auth: AuthService,
+    @Inject(BrokerIdentityService) private readonly brokerIds: BrokerIdentityService,
     @Inject(CONFIG) private readonly config: ControlPlaneConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -142,6 +144,9 @@ export class FleetService {
       const before = await tx.device.findUnique({ where: { id } });
       if (!before) throw new NotFoundException(`device ${id} not found`);
       const after = await tx.device.update({ where: { id }, data: input });
+      // The broker login follows the device (inside the transaction: a broker failure leaves the device as it was).
+      if (after.disabled && !before.disabled) await this.brokerIds.revoke(tx, id);
+      if (!after.disabled && before.disabled) await this.brokerIds.provision(tx, id);
       await this.audit.record(tx, ctx, {
         action: input.disabled === true ? 'device.disable' : 'device.update',
         entityType: 'device',
@@ -150,7 +155,7 @@ export class FleetService {
         after: deviceSummary(after),
       });
       return deviceSummary(after);
-    });
+    }, this.brokerTx());
     this.directory.invalidate();
     // A disabled device must lose access now, not when its cached credential expires.
     this.auth.invalidate();
@@ -213,6 +218,8 @@ export class FleetService {
           publicKey: input.publicKey ?? null,
         },
       });
+      // Before the token's use commits: a broker that is down fails the enrolment as a whole (token still unused).
+      const broker = await this.brokerIds.provision(tx, deviceId);
       await this.audit.record(
         tx,
         {
@@ -228,10 +235,16 @@ export class FleetService {
         site: token.station.line.site.code,
         line: token.station.line.code,
         station: token.station.code,
+        ...(broker ? { broker } : {}),
       };
-    });
+    }, this.brokerTx());
     this.directory.invalidate();
     return res;
+  }
+
+  /** Transaction options for changes that also talk to the broker. */
+  private brokerTx() {
+    return { timeout: this.brokerIds.transactionTimeoutMs };
   }
 
   private present(

@@ -5,7 +5,8 @@ import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext } from '../common/request-context.js';
 import { Database } from '../db/database.js';
 import type { Prisma } from '../generated/prisma/client.js';
-import { type EvaluationReport, evidenceVerdict } from './evidence.js';
+import { type EvaluationReport, evidenceVerdict, shadowEvidenceVerdict } from './evidence.js';
+import { ShadowEvidenceService } from './shadow-evidence.service.js';
 
 const rate = z.number().min(0).max(1);
 export const CreateEvaluation = z
@@ -29,12 +30,33 @@ export type CreateEvaluation = z.infer<typeof CreateEvaluation>;
 
 type Db = Prisma.TransactionClient;
 
+/**
+ * What a rollout's evidence rests on: the candidate's evaluation on a dataset's validation split, or its shadow
+ * results beside the models it would replace on the line's live parts (docs/lifecycle.md).
+ */
+export const RolloutEvidence = z
+  .object({
+    datasetId: z.string().uuid('expected a UUID').optional(),
+    shadowRolloutId: z.string().uuid('expected a UUID').optional(),
+    /** Shadow evidence: fewest labelled parts (OK + NOK) per replaced model. */
+    minLabelled: z.number().int().min(0).max(1_000_000).default(1),
+    /** Shadow evidence: optional floor on the share of parts where both models agree. */
+    minAgreement: rate.optional(),
+  })
+  .strict()
+  .refine(
+    (e) => !e.datasetId !== !e.shadowRolloutId,
+    'expected exactly one of datasetId and shadowRolloutId',
+  );
+export type RolloutEvidence = z.infer<typeof RolloutEvidence>;
+
 /** Evaluations of model versions on datasets, and the evidence rule a rollout may require. */
 @Injectable()
 export class EvaluationsService {
   constructor(
     @Inject(Database) private readonly db: Database,
     @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(ShadowEvidenceService) private readonly shadow: ShadowEvidenceService,
   ) {}
 
   async create(ctx: RequestContext, modelVersionId: string, input: CreateEvaluation) {
@@ -85,8 +107,11 @@ export class EvaluationsService {
     db: Db,
     candidateId: string,
     replacedIds: string[],
-    datasetId: string,
+    evidence: RolloutEvidence,
   ): Promise<void> {
+    if (evidence.shadowRolloutId)
+      return this.requireShadowEvidence(db, candidateId, replacedIds, evidence.shadowRolloutId, evidence);
+    const datasetId = evidence.datasetId!;
     const cand = await this.latest(db, candidateId, datasetId);
     if (!cand)
       throw new UnprocessableEntityException(
@@ -102,6 +127,41 @@ export class EvaluationsService {
       if (!v.ok)
         throw new UnprocessableEntityException(
           `evidence: the candidate is worse on the line's evidence: ${v.reasons.join('; ')}`,
+        );
+    }
+  }
+
+  /**
+   * Summarises the shadow rollout's live parts now (recorded as evaluations of both sides) and refuses (422, with
+   * the numbers) unless, beside every model it would replace, the candidate has enough labelled parts, no higher
+   * false-alarm rate on labelled-OK parts and no more missed defects on labelled-NOK parts.
+   */
+  private async requireShadowEvidence(
+    db: Db,
+    candidateId: string,
+    replacedIds: string[],
+    rolloutId: string,
+    rule: RolloutEvidence,
+  ): Promise<void> {
+    const m = await this.shadow.measure(db, rolloutId);
+    const rollout = await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
+    if (rollout.modelVersionId !== candidateId)
+      throw new UnprocessableEntityException(
+        `evidence.shadowRolloutId: rollout ${rolloutId} ran ${m.candidate} in shadow, not this candidate`,
+      );
+    const ids = [...new Set(replacedIds)].filter((x) => x !== candidateId);
+    const replaced = await db.modelVersion.findMany({ where: { id: { in: ids } } });
+    for (const r of replaced) {
+      const ref = `${r.name}@${r.version}`;
+      const c = m.comparisons.find((x) => x.activeModel === ref);
+      if (!c)
+        throw new UnprocessableEntityException(
+          `evidence.shadowRolloutId: no shadow results of the candidate beside ${ref} in rollout ${rolloutId}`,
+        );
+      const v = shadowEvidenceVerdict(c, { minLabelled: rule.minLabelled, minAgreement: rule.minAgreement });
+      if (!v.ok)
+        throw new UnprocessableEntityException(
+          `evidence: the candidate is worse on the line's shadow evidence: ${v.reasons.join('; ')}`,
         );
     }
   }

@@ -1,9 +1,10 @@
 import { Controller, Get, Inject, Param, Post, Req, Res, StreamableFile } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { HUMANS, OPERATORS, Roles } from '../auth/roles.js';
 import { BodyOf, QueryOf, Returns, ReturnsFile, UuidPipe, ZodPipe } from '../common/dto.js';
 import { type AppRequest, contextOf } from '../common/request-context.js';
+import { DatasetImportService } from './dataset-import.service.js';
 import { DatasetsService } from './datasets.service.js';
 import { EvaluationsService } from './evaluations.service.js';
 import { LabelsService } from './labels.service.js';
@@ -13,11 +14,14 @@ import {
   DatasetDto,
   EvaluationDto,
   FreezeDatasetDto,
+  ImportDatasetQueryDto,
   LabelDto,
   ReviewItemDto,
   ReviewQueueQueryDto,
+  ShadowEvaluationDto,
 } from './lifecycle.dto.js';
 import { ReviewQueueService } from './review-queue.service.js';
+import { ShadowEvidenceService } from './shadow-evidence.service.js';
 
 interface HeaderReply {
   header(name: string, value: string): unknown;
@@ -32,6 +36,8 @@ export class LifecycleController {
     @Inject(ReviewQueueService) private readonly queue: ReviewQueueService,
     @Inject(DatasetsService) private readonly datasets: DatasetsService,
     @Inject(EvaluationsService) private readonly evaluations: EvaluationsService,
+    @Inject(DatasetImportService) private readonly imports: DatasetImportService,
+    @Inject(ShadowEvidenceService) private readonly shadow: ShadowEvidenceService,
   ) {}
 
   @Post('model-versions/:id/evaluations')
@@ -44,6 +50,17 @@ export class LifecycleController {
     @Req() req: AppRequest,
   ) {
     return this.evaluations.create(contextOf(req), id, body);
+  }
+
+  @Post('rollouts/:id/shadow-evaluation')
+  @Roles(...OPERATORS)
+  @ApiOperation({
+    summary:
+      "Summarise a shadow rollout's live parts (candidate vs active: agreement, false alarms on labelled-OK, missed labelled-NOK) and record them as evaluations of both",
+  })
+  @Returns(ShadowEvaluationDto, 201)
+  shadowEvaluation(@Param('id', UuidPipe) id: string, @Req() req: AppRequest) {
+    return this.shadow.measureNow(contextOf(req), id);
   }
 
   @Get('model-versions/:id/evaluations')
@@ -112,6 +129,24 @@ export class LifecycleController {
     @Req() req: AppRequest,
   ) {
     return this.datasets.freeze(contextOf(req), lineId, body);
+  }
+
+  @Post('lines/:lineId/datasets/import')
+  @Roles(...OPERATORS)
+  @ApiConsumes('application/x-tar')
+  @ApiOperation({
+    summary:
+      'Import a dataset version from a tar in MVTec AD layout (<category>/train/good, test/<good|defect>, ground_truth/<defect>/<name>_mask.png)',
+    description:
+      '201 with the new frozen version; 415 for another content type; 413 over the size limit; 422 naming the path for a wrong layout, a corrupt image or a mask without an image.',
+  })
+  @Returns(DatasetDto, 201)
+  importDataset(
+    @Param('lineId', UuidPipe) lineId: string,
+    @QueryOf(ImportDatasetQueryDto) q: ImportDatasetQueryDto,
+    @Req() req: AppRequest,
+  ) {
+    return this.imports.importTar(contextOf(req), lineId, q, req.headers['content-type'], req);
   }
 
   @Get('lines/:lineId/datasets')

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { zodDto } from '../common/dto.js';
 import { isoTime, jsonObject } from '../common/schemas.js';
+import { ImportDatasetQuery } from './dataset-import.service.js';
 import { FreezeDataset } from './datasets.service.js';
 import { CreateEvaluation } from './evaluations.service.js';
 import { CreateLabel, LABELS } from './labels.service.js';
@@ -10,15 +11,50 @@ export class CreateEvaluationDto extends zodDto(CreateEvaluation) {}
 export class CreateLabelDto extends zodDto(CreateLabel) {}
 export class ReviewQueueQueryDto extends zodDto(ReviewQueueQuery) {}
 export class FreezeDatasetDto extends zodDto(FreezeDataset) {}
+export class ImportDatasetQueryDto extends zodDto(ImportDatasetQuery) {}
+
+const ShadowSide = z.object({
+  /** Labelled-OK parts called NOK, as a share of them (0 when none is labelled OK). */
+  falseAlarmRate: z.number(),
+  falseAlarms: z.number().int(),
+  /** Labelled-NOK parts called OK. */
+  missedDefects: z.number().int(),
+});
+const ShadowShared = z.object({
+  parts: z.number().int(),
+  agreementRate: z.number(),
+  /** Labelled-OK and labelled-NOK parts among them. */
+  normals: z.number().int(),
+  defects: z.number().int(),
+});
+/** A model's verdicts on a shadow rollout's live parts, against the model it ran beside ("name@version"). */
+const ShadowReport = ShadowShared.extend(ShadowSide.shape).extend({
+  source: z.literal('shadow'),
+  against: z.string(),
+});
 
 export class EvaluationDto extends zodDto(
   z.object({
     id: z.string(),
     modelVersionId: z.string(),
-    datasetId: z.string(),
-    report: CreateEvaluation.shape.report,
+    /** Exactly one of the two: measured on a dataset's validation split, or on a shadow rollout's live parts. */
+    datasetId: z.string().nullable(),
+    shadowRolloutId: z.string().nullable(),
+    report: z.union([CreateEvaluation.shape.report, ShadowReport]),
     createdBy: z.string(),
     createdAt: isoTime,
+  }),
+) {}
+
+export class ShadowEvaluationDto extends zodDto(
+  z.object({
+    rolloutId: z.string(),
+    /** The candidate ("name@version"). */
+    candidate: z.string(),
+    /** One per active model the candidate ran beside. */
+    comparisons: z.array(
+      ShadowShared.extend({ activeModel: z.string(), candidate: ShadowSide, active: ShadowSide }),
+    ),
   }),
 ) {}
 
@@ -63,6 +99,8 @@ export class DatasetDto extends zodDto(
       train: z.number().int(),
       validationNormal: z.number().int(),
       validationDefect: z.number().int(),
+      /** Imported datasets: defect images with a ground-truth mask. */
+      masks: z.number().int().optional(),
     }),
     createdBy: z.string(),
   }),

@@ -15,7 +15,7 @@ import { CLOCK, type Clock, LOGGER } from '../common/tokens.js';
 import { Database } from '../db/database.js';
 import type { Prisma, Rollout, RolloutDevice } from '../generated/prisma/client.js';
 import type { RolloutDeviceState } from '../generated/prisma/enums.js';
-import { EvaluationsService } from '../lifecycle/evaluations.service.js';
+import { EvaluationsService, RolloutEvidence } from '../lifecycle/evaluations.service.js';
 import { decide, type GroupStats, RolloutPolicy, Stage, stageSizes } from './policy.js';
 
 type Tx = Prisma.TransactionClient;
@@ -47,12 +47,9 @@ export const CreateRollout = z
     force: z.boolean().default(false),
     /**
      * Require the candidate to be at least as good as every model it would replace on this dataset's
-     * validation set (AUROC and false-alarm rate; docs/lifecycle.md).
+     * validation set (AUROC and false-alarm rate), or beside them on a shadow rollout's live parts (docs/lifecycle.md).
      */
-    evidence: z
-      .object({ datasetId: z.string().uuid('expected a UUID') })
-      .strict()
-      .optional(),
+    evidence: RolloutEvidence.optional(),
     /**
      * Roll out only a bundle that carries an accelerator variant for this provider (and GPU compute capability),
      * e.g. TensorRT engines built ahead of time for the fleet's GPUs (docs/bundle.md, "Variants").
@@ -132,7 +129,7 @@ export class RolloutsService {
       if (devices.length === 0) throw new UnprocessableEntityException('target: matches no enabled device');
       if (input.evidence) {
         const replaced = devices.map((d) => d.desiredModelVersionId).filter((x): x is string => !!x);
-        await this.evaluations.requireEvidence(tx, model.id, replaced, input.evidence.datasetId);
+        await this.evaluations.requireEvidence(tx, model.id, replaced, input.evidence);
       }
       const busy = await tx.rolloutDevice.findMany({
         where: { deviceId: { in: devices.map((d) => d.id) }, rollout: { status: { in: LIVE } } },

@@ -86,4 +86,44 @@ describe('MQTT transport: PUBACK only when the core acknowledges', () => {
     sink.held[0].ack();
     await t.stop();
   });
+
+  it('starts and reports itself attached while the SUBACK waits behind a backlog of queued results', async () => {
+    // A first connection creates the session (and its subscription), then goes away with results queued for it.
+    const first = transport();
+    await first.start(new HoldingSink());
+    await first.stop();
+    for (let i = 0; i < 50; i++) await pub.publishAsync('diad/s/l/st/result', `q${i}`, { qos: 1 });
+
+    // The restarted replica buffers nothing until released: mqtt.js reads no further packet, so the SUBACK for
+    // its new SUBSCRIBE stays unread behind the queued results, as under a large backlog on a loaded machine.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const seen: Delivery[] = [];
+    const blocking: DeliverySink = {
+      async deliver(d) {
+        seen.push(d);
+        await gate;
+      },
+    };
+    const t = transport();
+    await t.start(blocking);
+    expect(seen.length).toBe(1);
+    expect(t.health()).toMatchObject({ attached: true });
+    expect(t.health().detail).toContain('SUBACK not yet read');
+
+    release();
+    await until(
+      async () => t.health().detail,
+      (d) => d.startsWith('subscribed to'),
+    );
+    await until(
+      async () => seen.length,
+      (n) => n === 50,
+    );
+    for (const d of seen) d.ack();
+    await new Promise((r) => setTimeout(r, 300));
+    await t.stop();
+  });
 });

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
 
 /** The mosquitto binary (Debian puts it in /usr/sbin, often not on PATH), or null when not installed. */
 export function mosquittoBinary(): string | null {
@@ -33,18 +34,45 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** A Mosquitto process of the test's own on a free port (tests must not disturb the shared broker). */
-export async function startMosquitto(): Promise<{ url: string; close(): Promise<void> }> {
+/** Debian's dynamic-security plugin, or null when absent. */
+export function dynsecPlugin(): string | null {
+  for (const p of [
+    '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so',
+    '/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so',
+    '/usr/lib/mosquitto_dynamic_security.so',
+  ])
+    if (existsSync(p)) return p;
+  return null;
+}
+
+/**
+ * A Mosquitto process of the test's own on a free port (tests must not disturb the shared broker). With `dynsec`,
+ * the dynamic-security plugin is loaded with that admin (made by `mosquitto_ctrl dynsec init`) and anonymous
+ * clients are refused.
+ */
+export async function startMosquitto(
+  opts: { dynsec?: { username: string; password: string } } = {},
+): Promise<{ url: string; close(): Promise<void> }> {
   const bin = mosquittoBinary();
   if (!bin) throw new Error('mosquitto is not installed (apt-get install -y mosquitto)');
   const dir = mkdtempSync(join(tmpdir(), 'diad-cp-mosquitto-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
+  const auth = ['allow_anonymous true'];
+  if (opts.dynsec) {
+    const plugin = dynsecPlugin();
+    if (!plugin) throw new Error('mosquitto_dynamic_security.so is not installed (Debian package mosquitto)');
+    const state = join(dir, 'dynamic-security.json');
+    execFileSync('mosquitto_ctrl', ['dynsec', 'init', state, opts.dynsec.username, opts.dynsec.password], {
+      stdio: 'ignore',
+    });
+    auth.splice(0, 1, 'allow_anonymous false', `plugin ${plugin}`, `plugin_opt_config_file ${state}`);
+  }
   writeFileSync(
     conf,
     [
       `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...auth,
       `user ${userInfo().username}`,
       'max_queued_messages 0',
       'log_dest none',
@@ -71,4 +99,26 @@ export async function startMosquitto(): Promise<{ url: string; close(): Promise<
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** An MQTT 5 login that resolves once connected and rejects with the broker's refusal (no reconnects). */
+export async function mqttLogin(
+  url: string,
+  id: { username: string; password: string },
+): Promise<MqttClient> {
+  const c = mqtt.connect(url, {
+    username: id.username,
+    password: id.password,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    connectTimeout: 3000,
+  });
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', (e) => {
+      c.end(true);
+      reject(e);
+    });
+  });
+  return c;
 }

@@ -32,6 +32,8 @@ export interface NatsNodeSpec {
   /** Cluster listen port and the routes to the other nodes' cluster ports. */
   clusterPort?: number;
   routes?: number[];
+  /** Extra configuration lines (an `include`, a `pid_file`). */
+  extra?: string[];
 }
 
 /** A private `nats-server` process (JetStream on, data under `dir`), restartable on the same ports and data. */
@@ -58,6 +60,7 @@ export class NatsNode {
           .map((p) => `nats-route://127.0.0.1:${p}`)
           .join(', ')}] }`,
       );
+    lines.push(...(spec.extra ?? []));
     writeFileSync(this.conf, `${lines.join('\n')}\n`);
   }
 

@@ -3,6 +3,7 @@ import { h, replace } from '../dom.js';
 import { formatTime } from '../format.js';
 import type { LabelKind, ResultLabel } from '../types.js';
 import { errorBox } from '../ui.js';
+import { maskPainter } from './mask-painter.js';
 
 const CHOICES: Record<'OK' | 'NOK', Array<[LabelKind, string]>> = {
   NOK: [
@@ -14,6 +15,9 @@ const CHOICES: Record<'OK' | 'NOK', Array<[LabelKind, string]>> = {
     ['missed_defect', 'Missed defect'],
   ],
 };
+
+/** Labels that say the part is defective: only these carry a painted mask. */
+const DEFECT: LabelKind[] = ['confirmed_defect', 'missed_defect'];
 
 const TEXT: Record<LabelKind, string> = {
   confirmed_defect: 'confirmed defect',
@@ -45,7 +49,7 @@ export function labelCard(ctx: AppContext, resultId: string, verdict: 'OK' | 'NO
                 h(
                   'li',
                   null,
-                  `v${l.version}: ${TEXT[l.label]} by ${l.createdBy}, ${formatTime(l.createdAt)}${l.note ? ` — ${l.note}` : ''}`,
+                  `v${l.version}: ${TEXT[l.label]}${l.maskRef ? ' with mask' : ''} by ${l.createdBy}, ${formatTime(l.createdAt)}${l.note ? ` — ${l.note}` : ''}`,
                 ),
               ),
             )
@@ -55,16 +59,22 @@ export function labelCard(ctx: AppContext, resultId: string, verdict: 'OK' | 'NO
       replace(history, errorBox(e));
     }
   };
+  const painter = maskPainter(ctx, resultId);
   const buttons = CHOICES[verdict].map(([kind, text]) => {
     const b = h('button', { type: 'button', 'data-label': kind }, text);
     b.addEventListener('click', async () => {
       b.disabled = true;
       try {
+        const mask = DEFECT.includes(kind) ? await painter.maskPngBase64() : null;
         const row = await ctx.api.post<ResultLabel>(`/results/${resultId}/labels`, {
           label: kind,
           ...(note.value.trim() ? { note: note.value.trim() } : {}),
+          ...(mask ? { maskPngBase64: mask } : {}),
         });
-        replace(status, `Saved: ${TEXT[row.label]} (version ${row.version}).`);
+        replace(
+          status,
+          `Saved: ${TEXT[row.label]}${row.maskRef ? ' with mask' : ''} (version ${row.version}).`,
+        );
         note.value = '';
         await refresh();
       } catch (e) {
@@ -75,7 +85,7 @@ export function labelCard(ctx: AppContext, resultId: string, verdict: 'OK' | 'NO
     });
     return b;
   });
-  card.append(h('div', { class: 'actions' }, ...buttons), note, status, history);
+  card.append(h('div', { class: 'actions' }, ...buttons), note, status, painter.element, history);
   void refresh();
   return card;
 }

@@ -51,6 +51,13 @@ export class MqttTransport implements IngestionTransport {
   private generation = 0;
   private connected = false;
   private subscribed = false;
+  /**
+   * Results are arriving on this connection from the broker's stored session. After a restart with a backlog, the
+   * broker sends the queued messages before it answers our SUBSCRIBE, and we read packets in order (each result is
+   * buffered before the next is read), so the SUBACK can wait behind thousands of results: those results prove the
+   * session's subscription works, and the transport counts as attached meanwhile.
+   */
+  private delivering = false;
   private subscribing = false;
   private lastError: string | undefined;
   private stalled: string | undefined;
@@ -72,12 +79,14 @@ export class MqttTransport implements IngestionTransport {
 
   health(): TransportHealth {
     return {
-      attached: this.connected && this.subscribed,
+      attached: this.connected && (this.subscribed || this.delivering),
       stalled: this.stalled,
       detail: this.connected
         ? this.subscribed
           ? `subscribed to ${this.resultFilter} on ${this.o.url}`
-          : `connected to ${this.o.url}, subscription not confirmed${this.lastError ? `: ${this.lastError}` : ''}`
+          : this.delivering
+            ? `delivering from the stored session on ${this.o.url}; SUBACK not yet read (queued results ahead of it)`
+            : `connected to ${this.o.url}, subscription not confirmed${this.lastError ? `: ${this.lastError}` : ''}`
         : `not connected to ${this.o.url}${this.lastError ? `: ${this.lastError}` : ''}`,
     };
   }
@@ -114,6 +123,7 @@ export class MqttTransport implements IngestionTransport {
       this.generation++;
       this.connected = true;
       this.subscribed = false;
+      this.delivering = false;
       this.outstanding = null;
       o.metrics.mqttConnected.set(1);
       if (!o.clean && !ack.sessionPresent && !first) {
@@ -131,6 +141,7 @@ export class MqttTransport implements IngestionTransport {
       if (this.connected) o.log.warn({ url: o.url }, 'MQTT connection closed');
       this.connected = false;
       this.subscribed = false;
+      this.delivering = false;
       o.metrics.mqttConnected.set(0);
     });
     client.on('error', (err) => {
@@ -139,21 +150,29 @@ export class MqttTransport implements IngestionTransport {
     });
     try {
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => {
-          reject(
-            new Error(
-              `MQTT: no subscription on ${o.url} within 15 s${this.lastError ? ` (${this.lastError})` : ''}`,
-            ),
-          );
-        }, 15_000);
         const check = setInterval(() => {
-          if (this.subscribed) {
-            clearTimeout(t);
-            clearInterval(check);
-            resolve();
-          }
+          if (this.subscribed || this.delivering) done();
         }, 20);
+        const t = setTimeout(() => {
+          if (this.connected) {
+            // Connected but the SUBACK has not come yet: not a reason to exit (a restarted replica would only come
+            // back to the same backlog). The subscription keeps being retried and /readyz reports it meanwhile.
+            o.log.warn({ url: o.url }, 'MQTT subscription not confirmed within 15 s; still trying');
+            done();
+          } else
+            done(
+              new Error(
+                `MQTT: no connection to ${o.url} within 15 s${this.lastError ? ` (${this.lastError})` : ''}`,
+              ),
+            );
+        }, 15_000);
         t.unref?.();
+        function done(err?: Error) {
+          clearTimeout(t);
+          clearInterval(check);
+          if (err) reject(err);
+          else resolve();
+        }
       });
     } catch (e) {
       this.client = null;
@@ -203,6 +222,8 @@ export class MqttTransport implements IngestionTransport {
       done();
       return;
     }
+    // Only the group's subscription routes results and status to us: their arrival proves it (see `delivering`).
+    if (parts[4] === 'result' || parts[4] === 'status') this.delivering = true;
     if (parts[4] === 'status') {
       this.o.onStatus(topic, packet.payload as Buffer).then(
         () => done(),

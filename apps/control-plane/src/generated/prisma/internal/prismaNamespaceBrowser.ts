@@ -417,6 +417,7 @@ export const ModelEvaluationScalarFieldEnum = {
   id: 'id',
   modelVersionId: 'modelVersionId',
   datasetId: 'datasetId',
+  shadowRolloutId: 'shadowRolloutId',
   report: 'report',
   createdBy: 'createdBy',
   createdAt: 'createdAt'

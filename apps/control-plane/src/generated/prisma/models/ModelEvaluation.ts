@@ -28,6 +28,7 @@ export type ModelEvaluationMinAggregateOutputType = {
   id: string | null
   modelVersionId: string | null
   datasetId: string | null
+  shadowRolloutId: string | null
   createdBy: string | null
   createdAt: Date | null
 }
@@ -36,6 +37,7 @@ export type ModelEvaluationMaxAggregateOutputType = {
   id: string | null
   modelVersionId: string | null
   datasetId: string | null
+  shadowRolloutId: string | null
   createdBy: string | null
   createdAt: Date | null
 }
@@ -44,6 +46,7 @@ export type ModelEvaluationCountAggregateOutputType = {
   id: number
   modelVersionId: number
   datasetId: number
+  shadowRolloutId: number
   report: number
   createdBy: number
   createdAt: number
@@ -55,6 +58,7 @@ export type ModelEvaluationMinAggregateInputType = {
   id?: true
   modelVersionId?: true
   datasetId?: true
+  shadowRolloutId?: true
   createdBy?: true
   createdAt?: true
 }
@@ -63,6 +67,7 @@ export type ModelEvaluationMaxAggregateInputType = {
   id?: true
   modelVersionId?: true
   datasetId?: true
+  shadowRolloutId?: true
   createdBy?: true
   createdAt?: true
 }
@@ -71,6 +76,7 @@ export type ModelEvaluationCountAggregateInputType = {
   id?: true
   modelVersionId?: true
   datasetId?: true
+  shadowRolloutId?: true
   report?: true
   createdBy?: true
   createdAt?: true
@@ -152,7 +158,8 @@ export type ModelEvaluationGroupByArgs<ExtArgs extends runtime.Types.Extensions.
 export type ModelEvaluationGroupByOutputType = {
   id: string
   modelVersionId: string
-  datasetId: string
+  datasetId: string | null
+  shadowRolloutId: string | null
   report: runtime.JsonValue
   createdBy: string
   createdAt: Date
@@ -182,7 +189,8 @@ export type ModelEvaluationWhereInput = {
   NOT?: Prisma.ModelEvaluationWhereInput | Prisma.ModelEvaluationWhereInput[]
   id?: Prisma.UuidFilter<"ModelEvaluation"> | string
   modelVersionId?: Prisma.UuidFilter<"ModelEvaluation"> | string
-  datasetId?: Prisma.UuidFilter<"ModelEvaluation"> | string
+  datasetId?: Prisma.UuidNullableFilter<"ModelEvaluation"> | string | null
+  shadowRolloutId?: Prisma.UuidNullableFilter<"ModelEvaluation"> | string | null
   report?: Prisma.JsonFilter<"ModelEvaluation">
   createdBy?: Prisma.StringFilter<"ModelEvaluation"> | string
   createdAt?: Prisma.DateTimeFilter<"ModelEvaluation"> | Date | string
@@ -191,7 +199,8 @@ export type ModelEvaluationWhereInput = {
 export type ModelEvaluationOrderByWithRelationInput = {
   id?: Prisma.SortOrder
   modelVersionId?: Prisma.SortOrder
-  datasetId?: Prisma.SortOrder
+  datasetId?: Prisma.SortOrderInput | Prisma.SortOrder
+  shadowRolloutId?: Prisma.SortOrderInput | Prisma.SortOrder
   report?: Prisma.SortOrder
   createdBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -203,7 +212,8 @@ export type ModelEvaluationWhereUniqueInput = Prisma.AtLeast<{
   OR?: Prisma.ModelEvaluationWhereInput[]
   NOT?: Prisma.ModelEvaluationWhereInput | Prisma.ModelEvaluationWhereInput[]
   modelVersionId?: Prisma.UuidFilter<"ModelEvaluation"> | string
-  datasetId?: Prisma.UuidFilter<"ModelEvaluation"> | string
+  datasetId?: Prisma.UuidNullableFilter<"ModelEvaluation"> | string | null
+  shadowRolloutId?: Prisma.UuidNullableFilter<"ModelEvaluation"> | string | null
   report?: Prisma.JsonFilter<"ModelEvaluation">
   createdBy?: Prisma.StringFilter<"ModelEvaluation"> | string
   createdAt?: Prisma.DateTimeFilter<"ModelEvaluation"> | Date | string
@@ -212,7 +222,8 @@ export type ModelEvaluationWhereUniqueInput = Prisma.AtLeast<{
 export type ModelEvaluationOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
   modelVersionId?: Prisma.SortOrder
-  datasetId?: Prisma.SortOrder
+  datasetId?: Prisma.SortOrderInput | Prisma.SortOrder
+  shadowRolloutId?: Prisma.SortOrderInput | Prisma.SortOrder
   report?: Prisma.SortOrder
   createdBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -227,7 +238,8 @@ export type ModelEvaluationScalarWhereWithAggregatesInput = {
   NOT?: Prisma.ModelEvaluationScalarWhereWithAggregatesInput | Prisma.ModelEvaluationScalarWhereWithAggregatesInput[]
   id?: Prisma.UuidWithAggregatesFilter<"ModelEvaluation"> | string
   modelVersionId?: Prisma.UuidWithAggregatesFilter<"ModelEvaluation"> | string
-  datasetId?: Prisma.UuidWithAggregatesFilter<"ModelEvaluation"> | string
+  datasetId?: Prisma.UuidNullableWithAggregatesFilter<"ModelEvaluation"> | string | null
+  shadowRolloutId?: Prisma.UuidNullableWithAggregatesFilter<"ModelEvaluation"> | string | null
   report?: Prisma.JsonWithAggregatesFilter<"ModelEvaluation">
   createdBy?: Prisma.StringWithAggregatesFilter<"ModelEvaluation"> | string
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"ModelEvaluation"> | Date | string
@@ -236,7 +248,8 @@ export type ModelEvaluationScalarWhereWithAggregatesInput = {
 export type ModelEvaluationCreateInput = {
   id: string
   modelVersionId: string
-  datasetId: string
+  datasetId?: string | null
+  shadowRolloutId?: string | null
   report: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdBy: string
   createdAt?: Date | string
@@ -245,7 +258,8 @@ export type ModelEvaluationCreateInput = {
 export type ModelEvaluationUncheckedCreateInput = {
   id: string
   modelVersionId: string
-  datasetId: string
+  datasetId?: string | null
+  shadowRolloutId?: string | null
   report: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdBy: string
   createdAt?: Date | string
@@ -254,7 +268,8 @@ export type ModelEvaluationUncheckedCreateInput = {
 export type ModelEvaluationUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   modelVersionId?: Prisma.StringFieldUpdateOperationsInput | string
-  datasetId?: Prisma.StringFieldUpdateOperationsInput | string
+  datasetId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  shadowRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   report?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -263,7 +278,8 @@ export type ModelEvaluationUpdateInput = {
 export type ModelEvaluationUncheckedUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   modelVersionId?: Prisma.StringFieldUpdateOperationsInput | string
-  datasetId?: Prisma.StringFieldUpdateOperationsInput | string
+  datasetId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  shadowRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   report?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -272,7 +288,8 @@ export type ModelEvaluationUncheckedUpdateInput = {
 export type ModelEvaluationCreateManyInput = {
   id: string
   modelVersionId: string
-  datasetId: string
+  datasetId?: string | null
+  shadowRolloutId?: string | null
   report: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdBy: string
   createdAt?: Date | string
@@ -281,7 +298,8 @@ export type ModelEvaluationCreateManyInput = {
 export type ModelEvaluationUpdateManyMutationInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   modelVersionId?: Prisma.StringFieldUpdateOperationsInput | string
-  datasetId?: Prisma.StringFieldUpdateOperationsInput | string
+  datasetId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  shadowRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   report?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -290,7 +308,8 @@ export type ModelEvaluationUpdateManyMutationInput = {
 export type ModelEvaluationUncheckedUpdateManyInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   modelVersionId?: Prisma.StringFieldUpdateOperationsInput | string
-  datasetId?: Prisma.StringFieldUpdateOperationsInput | string
+  datasetId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  shadowRolloutId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   report?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -300,6 +319,7 @@ export type ModelEvaluationCountOrderByAggregateInput = {
   id?: Prisma.SortOrder
   modelVersionId?: Prisma.SortOrder
   datasetId?: Prisma.SortOrder
+  shadowRolloutId?: Prisma.SortOrder
   report?: Prisma.SortOrder
   createdBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -309,6 +329,7 @@ export type ModelEvaluationMaxOrderByAggregateInput = {
   id?: Prisma.SortOrder
   modelVersionId?: Prisma.SortOrder
   datasetId?: Prisma.SortOrder
+  shadowRolloutId?: Prisma.SortOrder
   createdBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
@@ -317,6 +338,7 @@ export type ModelEvaluationMinOrderByAggregateInput = {
   id?: Prisma.SortOrder
   modelVersionId?: Prisma.SortOrder
   datasetId?: Prisma.SortOrder
+  shadowRolloutId?: Prisma.SortOrder
   createdBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
@@ -327,6 +349,7 @@ export type ModelEvaluationSelect<ExtArgs extends runtime.Types.Extensions.Inter
   id?: boolean
   modelVersionId?: boolean
   datasetId?: boolean
+  shadowRolloutId?: boolean
   report?: boolean
   createdBy?: boolean
   createdAt?: boolean
@@ -336,6 +359,7 @@ export type ModelEvaluationSelectCreateManyAndReturn<ExtArgs extends runtime.Typ
   id?: boolean
   modelVersionId?: boolean
   datasetId?: boolean
+  shadowRolloutId?: boolean
   report?: boolean
   createdBy?: boolean
   createdAt?: boolean
@@ -345,6 +369,7 @@ export type ModelEvaluationSelectUpdateManyAndReturn<ExtArgs extends runtime.Typ
   id?: boolean
   modelVersionId?: boolean
   datasetId?: boolean
+  shadowRolloutId?: boolean
   report?: boolean
   createdBy?: boolean
   createdAt?: boolean
@@ -354,12 +379,13 @@ export type ModelEvaluationSelectScalar = {
   id?: boolean
   modelVersionId?: boolean
   datasetId?: boolean
+  shadowRolloutId?: boolean
   report?: boolean
   createdBy?: boolean
   createdAt?: boolean
 }
 
-export type ModelEvaluationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "modelVersionId" | "datasetId" | "report" | "createdBy" | "createdAt", ExtArgs["result"]["modelEvaluation"]>
+export type ModelEvaluationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "modelVersionId" | "datasetId" | "shadowRolloutId" | "report" | "createdBy" | "createdAt", ExtArgs["result"]["modelEvaluation"]>
 
 export type $ModelEvaluationPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "ModelEvaluation"
@@ -367,9 +393,14 @@ export type $ModelEvaluationPayload<ExtArgs extends runtime.Types.Extensions.Int
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
     modelVersionId: string
-    datasetId: string
     /**
-     * { auroc, falseAlarmRate, missedDefects, normals, defects, threshold, msPerFrame }
+     * Measured on this dataset's validation split, or (exactly one of the two) on a shadow rollout's live parts.
+     */
+    datasetId: string | null
+    shadowRolloutId: string | null
+    /**
+     * Dataset: { auroc, falseAlarmRate, missedDefects, normals, defects, threshold, msPerFrame }.
+     * Shadow: { source: "shadow", against, parts, agreementRate, normals, defects, falseAlarmRate, falseAlarms, missedDefects }.
      */
     report: runtime.JsonValue
     createdBy: string
@@ -800,6 +831,7 @@ export interface ModelEvaluationFieldRefs {
   readonly id: Prisma.FieldRef<"ModelEvaluation", 'String'>
   readonly modelVersionId: Prisma.FieldRef<"ModelEvaluation", 'String'>
   readonly datasetId: Prisma.FieldRef<"ModelEvaluation", 'String'>
+  readonly shadowRolloutId: Prisma.FieldRef<"ModelEvaluation", 'String'>
   readonly report: Prisma.FieldRef<"ModelEvaluation", 'Json'>
   readonly createdBy: Prisma.FieldRef<"ModelEvaluation", 'String'>
   readonly createdAt: Prisma.FieldRef<"ModelEvaluation", 'DateTime'>
