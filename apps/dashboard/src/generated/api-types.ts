@@ -328,6 +328,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/lines/{lineId}/datasets/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a dataset version from a tar in MVTec AD layout (<category>/train/good, test/<good|defect>, ground_truth/<defect>/<name>_mask.png)
+         * @description 201 with the new frozen version; 415 for another content type; 413 over the size limit; 422 naming the path for a wrong layout, a corrupt image or a mask without an image.
+         */
+        post: operations["LifecycleController_importDataset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/lines/{lineId}/thresholds": {
         parameters: {
             query?: never;
@@ -736,6 +756,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rollouts/{id}/shadow-evaluation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Summarise a shadow rollout's live parts (candidate vs active: agreement, false alarms on labelled-OK, missed labelled-NOK) and record them as evaluations of both */
+        post: operations["LifecycleController_shadowEvaluation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/signing-keys": {
         parameters: {
             query?: never;
@@ -1050,7 +1087,12 @@ export interface components {
         CreateRolloutDto: {
             evidence?: {
                 /** Format: uuid */
-                datasetId: string;
+                datasetId?: string;
+                minAgreement?: number;
+                /** @default 1 */
+                minLabelled: number;
+                /** Format: uuid */
+                shadowRolloutId?: string;
             };
             /** @default false */
             force: boolean;
@@ -1183,6 +1225,7 @@ export interface components {
         };
         DatasetDto_Output: {
             counts: {
+                masks?: number;
                 train: number;
                 validationDefect: number;
                 validationNormal: number;
@@ -1380,6 +1423,10 @@ export interface components {
             token: string;
         };
         EnrolResponseDto_Output: {
+            broker?: {
+                password: string;
+                username: string;
+            };
             credential: string;
             deviceId: string;
             line: string;
@@ -1390,7 +1437,7 @@ export interface components {
             /** @description ISO 8601 time */
             createdAt: string;
             createdBy: string;
-            datasetId: string;
+            datasetId: string | null;
             id: string;
             modelVersionId: string;
             report: {
@@ -1406,7 +1453,19 @@ export interface components {
                     };
                 };
                 threshold?: number;
+            } | {
+                against: string;
+                agreementRate: number;
+                defects: number;
+                falseAlarmRate: number;
+                falseAlarms: number;
+                missedDefects: number;
+                normals: number;
+                parts: number;
+                /** @constant */
+                source: "shadow";
             };
+            shadowRolloutId: string | null;
         };
         FreezeDatasetDto: {
             /** Format: date-time */
@@ -1918,6 +1977,27 @@ export interface components {
                 lines: string[];
                 stations: string[];
             };
+        };
+        ShadowEvaluationDto_Output: {
+            candidate: string;
+            comparisons: {
+                active: {
+                    falseAlarmRate: number;
+                    falseAlarms: number;
+                    missedDefects: number;
+                };
+                activeModel: string;
+                agreementRate: number;
+                candidate: {
+                    falseAlarmRate: number;
+                    falseAlarms: number;
+                    missedDefects: number;
+                };
+                defects: number;
+                normals: number;
+                parts: number;
+            }[];
+            rolloutId: string;
         };
         SigningKeyDto_Output: {
             /** @description ISO 8601 time */
@@ -2529,6 +2609,29 @@ export interface operations {
                 "application/json": components["schemas"]["FreezeDatasetDto"];
             };
         };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetDto_Output"];
+                };
+            };
+        };
+    };
+    LifecycleController_importDataset: {
+        parameters: {
+            query?: {
+                name?: string;
+            };
+            header?: never;
+            path: {
+                lineId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             201: {
                 headers: {
@@ -3228,6 +3331,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RolloutDetailDto_Output"];
+                };
+            };
+        };
+    };
+    LifecycleController_shadowEvaluation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShadowEvaluationDto_Output"];
                 };
             };
         };
