@@ -317,6 +317,11 @@ describe.skipIf(!HAS_CHROMIUM)('dashboard in a real browser against the control 
     expect(await row('edge-l1-a').textContent()).toMatch(/Online.*cuda/);
     expect(await row('edge-l2-a').textContent()).toMatch(/Offline/);
     expect(await row('edge-l1-b').locator('td').nth(5).textContent()).toBe('37');
+    // Results the control plane refused for good, set aside on the device: the count and the newest reason.
+    const aside = row('edge-l1-b').locator('[data-testid="set-aside"]');
+    expect(await aside.textContent()).toMatch(/^3422 result: partId: expected no control characters/);
+    expect(await aside.getAttribute('title')).toMatch(/partId/);
+    expect(await row('edge-l1-a').locator('[data-testid="set-aside"]').textContent()).toBe('—');
     expect(await row('edge-l1-a').locator('[data-testid="plc"]').textContent()).toBe('OPC UA up S7 down (4)');
     await shot('05-fleet');
   });

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { encodePng, turbo } from '@diad/pipeline';
 import { packTar } from '@diad/protocol/tar';
+import { identityOnnx } from '../../apps/control-plane/test/helpers/onnx.js';
 
 /** Seeds a control plane through its public HTTP API only, the way operators and agents would. */
 
@@ -74,7 +75,7 @@ export function bundle(name: string, version: string, imageThreshold: number): P
     outputs: [{ name: 'y', shape: [1, 3, 256, 256], dtype: 'float32' }],
   });
   const files: Record<string, Buffer> = {};
-  for (const g of ['encoder', 'denoiser', 'decoder', 'features']) files[`${g}.onnx`] = randomBytes(2048);
+  for (const g of ['encoder', 'denoiser', 'decoder', 'features']) files[`${g}.onnx`] = identityOnnx(2048);
   const manifest = {
     format: 'diad-bundle',
     formatVersion: 1,
@@ -292,7 +293,15 @@ export async function seed(base: string, now = new Date()): Promise<Seeded> {
       { interface: 's7', state: 'down', pending: 4, detail: 'connect ECONNREFUSED' },
     ],
   });
-  await heartbeat(agents.l1b, { health: 'degraded', outboxDepth: 37 });
+  await heartbeat(agents.l1b, {
+    health: 'degraded',
+    outboxDepth: 37,
+    setAside: {
+      count: 3,
+      lastReason: '422 result: partId: expected no control characters',
+      lastAt: '2026-11-28T09:00:00.000Z',
+    },
+  });
   // edge-l2-a never reports: it shows as offline.
 
   // 30 hours of history: one part per device every 20 minutes; L1's first device runs 1.1.0 for the last 8 hours.

@@ -595,6 +595,14 @@ export class Agent {
       inspection: this.inspection,
       devicePublicKey: this.deviceKey.publicKey,
       outboxDepth: () => this.outbox.depth(),
+      setAside: () => {
+        const last = this.outbox.setAsideList(1)[0];
+        // The reason travels in a schema that refuses control characters and bounds its size.
+        const reason = last
+          ? [...last.reason.slice(0, 1000)].map((ch) => (isControl(ch) ? '?' : ch)).join('')
+          : null;
+        return { count: this.outbox.setAsideCount(), lastReason: reason, lastAt: last?.at ?? null };
+      },
       bundlesDir: join(this.config.dataDir, 'bundles'),
       enrolToken: token,
       hostname: hostname(),
@@ -694,4 +702,10 @@ export class Agent {
     this.outbox.close();
     this.logger.info('agent stopped');
   }
+}
+
+/** C0 controls but tab and line breaks, and DEL: what the protocol's text fields refuse. */
+function isControl(ch: string): boolean {
+  const c = ch.charCodeAt(0);
+  return (c < 0x20 && ch !== '\t' && ch !== '\n' && ch !== '\r') || c === 0x7f;
 }

@@ -63,6 +63,24 @@ describe('artifact uploader (defect images to the control plane)', () => {
     await up.stop();
   });
 
+  it('sends an image whose result the control plane has not stored yet (409) to the back of the queue', async () => {
+    const { up, put } = setup();
+    const early = uuidv7();
+    const other = uuidv7();
+    cp.unknownResults.add(early);
+    up.enqueue(early, 'image', put(`${early}-image.png`));
+    up.enqueue(other, 'image', put(`${other}-image.png`));
+    // The pass sends the other image and ends; the early one waits, not blocking the queue.
+    expect(await up.uploadOnce()).toBe(1);
+    expect(cp.artifacts.has(`${other}/image`)).toBe(true);
+    expect(up.depth()).toBe(1);
+    cp.unknownResults.delete(early);
+    expect(await up.uploadOnce()).toBe(1);
+    expect(cp.artifacts.has(`${early}/image`)).toBe(true);
+    expect(up.depth()).toBe(0);
+    await up.stop();
+  });
+
   it('waits for enrolment before uploading', async () => {
     let cred: string | null = null;
     const { up, put } = setup(() => cred);

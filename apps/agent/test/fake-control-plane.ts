@@ -29,6 +29,8 @@ export class FakeControlPlane {
   readonly artifacts = new Map<string, { type: string; bytes: Buffer }>();
   /** Status to answer artifact uploads with (simulate outages). */
   artifactStatus = 200;
+  /** Result ids the fake has "not stored yet": their artifacts are answered 409, as the real one does. */
+  readonly unknownResults = new Set<string>();
   /** Status to answer result batches with (simulate outages). */
   resultsStatus = 200;
   resultBatches = 0;
@@ -97,6 +99,7 @@ export class FakeControlPlane {
       const a = req.url?.match(/^\/api\/v1\/agent\/results\/([0-9a-f-]{36})\/(image|heatmap)$/);
       if (req.method === 'PUT' && a) {
         if (this.artifactStatus !== 200) return send(this.artifactStatus, { error: 'simulated' });
+        if (this.unknownResults.has(a[1])) return send(409, { error: `result ${a[1]} is not stored` });
         const type = req.headers['content-type'] ?? '';
         if (!['image/png', 'image/jpeg', 'image/webp'].includes(type)) return send(415, { error: 'type' });
         this.artifacts.set(`${a[1]}/${a[2]}`, { type, bytes: rawBody });

@@ -147,6 +147,18 @@ describe('HTTP server', () => {
     expect((await post('partId=x', makePpm(2, 2, 1))).status).toBe(400);
     expect((await post('station=nope&partId=x', makePpm(2, 2, 1))).status).toBe(400);
     expect((await post('station=st1&partId=x', '')).status).toBe(400);
+    // A bad camera or category is refused before inference, naming the field (was a 500 from the result schema).
+    for (const [q, field] of [
+      ['station=st1&partId=x&camera=..%2Fcam', 'camera'],
+      ['station=st1&partId=x&camera=cam%00', 'camera'],
+      ['station=st1&partId=x&category=a%00b', 'category'],
+      [`station=st1&partId=x&category=${'c'.repeat(65)}`, 'category'],
+      ['station=st1&partId=x%01', 'partId'],
+    ]) {
+      const r = await post(q, makePpm(2, 2, 1));
+      expect(r.status, q).toBe(400);
+      expect(((await r.json()) as { error: string }).error, q).toMatch(new RegExp(`^query ${field}: `));
+    }
     full = true;
     const r503 = await post('station=st1&partId=x', makePpm(2, 2, 1));
     expect(r503.status).toBe(503);

@@ -81,6 +81,8 @@ export const ControlPlaneConfig = z
     adminPassword: z.string().min(10, 'expected at least 10 characters').optional(),
     maxBundleBytes: int(1024, 2 ** 40).default(2 * 1024 ** 3),
     maxArtifactBytes: int(1024, 2 ** 31).default(16 * 1024 ** 2),
+    /** Open live result streams (SSE) per replica; one more is answered 503 (each holds a socket and a filter). */
+    maxLiveStreams: int(1, 100_000).default(200),
     /** Largest dataset archive `POST /lines/{id}/datasets/import` takes (each image also within maxArtifactBytes). */
     maxDatasetImportBytes: int(1024, 2 ** 40).default(4 * 1024 ** 3),
     /**
@@ -291,6 +293,7 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   DIAD_ADMIN_PASSWORD: 'adminPassword',
   MAX_BUNDLE_BYTES: 'maxBundleBytes',
   MAX_ARTIFACT_BYTES: 'maxArtifactBytes',
+  MAX_LIVE_STREAMS: 'maxLiveStreams',
   MAX_DATASET_IMPORT_BYTES: 'maxDatasetImportBytes',
   OK_IMAGE_MAX_PER_STATION: 'okImageMaxPerStation',
   OK_IMAGE_MAX_BYTES_PER_STATION: 'okImageMaxBytesPerStation',

@@ -20,6 +20,7 @@ import { serveDashboard } from './dashboard/static-dashboard.js';
 import { Database } from './db/database.js';
 import { maintainPartitions } from './db/partitions.js';
 import { OkImageRetention } from './lifecycle/ok-image-retention.js';
+import { ArtifactsService } from './results/artifacts.service.js';
 import { Ingestion } from './results/ingestion/ingestion.service.js';
 import { ResultEvents } from './results/result-events.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
@@ -101,11 +102,17 @@ export async function createControlPlane(
       ahead: config.resultsPartitionsAhead,
       retentionDays: config.resultsRetentionDays,
     };
+    const artifacts = app.get(ArtifactsService);
     const maintain = () =>
       maintainPartitions(db.prisma, partitionPolicy, clock.now())
         .then((r) => {
           if (r.created.length || r.dropped.length || r.moved || r.expired)
             log.info(r, 'results partitions maintained');
+        })
+        // Images of results that retention removed.
+        .then(() => artifacts.sweepOrphans())
+        .then((n) => {
+          if (n > 0) log.info({ removed: n }, 'orphaned result images removed');
         })
         .catch((e) => log.error({ err: e }, 'results partition maintenance failed'));
     await maintain();

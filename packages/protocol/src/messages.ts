@@ -178,6 +178,17 @@ export const Heartbeat = z.object({
     })
     .optional(),
   /**
+   * Results the control plane refused for good, set aside in the agent's outbox (absent from agents that predate
+   * the report): how many, and the newest one's reason and time.
+   */
+  setAside: z
+    .object({
+      count: z.number().int().nonnegative(),
+      lastReason: safeText(1000, { multiline: true }).nullable(),
+      lastAt: isoTime.nullable(),
+    })
+    .optional(),
+  /**
    * The station's PLC links (absent from agents that predate them): per enabled interface, "up" (a PLC is
    * connected / the S7 PLC answers), "idle" (listening, no PLC connected) or "down" (S7 PLC unreachable).
    */

@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { InspectionResult } from '@diad/protocol';
+import { InspectionResult } from '@diad/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { ZodError } from 'zod';
 import type { Frame } from '../frame.js';
 import { OutboxFullError } from '../outbox/types.js';
 
@@ -21,6 +22,9 @@ export interface HttpServerOptions {
 }
 
 export const FRAMES_PATH = '/api/v1/frames';
+
+/** The frame's names, checked with the result schema's own rules before any inference runs. */
+const FrameNames = InspectionResult.pick({ station: true, camera: true, partId: true, category: true });
 
 /** /healthz (process up), /readyz (model loaded, outbox accepting), /metrics, and the HTTP frame source. */
 export async function createHttpServer(o: HttpServerOptions): Promise<FastifyInstance> {
@@ -63,6 +67,16 @@ export async function createHttpServer(o: HttpServerOptions): Promise<FastifyIns
           .code(400)
           .send({ error: 'body: expected image bytes (Content-Type image/* or application/octet-stream)' });
       }
+      const names = FrameNames.safeParse({
+        station: q.station,
+        camera: q.camera ?? 'http',
+        partId: q.partId,
+        category: q.category,
+      });
+      if (!names.success) {
+        const issue = names.error.issues[0];
+        return reply.code(400).send({ error: `query ${issue.path.join('.')}: ${issue.message}` });
+      }
       const capturedAt = q.capturedAt ? Date.parse(q.capturedAt) : Date.now();
       if (Number.isNaN(capturedAt))
         return reply.code(400).send({ error: 'query capturedAt: expected an ISO 8601 time' });
@@ -70,10 +84,7 @@ export async function createHttpServer(o: HttpServerOptions): Promise<FastifyIns
         const result = await submit({
           site: o.site,
           line: o.line,
-          station: q.station,
-          camera: q.camera ?? 'http',
-          partId: q.partId,
-          category: q.category,
+          ...names.data,
           capturedAt,
           image: new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength),
         });
@@ -83,6 +94,12 @@ export async function createHttpServer(o: HttpServerOptions): Promise<FastifyIns
           return reply.code(503).header('retry-after', '30').send({ error: e.message });
         if (e instanceof TypeError || e instanceof RangeError)
           return reply.code(400).send({ error: e.message });
+        // The result schema refused what the frame carried (a capture time beyond its bounds, say): the caller's
+        // input, so a 400 naming the field, not a 500.
+        if (e instanceof ZodError) {
+          const issue = e.issues[0];
+          return reply.code(400).send({ error: `frame ${issue.path.join('.')}: ${issue.message}` });
+        }
         throw e;
       }
     });

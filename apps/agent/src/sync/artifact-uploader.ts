@@ -77,12 +77,15 @@ export class ArtifactUploader {
     const cred = this.o.credential();
     if (!cred) return 0;
     let sent = 0;
+    // One pass visits the rows queued when it began: a row sent to the back (409) waits for the next pass.
+    const last = (this.db.prepare('SELECT MAX(seq) FROM artifacts').pluck().get() as number | null) ?? 0;
     const next = this.db.prepare(
-      'SELECT seq, result_id AS resultId, kind, ref FROM artifacts ORDER BY seq LIMIT 1',
+      'SELECT seq, result_id AS resultId, kind, ref FROM artifacts WHERE seq <= ? ORDER BY seq LIMIT 1',
     );
     const del = this.db.prepare('DELETE FROM artifacts WHERE seq = ?');
+    const add = this.db.prepare('INSERT INTO artifacts (result_id, kind, ref) VALUES (?, ?, ?)');
     for (;;) {
-      const row = next.get() as
+      const row = next.get(last) as
         | { seq: number; resultId: string; kind: 'image' | 'heatmap'; ref: string }
         | undefined;
       if (!row) return sent;
@@ -104,6 +107,15 @@ export class ArtifactUploader {
         del.run(row.seq);
         sent++;
       } catch (e) {
+        if (e instanceof ControlPlaneError && e.status === 409) {
+          // The control plane has not stored the result yet (it travels on another path): try again later,
+          // behind the others, instead of holding up the queue.
+          this.db.transaction(() => {
+            del.run(row.seq);
+            add.run(row.resultId, row.kind, row.ref);
+          })();
+          continue;
+        }
         if (e instanceof ControlPlaneError && e.status !== undefined && PERMANENT.has(e.status)) {
           this.o.logger.warn(
             { ref: row.ref, err: e.message },

@@ -21,6 +21,8 @@ export interface SyncOptions {
   factory: InspectorFactory;
   inspection: InspectionService;
   outboxDepth: () => number;
+  /** Results set aside in the outbox (count, newest reason and time), for the fleet view. */
+  setAside?: () => Heartbeat['setAside'];
   bundlesDir: string;
   enrolToken?: string;
   /** The device's ed25519 public key (base64 of 32 bytes), registered at enrolment. */
@@ -145,6 +147,7 @@ export class SyncService {
       modelReports: reports,
       accelerators: this.o.accelerators?.(),
       plc: this.o.plcLinks?.(),
+      setAside: this.o.setAside?.(),
     };
   }
 

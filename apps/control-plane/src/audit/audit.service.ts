@@ -24,7 +24,15 @@ export const AuditQuery = z.object({
   to: z.string().datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   /** The id of the last row of the previous page. */
-  cursor: z.string().regex(/^\d+$/).optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,19}$/, 'expected a row id')
+    // zod runs the refinement even after the regex failed: test the digits again before BigInt.
+    .refine(
+      (c) => /^\d{1,19}$/.test(c) && BigInt(c) <= 9223372036854775807n,
+      'expected a row id (beyond int8)',
+    )
+    .optional(),
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
 

@@ -1,3 +1,4 @@
+import { safeText } from '@diad/protocol';
 import {
   ConflictException,
   HttpException,
@@ -44,7 +45,9 @@ export const CreateApiKey = z.object({
   name: z.string().min(1).max(100),
   role: z.enum(['admin', 'engineer', 'supervisor']),
 });
-export const Login = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) });
+// Control characters and lone surrogates cannot be stored or compared by the database (a NUL was a 500); a user name
+// never has them, so such a sign-in is a 400.
+export const Login = z.object({ username: safeText(64).min(1), password: z.string().min(1).max(256) });
 
 const CACHE_MS = 15_000;
 

@@ -35,6 +35,8 @@ export class AgentService {
         ...(hb.accelerators ? { accelerators: hb.accelerators } : {}),
         // Likewise for agents that predate the PLC link report.
         ...(hb.plc ? { plcLinks: hb.plc } : {}),
+        // Results the agent set aside (poison results this control plane refused), for the fleet view.
+        ...(hb.setAside ? { setAside: hb.setAside } : {}),
         queueDepth: hb.queueDepth,
         outboxDepth: hb.outboxDepth,
         activeModelName: hb.activeModel?.name ?? null,

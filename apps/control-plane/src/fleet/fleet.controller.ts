@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import { Controller, Delete, Get, Inject, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { HUMANS, OPERATORS, Roles } from '../auth/roles.js';
 import { BodyOf, QueryOf, Returns, UuidPipe, uuidParam, ZodPipe } from '../common/dto.js';
@@ -15,6 +15,7 @@ import {
   DeviceSummaryDto,
   EnrolmentTokenDto,
   LineDto,
+  RevokedEnrolmentTokenDto,
   SiteDto,
   StationDto,
   UpdateDeviceDto,
@@ -88,6 +89,14 @@ export class FleetController {
   @Returns(EnrolmentTokenDto, 201)
   token(@BodyOf(CreateEnrolmentTokenDto) body: CreateEnrolmentTokenDto, @Req() req: AppRequest) {
     return this.fleet.createEnrolmentToken(contextOf(req), body);
+  }
+
+  @Delete('enrolment-tokens/:id')
+  @Roles(...OPERATORS)
+  @ApiOperation({ summary: 'Revoke an enrolment token that has not been used (audited)' })
+  @Returns(RevokedEnrolmentTokenDto)
+  revokeToken(@Param('id', UuidPipe) id: string, @Req() req: AppRequest) {
+    return this.fleet.revokeEnrolmentToken(contextOf(req), id);
   }
 
   @Get('devices')

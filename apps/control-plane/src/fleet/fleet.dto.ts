@@ -85,6 +85,9 @@ export class DeviceSummaryDto extends zodDto(DeviceSummary) {}
 export class EnrolmentTokenDto extends zodDto(
   z.object({ id: z.string(), token: z.string(), stationId: z.string(), expiresAt: isoTime }),
 ) {}
+export class RevokedEnrolmentTokenDto extends zodDto(
+  z.object({ id: z.string(), stationId: z.string(), revoked: z.literal(true), expiresAt: isoTime }),
+) {}
 export class EnrolResponseDto extends zodDto(EnrolResponse) {}
 export class DesiredStateDto extends zodDto(DesiredState) {}
 export class HeartbeatReplyDto extends zodDto(z.object({ revision: z.number().int() })) {}

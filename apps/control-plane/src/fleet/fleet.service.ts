@@ -1,5 +1,11 @@
 import { EnrolRequest, type EnrolResponse, type Heartbeat, type PlcLink, uuidv7 } from '@diad/protocol';
-import { Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import {
+  ConflictException,
+  Inject,
+  Injectable,
+  NotFoundException,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { z } from 'zod';
 import { AuditService } from '../audit/audit.service.js';
 import { AuthService } from '../auth/auth.service.js';
@@ -189,6 +195,35 @@ export class FleetService {
     });
   }
 
+  /**
+   * Revokes an unused enrolment token: it expires now (the enrolment check already refuses expired tokens, so no
+   * second flag is needed), and the revocation is audited. A used token is answered 409: revoke its device instead.
+   */
+  async revokeEnrolmentToken(ctx: RequestContext, id: string) {
+    const now = this.clock.now();
+    return this.db.prisma.$transaction(async (tx) => {
+      const row = await tx.enrolmentToken.findUnique({ where: { id } });
+      if (!row) throw new NotFoundException(`enrolment token ${id} not found`);
+      if (row.usedAt) {
+        throw new ConflictException(
+          `enrolment token ${id} was used by device ${row.deviceId}; disable the device instead`,
+        );
+      }
+      const expiresAt = new Date(Math.min(row.expiresAt.getTime(), now.getTime()));
+      // Conditional: a racing enrolment either claimed the token first (count 0 here) or finds it expired.
+      const done = await tx.enrolmentToken.updateMany({ where: { id, usedAt: null }, data: { expiresAt } });
+      if (done.count !== 1) throw new ConflictException(`enrolment token ${id} was used meanwhile`);
+      await this.audit.record(tx, ctx, {
+        action: 'enrolment-token.revoke',
+        entityType: 'station',
+        entityId: row.stationId,
+        before: { tokenId: id, expiresAt: row.expiresAt },
+        after: { tokenId: id, expiresAt },
+      });
+      return { id, stationId: row.stationId, revoked: true, expiresAt };
+    });
+  }
+
   /** Trades a one-time token for a device id and credential; the token cannot be used twice. */
   async enrol(input: EnrolRequest, ip: string | null): Promise<EnrolResponse> {
     const now = this.clock.now();
@@ -290,6 +325,7 @@ export function deviceSummary(d: Device) {
     provider: d.provider,
     accelerators: (d.accelerators as DeviceAccelerators | null) ?? null,
     plcLinks: (d.plcLinks as PlcLink[] | null) ?? null,
+    setAside: (d.setAside as Heartbeat['setAside'] | null) ?? null,
     queueDepth: d.queueDepth,
     outboxDepth: d.outboxDepth,
     activeModel: d.activeModelName

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { PassThrough, type Readable, Transform } from 'node:stream';
+import { PassThrough, pipeline, type Readable, Transform } from 'node:stream';
 import { TarReader } from '@diad/protocol/tar';
 import {
   BadRequestException,
@@ -22,6 +22,7 @@ import { BLOB_STORE, CONFIG } from '../common/tokens.js';
 import type { ControlPlaneConfig } from '../config.js';
 import { Database } from '../db/database.js';
 import type { ModelVersion, Prisma } from '../generated/prisma/client.js';
+import { type OnnxVerdict, onnxCheckSink } from './onnx-check.js';
 import { checkSignature, ed25519PublicKey, isManifestPath, verifyBundle } from './verify-bundle.js';
 
 export const ModelStatusChange = z
@@ -40,6 +41,8 @@ interface Upload {
   bytes: number;
   sha256: string;
   reader: TarReader;
+  /** Each file's ONNX verdict by archive path, made as its bytes streamed past. */
+  onnx: Map<string, OnnxVerdict>;
   fields: Record<string, string>;
 }
 
@@ -63,7 +66,7 @@ export class ModelsService {
       let manifest: ReturnType<typeof verifyBundle>;
       try {
         const contents = await up.reader.end();
-        manifest = verifyBundle(contents.files, contents.content);
+        manifest = verifyBundle(contents.files, contents.content, up.onnx);
       } catch (e) {
         throw new UnprocessableEntityException((e as Error).message);
       }
@@ -134,7 +137,12 @@ export class ModelsService {
         }
         const hash = createHash('sha256');
         // The one tar reader of the repo, fed as the bytes stream past; it keeps only manifest.json.
-        const reader = new TarReader({ keep: isManifestPath });
+        // Every file also runs through the streaming ONNX check; the manifest says afterwards which are graphs.
+        const onnx = new Map<string, OnnxVerdict>();
+        const reader = new TarReader({
+          keep: isManifestPath,
+          sink: (path) => onnxCheckSink((v) => onnx.set(path, v)),
+        });
         let bytes = 0;
         const tap = new Transform({
           transform(chunk: Buffer, _enc, cb) {
@@ -150,9 +158,21 @@ export class ModelsService {
           truncated = true;
         });
         const blobKey = `bundles/${randomUUID()}.tar`;
+        // pipeline, not pipe: a file stream busboy destroys (a truncated form) must fail the blob write, so that
+        // the store removes its partial file instead of waiting for an end that never comes.
+        const pass = new PassThrough();
+        pipeline(file, tap, pass, () => {});
+        body.once('close', () => {
+          if (body.readableEnded) return;
+          const aborted = new BadRequestException('body: the upload was aborted');
+          pass.destroy(aborted);
+          // busboy never closes on an aborted request: settle here (the store's rejection is then expected).
+          stored?.catch(() => {});
+          reject(aborted);
+        });
         stored = this.blobs
-          .put(blobKey, file.pipe(tap).pipe(new PassThrough()))
-          .then(() => ({ blobKey, bytes, sha256: hash.digest('hex'), reader }));
+          .put(blobKey, pass)
+          .then(() => ({ blobKey, bytes, sha256: hash.digest('hex'), reader, onnx }));
       });
       bb.on('error', (e) => reject(new BadRequestException(`body: ${(e as Error).message}`)));
       bb.on('close', () => {

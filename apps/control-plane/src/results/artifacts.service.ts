@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import {
+  ConflictException,
   ForbiddenException,
   HttpException,
   HttpStatus,
@@ -41,8 +42,13 @@ export class ArtifactsService {
       where: { resultId },
       select: { deviceId: true },
     });
-    if (result && result.deviceId !== deviceId)
-      throw new ForbiddenException('result belongs to another device');
+    // An image belongs to a stored result: one for a result that does not exist would never be shown nor
+    // removed. 409, not 404: the agent sends results and images on separate paths and retries this later.
+    if (!result)
+      throw new ConflictException(
+        `result ${resultId} is not stored (yet): send the result before its ${kind}`,
+      );
+    if (result.deviceId !== deviceId) throw new ForbiddenException('result belongs to another device');
     const existing = await this.db.prisma.resultArtifact.findUnique({
       where: { resultId_kind: { resultId, kind } },
     });
@@ -68,6 +74,28 @@ export class ArtifactsService {
       update: row,
     });
     return { resultId, kind, bytes, contentType: type };
+  }
+
+  /**
+   * Removes artifacts whose result is gone (its partition dropped by retention), rows and blobs, up to `limit`
+   * per call; returns how many. Run with partition maintenance.
+   */
+  async sweepOrphans(limit = 1000): Promise<number> {
+    const orphans = await this.db.prisma.$queryRawUnsafe<
+      Array<{ result_id: string; kind: string; blob_key: string }>
+    >(
+      `SELECT a.result_id::text AS result_id, a.kind, a.blob_key FROM result_artifacts a
+        WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.result_id = a.result_id) LIMIT ${Math.trunc(limit)}`,
+    );
+    for (const o of orphans) {
+      await this.blobs.delete(o.blob_key);
+      await this.db.prisma.$executeRawUnsafe(
+        'DELETE FROM result_artifacts WHERE result_id = $1::uuid AND kind = $2',
+        o.result_id,
+        o.kind,
+      );
+    }
+    return orphans.length;
   }
 
   async get(resultId: string, kind: ArtifactKind) {

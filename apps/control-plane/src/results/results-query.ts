@@ -96,12 +96,12 @@ export function encodeCursor(inspectedAt: string, resultId: string): string {
 }
 
 export function decodeCursor(cursor: string): { inspectedAt: string; resultId: string } {
-  const [inspectedAt, resultId] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const [inspectedAt, resultId, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  // Exactly what encodeCursor writes: anything looser (a bare year, dashes for a uuid) reached SQL casts as a 500.
   if (
-    !inspectedAt ||
-    !resultId ||
-    Number.isNaN(Date.parse(inspectedAt)) ||
-    !/^[0-9a-f-]{36}$/.test(resultId)
+    rest.length > 0 ||
+    !time.safeParse(inspectedAt).success ||
+    !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(resultId ?? '')
   ) {
     throw new TypeError('cursor: not a cursor returned by this API');
   }

@@ -1,4 +1,13 @@
-import { Controller, Get, Inject, type MessageEvent, Param, Res, Sse } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  type MessageEvent,
+  Param,
+  Res,
+  ServiceUnavailableException,
+  Sse,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { defer, filter, finalize, map, type Observable } from 'rxjs';
@@ -6,6 +15,8 @@ import { z } from 'zod';
 import { HUMANS, Roles } from '../auth/roles.js';
 import { QueryOf, Returns, ReturnsFile, UuidPipe, ZodPipe } from '../common/dto.js';
 import { Metrics } from '../common/metrics.js';
+import { CONFIG } from '../common/tokens.js';
+import type { ControlPlaneConfig } from '../config.js';
 import { ARTIFACT_KINDS, type ArtifactKind, ArtifactsService } from './artifacts.service.js';
 import { ResultEvents } from './result-events.js';
 import {
@@ -45,7 +56,11 @@ export class ResultsController {
     @Inject(ArtifactsService) private readonly artifacts: ArtifactsService,
     @Inject(ResultEvents) private readonly events: ResultEvents,
     @Inject(Metrics) private readonly metrics: Metrics,
+    @Inject(CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
+
+  /** Live streams open on this replica (the cap is per process). */
+  private openStreams = 0;
 
   @Get()
   @Roles(...HUMANS)
@@ -95,7 +110,13 @@ export class ResultsController {
     'events of type "result", each data a result as GET /results/{id} returns it',
   )
   stream(@QueryOf(StreamQueryDto) f: StreamQueryDto): Observable<MessageEvent> {
+    if (this.openStreams >= this.config.maxLiveStreams) {
+      throw new ServiceUnavailableException(
+        `results stream: ${this.config.maxLiveStreams} live streams are open, the limit (MAX_LIVE_STREAMS); try again later`,
+      );
+    }
     return defer(() => {
+      this.openStreams++;
       this.metrics.sseClients.inc();
       return this.events.stream.pipe(
         filter(
@@ -106,7 +127,10 @@ export class ResultsController {
             (!f.verdict || r.verdict === f.verdict),
         ),
         map((r) => ({ data: r, id: r.resultId, type: 'result' })),
-        finalize(() => this.metrics.sseClients.dec()),
+        finalize(() => {
+          this.openStreams--;
+          this.metrics.sseClients.dec();
+        }),
       );
     });
   }

@@ -60,8 +60,9 @@ export class ResultsService {
   async aggregate(q: z.infer<typeof AggregateQuery>) {
     const now = Date.now();
     const f = { ...q, from: q.from ?? new Date(now - 24 * 3600_000).toISOString() };
-    if (!q.to && q.bucket !== 'none' && now - Date.parse(f.from) > 400 * 86400_000) {
-      throw new BadRequestException('query.from: bucketed aggregates span at most 400 days');
+    const end = q.to ? Date.parse(q.to) : now;
+    if (q.bucket !== 'none' && end - Date.parse(f.from) > 400 * 86400_000) {
+      throw new BadRequestException('query.from: bucketed aggregates span at most 400 days (from to `to`)');
     }
     const w = filterWhere(f);
     let bucket = 'NULL::timestamptz';

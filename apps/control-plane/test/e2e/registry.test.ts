@@ -1,6 +1,6 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeBundle } from '../helpers/bundle.js';
+import { makeBundle, manifestFor } from '../helpers/bundle.js';
 import {
   BACKENDS,
   type Client,
@@ -10,6 +10,7 @@ import {
   startHarness,
   uploadForm,
 } from '../helpers/harness.js';
+import { identityOnnx } from '../helpers/onnx.js';
 import { makeTar, sha256 } from '../helpers/tar.js';
 
 describe.each(BACKENDS)('model registry on $name', ({ name }) => {
@@ -75,6 +76,36 @@ describe.each(BACKENDS)('model registry on $name', ({ name }) => {
     expect(garbage.body.message).toMatch(/bad checksum/);
     const missing = await admin.raw('POST', '/api/v1/models', new FormData());
     expect(missing.status).toBe(400);
+  });
+
+  it('refuses a bundle whose graph is not ONNX, or lacks the inputs its manifest names, with 422 naming the file', async () => {
+    const png = Buffer.concat([
+      Buffer.from('89504e470d0a1a0a0000000d49484452000000400000004008020000002583d9c1', 'hex'),
+      randomBytes(1200),
+    ]);
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['random bytes', randomBytes(1500), /^bundle: decoder\.onnx: graph decoder is not an ONNX model \(/],
+      ['a PNG renamed', png, /^bundle: decoder\.onnx: graph decoder is not an ONNX model \(/],
+      [
+        'other names',
+        identityOnnx(1500, 'image', 'y'),
+        /^bundle: decoder\.onnx: graph decoder has no input "x"/,
+      ],
+    ];
+    for (const [i, [what, decoder, why]] of cases.entries()) {
+      const files: Record<string, Buffer> = {};
+      for (const g of ['encoder', 'denoiser', 'features']) files[`${g}.onnx`] = identityOnnx();
+      files['decoder.onnx'] = decoder;
+      const manifest = manifestFor('notonnx', `1.0.${i}`, files);
+      const tar = await makeTar([
+        { path: 'manifest.json', data: JSON.stringify(manifest) },
+        ...Object.entries(files).map(([path, data]) => ({ path, data })),
+      ]);
+      const r = await upload(tar);
+      expect(r.status, what).toBe(422);
+      expect(r.body.message, what).toMatch(why);
+    }
+    expect((await admin.get('/api/v1/models?name=notonnx')).body).toEqual([]);
   });
 
   it('refuses a bundle over the size limit with 413', async () => {

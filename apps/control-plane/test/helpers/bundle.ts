@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { identityOnnx } from './onnx.js';
 import { makeTar, sha256 } from './tar.js';
 
 const graph = (file: string) => ({
@@ -54,7 +54,7 @@ export function manifestFor(
   };
 }
 
-/** A well-formed bundle tar with random "graphs"; `tamper` changes a file after the manifest was written. */
+/** A well-formed bundle tar with small real ONNX graphs (Identity x → y, random padding); `tamper` changes a file after the manifest was written. */
 export function makeBundle(
   name: string,
   version: string,
@@ -69,9 +69,9 @@ export function makeBundle(
 ): Promise<Buffer> {
   const files: Record<string, Buffer> = {};
   for (const g of ['encoder', 'denoiser', 'decoder', 'features'])
-    files[`${g}.onnx`] = randomBytes(opts.fileBytes ?? 1500);
+    files[`${g}.onnx`] = identityOnnx(opts.fileBytes ?? 1500);
   const cc = opts.tensorrtVariantFor;
-  if (cc) files[`denoiser.trt-sm${cc.replace('.', '')}.onnx`] = randomBytes(opts.fileBytes ?? 1500);
+  if (cc) files[`denoiser.trt-sm${cc.replace('.', '')}.onnx`] = identityOnnx(opts.fileBytes ?? 1500);
   const manifest: Record<string, unknown> = manifestFor(name, version, files, opts.imageThreshold);
   if (cc)
     manifest.variants = [

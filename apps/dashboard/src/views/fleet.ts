@@ -76,6 +76,7 @@ function table(devices: Device[]): HTMLElement {
             'Execution provider',
             'Queue',
             'Outbox',
+            'Set aside',
             'PLC',
             'Agent',
             'Last seen',
@@ -107,6 +108,7 @@ function table(devices: Device[]): HTMLElement {
             providerCell(d),
             h('td', { class: 'num' }, d.queueDepth ?? '—'),
             h('td', { class: `num ${(d.outboxDepth ?? 0) > 0 ? 'warn-text' : ''}` }, d.outboxDepth ?? '—'),
+            setAsideCell(d),
             plcCell(d),
             h('td', null, d.agentVersion ?? '—'),
             h('td', null, formatAgo(d.lastSeenAt, now)),
@@ -140,6 +142,19 @@ function providerCell(d: Device): HTMLTableCellElement {
     d.provider ?? '—',
     a.variant ? h('span', { class: 'muted' }, ` · ${a.variant}`) : '',
     notUsable.length ? h('span', { class: 'muted' }, ` · ${notUsable.length} unavailable`) : '',
+  );
+}
+
+/** Results set aside on the device (refused for good); the newest reason on hover and beside the count. */
+function setAsideCell(d: Device): HTMLTableCellElement {
+  const s = d.setAside;
+  if (!s) return h('td', { class: 'num', 'data-testid': 'set-aside' }, '—');
+  if (s.count === 0) return h('td', { class: 'num', 'data-testid': 'set-aside' }, '0');
+  return h(
+    'td',
+    { class: 'num warn-text', 'data-testid': 'set-aside', title: s.lastReason ?? '' },
+    String(s.count),
+    s.lastReason ? h('small', { class: 'muted block' }, s.lastReason.slice(0, 80)) : null,
   );
 }
 

@@ -2002,6 +2002,7 @@ export const DeviceScalarFieldEnum = {
   provider: 'provider',
   accelerators: 'accelerators',
   plcLinks: 'plcLinks',
+  setAside: 'setAside',
   queueDepth: 'queueDepth',
   outboxDepth: 'outboxDepth',
   activeModelName: 'activeModelName',

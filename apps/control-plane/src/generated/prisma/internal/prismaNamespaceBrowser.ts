@@ -136,6 +136,7 @@ export const DeviceScalarFieldEnum = {
   provider: 'provider',
   accelerators: 'accelerators',
   plcLinks: 'plcLinks',
+  setAside: 'setAside',
   queueDepth: 'queueDepth',
   outboxDepth: 'outboxDepth',
   activeModelName: 'activeModelName',

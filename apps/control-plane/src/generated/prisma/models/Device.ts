@@ -105,6 +105,7 @@ export type DeviceCountAggregateOutputType = {
   provider: number
   accelerators: number
   plcLinks: number
+  setAside: number
   queueDepth: number
   outboxDepth: number
   activeModelName: number
@@ -200,6 +201,7 @@ export type DeviceCountAggregateInputType = {
   provider?: true
   accelerators?: true
   plcLinks?: true
+  setAside?: true
   queueDepth?: true
   outboxDepth?: true
   activeModelName?: true
@@ -316,6 +318,7 @@ export type DeviceGroupByOutputType = {
   provider: string | null
   accelerators: runtime.JsonValue | null
   plcLinks: runtime.JsonValue | null
+  setAside: runtime.JsonValue | null
   queueDepth: number
   outboxDepth: number
   activeModelName: string | null
@@ -368,6 +371,7 @@ export type DeviceWhereInput = {
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
   accelerators?: Prisma.JsonNullableFilter<"Device">
   plcLinks?: Prisma.JsonNullableFilter<"Device">
+  setAside?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -401,6 +405,7 @@ export type DeviceOrderByWithRelationInput = {
   provider?: Prisma.SortOrderInput | Prisma.SortOrder
   accelerators?: Prisma.SortOrderInput | Prisma.SortOrder
   plcLinks?: Prisma.SortOrderInput | Prisma.SortOrder
+  setAside?: Prisma.SortOrderInput | Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -437,6 +442,7 @@ export type DeviceWhereUniqueInput = Prisma.AtLeast<{
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
   accelerators?: Prisma.JsonNullableFilter<"Device">
   plcLinks?: Prisma.JsonNullableFilter<"Device">
+  setAside?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -470,6 +476,7 @@ export type DeviceOrderByWithAggregationInput = {
   provider?: Prisma.SortOrderInput | Prisma.SortOrder
   accelerators?: Prisma.SortOrderInput | Prisma.SortOrder
   plcLinks?: Prisma.SortOrderInput | Prisma.SortOrder
+  setAside?: Prisma.SortOrderInput | Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -507,6 +514,7 @@ export type DeviceScalarWhereWithAggregatesInput = {
   provider?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
   accelerators?: Prisma.JsonNullableWithAggregatesFilter<"Device">
   plcLinks?: Prisma.JsonNullableWithAggregatesFilter<"Device">
+  setAside?: Prisma.JsonNullableWithAggregatesFilter<"Device">
   queueDepth?: Prisma.IntWithAggregatesFilter<"Device"> | number
   outboxDepth?: Prisma.IntWithAggregatesFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableWithAggregatesFilter<"Device"> | string | null
@@ -535,6 +543,7 @@ export type DeviceCreateInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -566,6 +575,7 @@ export type DeviceUncheckedCreateInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -595,6 +605,7 @@ export type DeviceUpdateInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -626,6 +637,7 @@ export type DeviceUncheckedUpdateInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -656,6 +668,7 @@ export type DeviceCreateManyInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -684,6 +697,7 @@ export type DeviceUpdateManyMutationInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -711,6 +725,7 @@ export type DeviceUncheckedUpdateManyInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -758,6 +773,7 @@ export type DeviceCountOrderByAggregateInput = {
   provider?: Prisma.SortOrder
   accelerators?: Prisma.SortOrder
   plcLinks?: Prisma.SortOrder
+  setAside?: Prisma.SortOrder
   queueDepth?: Prisma.SortOrder
   outboxDepth?: Prisma.SortOrder
   activeModelName?: Prisma.SortOrder
@@ -1024,6 +1040,7 @@ export type DeviceCreateWithoutStationInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1053,6 +1070,7 @@ export type DeviceUncheckedCreateWithoutStationInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1112,6 +1130,7 @@ export type DeviceScalarWhereInput = {
   provider?: Prisma.StringNullableFilter<"Device"> | string | null
   accelerators?: Prisma.JsonNullableFilter<"Device">
   plcLinks?: Prisma.JsonNullableFilter<"Device">
+  setAside?: Prisma.JsonNullableFilter<"Device">
   queueDepth?: Prisma.IntFilter<"Device"> | number
   outboxDepth?: Prisma.IntFilter<"Device"> | number
   activeModelName?: Prisma.StringNullableFilter<"Device"> | string | null
@@ -1140,6 +1159,7 @@ export type DeviceCreateWithoutDesiredModelInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1170,6 +1190,7 @@ export type DeviceUncheckedCreateWithoutDesiredModelInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1208,6 +1229,7 @@ export type DeviceCreateWithoutShadowModelInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1238,6 +1260,7 @@ export type DeviceUncheckedCreateWithoutShadowModelInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1308,6 +1331,7 @@ export type DeviceCreateWithoutRolloutsInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1338,6 +1362,7 @@ export type DeviceUncheckedCreateWithoutRolloutsInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1382,6 +1407,7 @@ export type DeviceUpdateWithoutRolloutsInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1412,6 +1438,7 @@ export type DeviceUncheckedUpdateWithoutRolloutsInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1440,6 +1467,7 @@ export type DeviceCreateManyStationInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1468,6 +1496,7 @@ export type DeviceUpdateWithoutStationInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1497,6 +1526,7 @@ export type DeviceUncheckedUpdateWithoutStationInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1526,6 +1556,7 @@ export type DeviceUncheckedUpdateManyWithoutStationInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1555,6 +1586,7 @@ export type DeviceCreateManyDesiredModelInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1583,6 +1615,7 @@ export type DeviceCreateManyShadowModelInput = {
   provider?: string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: number
   outboxDepth?: number
   activeModelName?: string | null
@@ -1610,6 +1643,7 @@ export type DeviceUpdateWithoutDesiredModelInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1640,6 +1674,7 @@ export type DeviceUncheckedUpdateWithoutDesiredModelInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1669,6 +1704,7 @@ export type DeviceUncheckedUpdateManyWithoutDesiredModelInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1696,6 +1732,7 @@ export type DeviceUpdateWithoutShadowModelInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1726,6 +1763,7 @@ export type DeviceUncheckedUpdateWithoutShadowModelInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1755,6 +1793,7 @@ export type DeviceUncheckedUpdateManyWithoutShadowModelInput = {
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   accelerators?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   plcLinks?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  setAside?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   queueDepth?: Prisma.IntFieldUpdateOperationsInput | number
   outboxDepth?: Prisma.IntFieldUpdateOperationsInput | number
   activeModelName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1814,6 +1853,7 @@ export type DeviceSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   provider?: boolean
   accelerators?: boolean
   plcLinks?: boolean
+  setAside?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1848,6 +1888,7 @@ export type DeviceSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extens
   provider?: boolean
   accelerators?: boolean
   plcLinks?: boolean
+  setAside?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1880,6 +1921,7 @@ export type DeviceSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extens
   provider?: boolean
   accelerators?: boolean
   plcLinks?: boolean
+  setAside?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1912,6 +1954,7 @@ export type DeviceSelectScalar = {
   provider?: boolean
   accelerators?: boolean
   plcLinks?: boolean
+  setAside?: boolean
   queueDepth?: boolean
   outboxDepth?: boolean
   activeModelName?: boolean
@@ -1926,7 +1969,7 @@ export type DeviceSelectScalar = {
   lastOfflineAt?: boolean
 }
 
-export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "accelerators" | "plcLinks" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision" | "publicKey" | "lastStatusAt" | "lastOfflineAt", ExtArgs["result"]["device"]>
+export type DeviceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "stationId" | "name" | "hostname" | "agentVersion" | "providers" | "credentialHash" | "disabled" | "enrolledAt" | "lastSeenAt" | "health" | "provider" | "accelerators" | "plcLinks" | "setAside" | "queueDepth" | "outboxDepth" | "activeModelName" | "activeModelVersion" | "activeModelSha256" | "desiredModelVersionId" | "shadowModelVersionId" | "desiredRolloutId" | "desiredRevision" | "publicKey" | "lastStatusAt" | "lastOfflineAt", ExtArgs["result"]["device"]>
 export type DeviceInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
   desiredModel?: boolean | Prisma.Device$desiredModelArgs<ExtArgs>
@@ -1968,6 +2011,10 @@ export type $DevicePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     provider: string | null
     accelerators: runtime.JsonValue | null
     plcLinks: runtime.JsonValue | null
+    /**
+     * Results the agent set aside (refused for good): { count, lastReason, lastAt } from its heartbeat.
+     */
+    setAside: runtime.JsonValue | null
     queueDepth: number
     outboxDepth: number
     activeModelName: string | null
@@ -2427,6 +2474,7 @@ export interface DeviceFieldRefs {
   readonly provider: Prisma.FieldRef<"Device", 'String'>
   readonly accelerators: Prisma.FieldRef<"Device", 'Json'>
   readonly plcLinks: Prisma.FieldRef<"Device", 'Json'>
+  readonly setAside: Prisma.FieldRef<"Device", 'Json'>
   readonly queueDepth: Prisma.FieldRef<"Device", 'Int'>
   readonly outboxDepth: Prisma.FieldRef<"Device", 'Int'>
   readonly activeModelName: Prisma.FieldRef<"Device", 'String'>
