@@ -54,6 +54,8 @@ export const DeviceSummary = z.object({
   provider: z.string().nullable(),
   accelerators: Heartbeat.shape.accelerators.unwrap().nullable(),
   plcLinks: Heartbeat.shape.plc.unwrap().nullable(),
+  /** Results the control plane refused for good, set aside on the device (null from agents that predate it). */
+  setAside: Heartbeat.shape.setAside.unwrap().nullable(),
   queueDepth: z.number().int(),
   outboxDepth: z.number().int(),
   activeModel: z

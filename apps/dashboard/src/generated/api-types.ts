@@ -292,6 +292,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/enrolment-tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an enrolment token that has not been used (audited) */
+        delete: operations["FleetController_revokeToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/lines": {
         parameters: {
             query?: never;
@@ -1325,6 +1342,11 @@ export interface components {
             provider: string | null;
             providers: string[];
             queueDepth: number;
+            setAside: {
+                count: number;
+                lastAt: string | null;
+                lastReason: string | null;
+            } | null;
             shadowModelVersionId: string | null;
             site: string;
             siteId: string;
@@ -1377,6 +1399,11 @@ export interface components {
             provider: string | null;
             providers: string[];
             queueDepth: number;
+            setAside: {
+                count: number;
+                lastAt: string | null;
+                lastReason: string | null;
+            } | null;
             shadowModelVersionId: string | null;
             stationId: string;
         };
@@ -1535,6 +1562,11 @@ export interface components {
             queueDepth: number;
             /** @constant */
             schema: "diad.heartbeat/v1";
+            setAside?: {
+                count: number;
+                lastAt: string | null;
+                lastReason: string | null;
+            };
         };
         HeartbeatReplyDto_Output: {
             revision: number;
@@ -1819,6 +1851,14 @@ export interface components {
             station: string;
             /** @enum {string} */
             verdict: "OK" | "NOK";
+        };
+        RevokedEnrolmentTokenDto_Output: {
+            /** @description ISO 8601 time */
+            expiresAt: string;
+            id: string;
+            /** @constant */
+            revoked: true;
+            stationId: string;
         };
         /**
          * @default {
@@ -2526,6 +2566,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EnrolmentTokenDto_Output"];
+                };
+            };
+        };
+    };
+    FleetController_revokeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevokedEnrolmentTokenDto_Output"];
                 };
             };
         };
