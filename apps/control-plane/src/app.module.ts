@@ -1,11 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, Reflector } from '@nestjs/core';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditService } from './audit/audit.service.js';
 import { AuthController, LOGIN_LIMITER } from './auth/auth.controller.js';
 import { AuthGuard, RATE_LIMITER } from './auth/auth.guard.js';
 import { AuthService } from './auth/auth.service.js';
 import type { BlobStore } from './blob/blob-store.js';
+import { ResponseCheck, ZodPipe } from './common/dto.js';
 import { AllErrorsFilter } from './common/errors.js';
 import type { Logger } from './common/logger.js';
 import { Metrics } from './common/metrics.js';
@@ -87,6 +88,13 @@ export class AppModule {
         },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useValue: new AllErrorsFilter(deps.log) },
+        { provide: APP_PIPE, useValue: new ZodPipe() },
+        {
+          provide: APP_INTERCEPTOR,
+          useFactory: (reflector: Reflector) =>
+            new ResponseCheck(reflector, deps.log, deps.metrics, deps.config.responseCheck),
+          inject: [Reflector],
+        },
         AuditService,
         AuthService,
         LabelsService,

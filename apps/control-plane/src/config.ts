@@ -111,6 +111,12 @@ export const ControlPlaneConfig = z
     /** Requests per minute per principal (or per address when anonymous); 0 turns limiting off. */
     rateLimitPerMinute: int(0, 1_000_000).default(1200),
     loginRateLimitPerMinute: int(0, 10_000).default(10),
+    /**
+     * A JSON response that does not match the schema its route declares (the published OpenAPI document):
+     * `reject` answers 500 instead; `log` sends it anyway. Both log it and count it in
+     * diad_http_response_schema_mismatch_total.
+     */
+    responseCheck: z.enum(['reject', 'log']).default('reject'),
     /** Shifts of equal length for the "shift" aggregate, starting at `shiftOrigin` local time. */
     shiftHours: int(1, 24).default(8),
     shiftOrigin: z
@@ -299,6 +305,7 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   ROLLOUT_TICK_MS: 'rolloutTickMs',
   RATE_LIMIT_PER_MINUTE: 'rateLimitPerMinute',
   LOGIN_RATE_LIMIT_PER_MINUTE: 'loginRateLimitPerMinute',
+  RESPONSE_CHECK: 'responseCheck',
   SHIFT_HOURS: 'shiftHours',
   SHIFT_ORIGIN: 'shiftOrigin',
   TIME_ZONE: 'timeZone',

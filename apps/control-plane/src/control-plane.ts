@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import { AuthService } from './auth/auth.service.js';
 import type { BlobStore } from './blob/blob-store.js';
@@ -13,6 +13,7 @@ import { httpMiddleware } from './common/http-middleware.js';
 import { createLogger, type Logger } from './common/logger.js';
 import { Metrics } from './common/metrics.js';
 import { NestPinoLogger } from './common/nest-logger.js';
+import { openApiDocument } from './common/openapi.js';
 import { type Clock, systemClock } from './common/tokens.js';
 import { type ControlPlaneConfig, type ControlPlaneConfigInput, parseConfig } from './config.js';
 import { serveDashboard } from './dashboard/static-dashboard.js';
@@ -76,17 +77,7 @@ export async function createControlPlane(
     app.use(serveDashboard({ dir: config.dashboardDir }));
     app.use(httpMiddleware(log, metrics));
     app.useBodyParser('json', { limit: '32mb' });
-    const doc = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('DiAD Edge control plane')
-        .setDescription(
-          'Fleet, model registry, rollouts, thresholds, results and audit. Authenticate with Authorization: Bearer <JWT from /api/v1/auth/login | API key | device credential>.',
-        )
-        .setVersion('1')
-        .addBearerAuth()
-        .build(),
-    );
+    const doc = openApiDocument(app);
     SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
     await app.get(AuthService).seedAdmin();
     metrics.watchDevices(async () => {

@@ -132,7 +132,7 @@ export function matchesFilter(
     verdict: string | null;
     score: number | null;
     inspectedAt: string;
-    model: { name: string; version: string } | null;
+    model: { name: string; version: string | null } | null;
   },
   f: HistoryFilter,
 ): boolean {

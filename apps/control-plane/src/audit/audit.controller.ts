@@ -1,8 +1,9 @@
-import { Controller, Get, Inject, Query } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HUMANS, Roles } from '../auth/roles.js';
-import { parse } from '../common/validation.js';
-import { AuditQuery, AuditService } from './audit.service.js';
+import { QueryOf, Returns } from '../common/dto.js';
+import { AuditPageDto, AuditQueryDto } from './audit.dto.js';
+import { AuditService } from './audit.service.js';
 
 @ApiTags('audit')
 @ApiBearerAuth()
@@ -16,7 +17,8 @@ export class AuditController {
     summary:
       'Query the append-only audit log (newest first; filters: entityType, entityId, actorId, action, from, to)',
   })
-  list(@Query() q: unknown) {
-    return this.audit.query(parse(AuditQuery, q, 'query'));
+  @Returns(AuditPageDto)
+  list(@QueryOf(AuditQueryDto) q: AuditQueryDto) {
+    return this.audit.query(q);
   }
 }

@@ -1,5 +1,4 @@
 import {
-  Body,
   Controller,
   Delete,
   Get,
@@ -12,11 +11,22 @@ import {
   Post,
   Req,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { BodyOf, Returns, UuidPipe } from '../common/dto.js';
 import { RateLimiter } from '../common/rate-limiter.js';
 import { type AppRequest, contextOf } from '../common/request-context.js';
-import { jsonSchema, parse, uuidParam } from '../common/validation.js';
-import { AuthService, CreateApiKey, CreateUser, Login, UpdateUser } from './auth.service.js';
+import {
+  ApiKeyDto,
+  CreateApiKeyDto,
+  CreatedApiKeyDto,
+  CreateUserDto,
+  LoginDto,
+  LoginReplyDto,
+  PrincipalDto,
+  UpdateUserDto,
+  UserDto,
+} from './auth.dto.js';
+import { AuthService } from './auth.service.js';
 import { HUMANS, Public, Roles } from './roles.js';
 
 export const LOGIN_LIMITER = Symbol('LOGIN_LIMITER');
@@ -34,18 +44,18 @@ export class AuthController {
   @Public()
   @HttpCode(200)
   @ApiOperation({ summary: 'Sign in with username and password; returns a JWT for Authorization: Bearer' })
-  @ApiBody({ schema: jsonSchema(Login) })
-  async login(@Body() body: unknown, @Req() req: AppRequest) {
+  @Returns(LoginReplyDto)
+  async login(@BodyOf(LoginDto) body: LoginDto, @Req() req: AppRequest) {
     const wait = this.loginLimiter.take(`login:${req.ip}`);
     if (wait > 0)
       throw new HttpException(`too many sign-in attempts; retry in ${wait} s`, HttpStatus.TOO_MANY_REQUESTS);
-    const b = parse(Login, body, 'body');
-    return this.auth.login(b.username, b.password, req.ip ?? null);
+    return this.auth.login(body.username, body.password, req.ip ?? null);
   }
 
   @Get('auth/me')
   @Roles(...HUMANS, 'device')
   @ApiOperation({ summary: 'The caller: kind, id, name and role' })
+  @Returns(PrincipalDto)
   me(@Req() req: AppRequest) {
     return req.principal;
   }
@@ -53,6 +63,7 @@ export class AuthController {
   @Get('users')
   @Roles('admin')
   @ApiOperation({ summary: 'List users' })
+  @Returns([UserDto])
   listUsers() {
     return this.auth.listUsers();
   }
@@ -60,22 +71,27 @@ export class AuthController {
   @Post('users')
   @Roles('admin')
   @ApiOperation({ summary: 'Create a user (admin, engineer or supervisor)' })
-  @ApiBody({ schema: jsonSchema(CreateUser) })
-  createUser(@Body() body: unknown, @Req() req: AppRequest) {
-    return this.auth.createUser(contextOf(req), parse(CreateUser, body, 'body'));
+  @Returns(UserDto, 201)
+  createUser(@BodyOf(CreateUserDto) body: CreateUserDto, @Req() req: AppRequest) {
+    return this.auth.createUser(contextOf(req), body);
   }
 
   @Patch('users/:id')
   @Roles('admin')
   @ApiOperation({ summary: 'Change a user: role, password, disabled' })
-  @ApiBody({ schema: jsonSchema(UpdateUser) })
-  updateUser(@Param('id') id: string, @Body() body: unknown, @Req() req: AppRequest) {
-    return this.auth.updateUser(contextOf(req), parse(uuidParam, id, 'id'), parse(UpdateUser, body, 'body'));
+  @Returns(UserDto)
+  updateUser(
+    @Param('id', UuidPipe) id: string,
+    @BodyOf(UpdateUserDto) body: UpdateUserDto,
+    @Req() req: AppRequest,
+  ) {
+    return this.auth.updateUser(contextOf(req), id, body);
   }
 
   @Get('api-keys')
   @Roles('admin')
   @ApiOperation({ summary: 'List API keys (never the secret)' })
+  @Returns([ApiKeyDto])
   listKeys() {
     return this.auth.listApiKeys();
   }
@@ -83,15 +99,16 @@ export class AuthController {
   @Post('api-keys')
   @Roles('admin')
   @ApiOperation({ summary: 'Create an API key; the key is returned once' })
-  @ApiBody({ schema: jsonSchema(CreateApiKey) })
-  createKey(@Body() body: unknown, @Req() req: AppRequest) {
-    return this.auth.createApiKey(contextOf(req), parse(CreateApiKey, body, 'body'));
+  @Returns(CreatedApiKeyDto, 201)
+  createKey(@BodyOf(CreateApiKeyDto) body: CreateApiKeyDto, @Req() req: AppRequest) {
+    return this.auth.createApiKey(contextOf(req), body);
   }
 
   @Delete('api-keys/:id')
   @Roles('admin')
   @ApiOperation({ summary: 'Revoke an API key' })
-  revokeKey(@Param('id') id: string, @Req() req: AppRequest) {
-    return this.auth.revokeApiKey(contextOf(req), parse(uuidParam, id, 'id'));
+  @Returns(ApiKeyDto)
+  revokeKey(@Param('id', UuidPipe) id: string, @Req() req: AppRequest) {
+    return this.auth.revokeApiKey(contextOf(req), id);
   }
 }

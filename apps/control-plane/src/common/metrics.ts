@@ -10,6 +10,12 @@ export class Metrics {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers: [this.registry],
   });
+  readonly responseSchemaMismatch = new Counter({
+    name: 'diad_http_response_schema_mismatch_total',
+    help: 'JSON responses that did not match the schema their route declares in the OpenAPI document',
+    labelNames: ['route'],
+    registers: [this.registry],
+  });
   readonly brokerIdentityOps = new Counter({
     name: 'diad_broker_identity_operations_total',
     help: 'Per-device broker identity changes (provision, revoke), by outcome (ok, failed)',

@@ -1,10 +1,40 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { z } from 'zod';
 import { Public } from '../auth/roles.js';
 import { Database } from '../db/database.js';
 import { Ingestion } from '../results/ingestion/ingestion.service.js';
+import { Returns, zodDto } from './dto.js';
 import { Metrics } from './metrics.js';
+
+class HealthDto extends zodDto(
+  z.object({ status: z.literal('ok'), database: z.enum(['pglite', 'postgres']) }),
+) {}
+class ReadinessDto extends zodDto(
+  z.object({
+    status: z.enum(['ready', 'not-ready']),
+    /** Why it is not ready (empty when ready). */
+    reasons: z.array(z.string()),
+    checks: z.object({
+      /** "ok" or what is wrong. */
+      database: z.string(),
+      migrations: z.string(),
+      ingestion: z.object({
+        transports: z.array(
+          z.object({
+            name: z.string(),
+            attached: z.boolean(),
+            stalled: z.string().optional(),
+            detail: z.string().optional(),
+          }),
+        ),
+        /** Why ingestion counts as stalled, or null. */
+        stalled: z.string().nullable(),
+      }),
+    }),
+  }),
+) {}
 
 @ApiTags('ops')
 @Controller()
@@ -26,6 +56,7 @@ export class OpsController {
   @Get('healthz')
   @Public()
   @ApiOperation({ summary: 'Liveness and database reachability' })
+  @Returns(HealthDto)
   async health() {
     await this.db.prisma.$queryRawUnsafe('SELECT 1');
     return { status: 'ok', database: this.db.kind };
@@ -37,6 +68,8 @@ export class OpsController {
     summary:
       'Readiness: database reachable, migrations applied, ingestion consumer attached and delivering, ingestion not stalled (503 with reasons otherwise)',
   })
+  @ApiResponse({ status: 200, type: ReadinessDto.Output })
+  @ApiResponse({ status: 503, type: ReadinessDto.Output })
   async ready(@Res() res: Response) {
     const reasons: string[] = [];
     let database: 'ok' | string = 'ok';

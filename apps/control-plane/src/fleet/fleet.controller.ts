@@ -1,18 +1,28 @@
-import { Body, Controller, Delete, Get, Inject, Param, Patch, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, Inject, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { HUMANS, OPERATORS, Roles } from '../auth/roles.js';
+import { BodyOf, QueryOf, Returns, UuidPipe, uuidParam, ZodPipe } from '../common/dto.js';
 import { type AppRequest, contextOf } from '../common/request-context.js';
-import { jsonSchema, parse, uuidParam } from '../common/validation.js';
 import { DesiredStateService } from './desired-state.service.js';
 import {
-  CreateEnrolmentToken,
-  CreateLine,
-  CreateSite,
-  CreateStation,
-  DeviceQuery,
-  FleetService,
-  UpdateDevice,
-} from './fleet.service.js';
+  CreateEnrolmentTokenDto,
+  CreateLineDto,
+  CreateSiteDto,
+  CreateStationDto,
+  DesiredStateDto,
+  DeviceDto,
+  DeviceQueryDto,
+  DeviceSummaryDto,
+  EnrolmentTokenDto,
+  LineDto,
+  RevokedEnrolmentTokenDto,
+  SiteDto,
+  StationDto,
+  UpdateDeviceDto,
+} from './fleet.dto.js';
+import { FleetService } from './fleet.service.js';
+
+const optionalUuid = new ZodPipe(uuidParam.optional());
 
 @ApiTags('fleet')
 @ApiBearerAuth()
@@ -26,14 +36,15 @@ export class FleetController {
   @Post('sites')
   @Roles(...OPERATORS)
   @ApiOperation({ summary: 'Create a site' })
-  @ApiBody({ schema: jsonSchema(CreateSite) })
-  createSite(@Body() body: unknown, @Req() req: AppRequest) {
-    return this.fleet.createSite(contextOf(req), parse(CreateSite, body, 'body'));
+  @Returns(SiteDto, 201)
+  createSite(@BodyOf(CreateSiteDto) body: CreateSiteDto, @Req() req: AppRequest) {
+    return this.fleet.createSite(contextOf(req), body);
   }
 
   @Get('sites')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'List sites' })
+  @Returns([SiteDto])
   sites() {
     return this.fleet.listSites();
   }
@@ -41,78 +52,86 @@ export class FleetController {
   @Post('lines')
   @Roles(...OPERATORS)
   @ApiOperation({ summary: 'Create a line in a site' })
-  @ApiBody({ schema: jsonSchema(CreateLine) })
-  createLine(@Body() body: unknown, @Req() req: AppRequest) {
-    return this.fleet.createLine(contextOf(req), parse(CreateLine, body, 'body'));
+  @Returns(LineDto, 201)
+  createLine(@BodyOf(CreateLineDto) body: CreateLineDto, @Req() req: AppRequest) {
+    return this.fleet.createLine(contextOf(req), body);
   }
 
   @Get('lines')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'List lines (filter: siteId)' })
-  lines(@Query('siteId') siteId: unknown) {
-    return this.fleet.listLines(parse(uuidParam.optional(), siteId, 'siteId'));
+  @ApiQuery({ name: 'siteId', required: false, format: 'uuid' })
+  @Returns([LineDto])
+  lines(@Query('siteId', optionalUuid) siteId: string | undefined) {
+    return this.fleet.listLines(siteId);
   }
 
   @Post('stations')
   @Roles(...OPERATORS)
   @ApiOperation({ summary: 'Create a station on a line' })
-  @ApiBody({ schema: jsonSchema(CreateStation) })
-  createStation(@Body() body: unknown, @Req() req: AppRequest) {
-    return this.fleet.createStation(contextOf(req), parse(CreateStation, body, 'body'));
+  @Returns(StationDto, 201)
+  createStation(@BodyOf(CreateStationDto) body: CreateStationDto, @Req() req: AppRequest) {
+    return this.fleet.createStation(contextOf(req), body);
   }
 
   @Get('stations')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'List stations (filter: lineId)' })
-  stations(@Query('lineId') lineId: unknown) {
-    return this.fleet.listStations(parse(uuidParam.optional(), lineId, 'lineId'));
+  @ApiQuery({ name: 'lineId', required: false, format: 'uuid' })
+  @Returns([StationDto])
+  stations(@Query('lineId', optionalUuid) lineId: string | undefined) {
+    return this.fleet.listStations(lineId);
   }
 
   @Post('enrolment-tokens')
   @Roles(...OPERATORS)
   @ApiOperation({ summary: 'Issue a one-time enrolment token for a station (returned once)' })
-  @ApiBody({ schema: jsonSchema(CreateEnrolmentToken) })
-  token(@Body() body: unknown, @Req() req: AppRequest) {
-    return this.fleet.createEnrolmentToken(contextOf(req), parse(CreateEnrolmentToken, body, 'body'));
+  @Returns(EnrolmentTokenDto, 201)
+  token(@BodyOf(CreateEnrolmentTokenDto) body: CreateEnrolmentTokenDto, @Req() req: AppRequest) {
+    return this.fleet.createEnrolmentToken(contextOf(req), body);
   }
 
   @Delete('enrolment-tokens/:id')
   @Roles(...OPERATORS)
   @ApiOperation({ summary: 'Revoke an enrolment token that has not been used (audited)' })
-  revokeToken(@Param('id') id: string, @Req() req: AppRequest) {
-    return this.fleet.revokeEnrolmentToken(contextOf(req), parse(uuidParam, id, 'id'));
+  @Returns(RevokedEnrolmentTokenDto)
+  revokeToken(@Param('id', UuidPipe) id: string, @Req() req: AppRequest) {
+    return this.fleet.revokeEnrolmentToken(contextOf(req), id);
   }
 
   @Get('devices')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'List devices with online status (filters: siteId, lineId, stationId, online)' })
-  devices(@Query() q: unknown) {
-    return this.fleet.listDevices(parse(DeviceQuery, q, 'query'));
+  @Returns([DeviceDto])
+  devices(@QueryOf(DeviceQueryDto) q: DeviceQueryDto) {
+    return this.fleet.listDevices(q);
   }
 
   @Get('devices/:id')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'One device' })
-  device(@Param('id') id: string) {
-    return this.fleet.getDevice(parse(uuidParam, id, 'id'));
+  @Returns(DeviceDto)
+  device(@Param('id', UuidPipe) id: string) {
+    return this.fleet.getDevice(id);
   }
 
   @Patch('devices/:id')
   @Roles(...OPERATORS)
   @ApiOperation({ summary: 'Rename or disable a device (a disabled device can no longer authenticate)' })
-  @ApiBody({ schema: jsonSchema(UpdateDevice) })
-  update(@Param('id') id: string, @Body() body: unknown, @Req() req: AppRequest) {
-    return this.fleet.updateDevice(
-      contextOf(req),
-      parse(uuidParam, id, 'id'),
-      parse(UpdateDevice, body, 'body'),
-    );
+  @Returns(DeviceSummaryDto)
+  update(
+    @Param('id', UuidPipe) id: string,
+    @BodyOf(UpdateDeviceDto) body: UpdateDeviceDto,
+    @Req() req: AppRequest,
+  ) {
+    return this.fleet.updateDevice(contextOf(req), id, body);
   }
 
   @Get('devices/:id/desired-state')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'The desired state the device is served (model, shadow model, thresholds)' })
-  desiredState(@Param('id') id: string) {
-    return this.desired.forDevice(parse(uuidParam, id, 'id'));
+  @Returns(DesiredStateDto)
+  desiredState(@Param('id', UuidPipe) id: string) {
+    return this.desired.forDevice(id);
   }
 }

@@ -1,17 +1,24 @@
-import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { HUMANS, OPERATORS, Roles } from '../auth/roles.js';
+import { BodyOf, QueryOf, Returns, ReturnsFile, ZodPipe } from '../common/dto.js';
 import { type AppRequest, contextOf } from '../common/request-context.js';
-import { jsonSchema, parse } from '../common/validation.js';
 import type { ModelVersion } from '../generated/prisma/client.js';
-import { CreateSigningKey, ModelListQuery, ModelStatusChange, ModelsService } from './models.service.js';
+import {
+  CreateSigningKeyDto,
+  ModelListQueryDto,
+  ModelStatusChangeDto,
+  ModelVersionDto,
+  SigningKeyDto,
+} from './models.dto.js';
+import { ModelsService } from './models.service.js';
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected a model name');
-const version = z
-  .string()
-  .regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/, 'expected a semver');
+const name = new ZodPipe(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected a model name'));
+const version = new ZodPipe(
+  z.string().regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/, 'expected a semver'),
+);
 
 @ApiTags('models')
 @ApiBearerAuth()
@@ -39,6 +46,7 @@ export class ModelsController {
       },
     },
   })
+  @Returns(ModelVersionDto, 201)
   upload(@Req() req: AppRequest) {
     return this.models.upload(contextOf(req), req.headers, req);
   }
@@ -46,15 +54,17 @@ export class ModelsController {
   @Get('models')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'List model versions (filters: name, status)' })
-  list(@Query() q: unknown) {
-    return this.models.list(parse(ModelListQuery, q, 'query'));
+  @Returns([ModelVersionDto])
+  list(@QueryOf(ModelListQueryDto) q: ModelListQueryDto) {
+    return this.models.list(q);
   }
 
   @Get('models/:name/versions/:version')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'One model version with its manifest and calibration' })
-  get(@Param('name') n: string, @Param('version') v: string) {
-    return this.models.get(parse(name, n, 'name'), parse(version, v, 'version'));
+  @Returns(ModelVersionDto)
+  get(@Param('name', name) n: string, @Param('version', version) v: string) {
+    return this.models.get(n, v);
   }
 
   @Post('models/:name/versions/:version/status')
@@ -62,32 +72,29 @@ export class ModelsController {
   @ApiOperation({
     summary: 'Deprecate, retire or re-activate a version (retire refused while devices still use it)',
   })
-  @ApiBody({ schema: jsonSchema(ModelStatusChange) })
+  @Returns(ModelVersionDto, 201)
   status(
-    @Param('name') n: string,
-    @Param('version') v: string,
-    @Body() body: unknown,
+    @Param('name', name) n: string,
+    @Param('version', version) v: string,
+    @BodyOf(ModelStatusChangeDto) body: ModelStatusChangeDto,
     @Req() req: AppRequest,
   ) {
-    return this.models.setStatus(
-      contextOf(req),
-      parse(name, n, 'name'),
-      parse(version, v, 'version'),
-      parse(ModelStatusChange, body, 'body'),
-    );
+    return this.models.setStatus(contextOf(req), n, v, body);
   }
 
   @Get('models/:name/versions/:version/bundle')
   @Roles(...OPERATORS)
   @ApiOperation({ summary: 'Download the bundle .tar' })
-  async download(@Param('name') n: string, @Param('version') v: string, @Res() res: Response) {
-    const row = await this.models.find(parse(name, n, 'name'), parse(version, v, 'version'));
+  @ReturnsFile(['application/x-tar'], 'the bundle .tar')
+  async download(@Param('name', name) n: string, @Param('version', version) v: string, @Res() res: Response) {
+    const row = await this.models.find(n, v);
     await sendBundle(this.models, row, res);
   }
 
   @Get('signing-keys')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'Trusted ed25519 keys for bundle signatures' })
+  @Returns([SigningKeyDto])
   keys() {
     return this.models.listSigningKeys();
   }
@@ -95,9 +102,9 @@ export class ModelsController {
   @Post('signing-keys')
   @Roles('admin')
   @ApiOperation({ summary: 'Trust an ed25519 public key (PEM or base64 of the 32 raw bytes)' })
-  @ApiBody({ schema: jsonSchema(CreateSigningKey) })
-  addKey(@Body() body: unknown, @Req() req: AppRequest) {
-    return this.models.createSigningKey(contextOf(req), parse(CreateSigningKey, body, 'body'));
+  @Returns(SigningKeyDto, 201)
+  addKey(@BodyOf(CreateSigningKeyDto) body: CreateSigningKeyDto, @Req() req: AppRequest) {
+    return this.models.createSigningKey(contextOf(req), body);
   }
 }
 

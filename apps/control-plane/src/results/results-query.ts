@@ -5,49 +5,51 @@ const code = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected letters, digits, "_", "." or "-"');
 const time = z.string().datetime({ offset: true, message: 'expected an ISO 8601 time with offset' });
 
-export const ResultFilter = z
-  .object({
-    site: code.optional(),
-    line: code.optional(),
-    station: code.optional(),
-    deviceId: z.string().min(1).max(64).optional(),
-    partId: z.string().min(1).max(128).optional(),
-    category: z.string().min(1).max(64).optional(),
-    from: time.optional(),
-    to: time.optional(),
-    verdict: z.enum(['OK', 'NOK']).optional(),
-    state: z.enum(['ok', 'nok', 'error', 'overrun']).optional(),
-    modelName: z.string().min(1).max(64).optional(),
-    modelVersion: z.string().min(1).max(64).optional(),
-    minScore: z.coerce.number().finite().optional(),
-    maxScore: z.coerce.number().finite().optional(),
-  })
-  .refine((f) => !f.from || !f.to || Date.parse(f.from) < Date.parse(f.to), {
+const filterFields = z.object({
+  site: code.optional(),
+  line: code.optional(),
+  station: code.optional(),
+  deviceId: z.string().min(1).max(64).optional(),
+  partId: z.string().min(1).max(128).optional(),
+  category: z.string().min(1).max(64).optional(),
+  from: time.optional(),
+  to: time.optional(),
+  verdict: z.enum(['OK', 'NOK']).optional(),
+  state: z.enum(['ok', 'nok', 'error', 'overrun']).optional(),
+  modelName: z.string().min(1).max(64).optional(),
+  modelVersion: z.string().min(1).max(64).optional(),
+  minScore: z.coerce.number().finite().optional(),
+  maxScore: z.coerce.number().finite().optional(),
+});
+
+// Each query is one flat object (not an intersection) so the OpenAPI document lists its parameters one by one.
+function fromBeforeTo<T extends z.ZodType<{ from?: string; to?: string }>>(schema: T) {
+  return schema.refine((f) => !f.from || !f.to || Date.parse(f.from) < Date.parse(f.to), {
     message: 'expected from < to',
     path: ['from'],
   });
+}
+
+export const ResultFilter = fromBeforeTo(filterFields);
 export type ResultFilter = z.infer<typeof ResultFilter>;
 
-export const ResultPageQuery = z.intersection(
-  ResultFilter,
-  z.object({
+export const ResultPageQuery = fromBeforeTo(
+  filterFields.extend({
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     cursor: z.string().max(200).optional(),
   }),
 );
 
-export const AggregateQuery = z.intersection(
-  ResultFilter,
-  z.object({
+export const AggregateQuery = fromBeforeTo(
+  filterFields.extend({
     bucket: z.enum(['hour', 'day', 'shift', 'none']).default('hour'),
     /** `model`: one series per model version; `none`: all results together. */
     groupBy: z.enum(['model', 'none']).default('model'),
   }),
 );
 
-export const ExportQuery = z.intersection(
-  ResultFilter,
-  z.object({ limit: z.coerce.number().int().min(1).max(1_000_000).default(100_000) }),
+export const ExportQuery = fromBeforeTo(
+  filterFields.extend({ limit: z.coerce.number().int().min(1).max(1_000_000).default(100_000) }),
 );
 
 /** A WHERE clause with positional parameters ($1, $2, ...). */

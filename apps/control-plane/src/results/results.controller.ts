@@ -4,32 +4,31 @@ import {
   Inject,
   type MessageEvent,
   Param,
-  Query,
   Res,
   ServiceUnavailableException,
   Sse,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { defer, filter, finalize, map, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { HUMANS, Roles } from '../auth/roles.js';
+import { QueryOf, Returns, ReturnsFile, UuidPipe, ZodPipe } from '../common/dto.js';
 import { Metrics } from '../common/metrics.js';
 import { CONFIG } from '../common/tokens.js';
-import { parse, uuidParam } from '../common/validation.js';
 import type { ControlPlaneConfig } from '../config.js';
-import { ARTIFACT_KINDS, ArtifactsService } from './artifacts.service.js';
+import { ARTIFACT_KINDS, type ArtifactKind, ArtifactsService } from './artifacts.service.js';
 import { ResultEvents } from './result-events.js';
+import {
+  AggregateQueryDto,
+  AggregatesDto,
+  ExportQueryDto,
+  ResultDto,
+  ResultPageDto,
+  ResultPageQueryDto,
+  StreamQueryDto,
+} from './results.dto.js';
 import { CSV_COLUMNS, csvLine, ResultsService } from './results.service.js';
-import { AggregateQuery, ExportQuery, ResultPageQuery } from './results-query.js';
-
-const StreamQuery = z.object({
-  site: z.string().optional(),
-  line: z.string().optional(),
-  station: z.string().optional(),
-  verdict: z.enum(['OK', 'NOK']).optional(),
-  access_token: z.string().optional(),
-});
 
 const FILTER_DOC = [
   'site',
@@ -69,8 +68,9 @@ export class ResultsController {
     summary: 'Defect history, newest first, keyset-paginated ({ items, nextCursor })',
     description: `Filters: ${FILTER_DOC.join(', ')}; limit (1-1000), cursor.`,
   })
-  list(@Query() q: unknown) {
-    return this.results.page(parse(ResultPageQuery, q, 'query'));
+  @Returns(ResultPageDto)
+  list(@QueryOf(ResultPageQueryDto) q: ResultPageQueryDto) {
+    return this.results.page(q);
   }
 
   @Get('aggregates')
@@ -80,16 +80,17 @@ export class ResultsController {
     description:
       'bucket=hour|day|shift|none, groupBy=model|none, plus the list filters; from defaults to 24 h ago.',
   })
-  aggregates(@Query() q: unknown) {
-    return this.results.aggregate(parse(AggregateQuery, q, 'query'));
+  @Returns(AggregatesDto)
+  aggregates(@QueryOf(AggregateQueryDto) q: AggregateQueryDto) {
+    return this.results.aggregate(q);
   }
 
   @Get('export.csv')
   @Roles(...HUMANS)
   @ApiProduces('text/csv')
   @ApiOperation({ summary: 'CSV of the filtered history (limit up to 1,000,000 rows), streamed' })
-  async export(@Query() q: unknown, @Res() res: Response) {
-    const query = parse(ExportQuery, q, 'query');
+  @ReturnsFile(['text/csv'], 'one row per result, newest first')
+  async export(@QueryOf(ExportQueryDto) query: ExportQueryDto, @Res() res: Response) {
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', 'attachment; filename="diad-results.csv"');
     res.write(`${CSV_COLUMNS.join(',')}\r\n`);
@@ -101,16 +102,14 @@ export class ResultsController {
 
   @Sse('stream')
   @Roles(...HUMANS)
-  @ApiQuery({
-    name: 'access_token',
-    required: false,
-    description: 'for EventSource, which cannot send headers',
-  })
   @ApiOperation({
     summary: 'Server-Sent Events: every new result as it is stored (filters: site, line, station, verdict)',
   })
-  stream(@Query() q: unknown): Observable<MessageEvent> {
-    const f = parse(StreamQuery, q, 'query');
+  @ReturnsFile(
+    ['text/event-stream'],
+    'events of type "result", each data a result as GET /results/{id} returns it',
+  )
+  stream(@QueryOf(StreamQueryDto) f: StreamQueryDto): Observable<MessageEvent> {
     if (this.openStreams >= this.config.maxLiveStreams) {
       throw new ServiceUnavailableException(
         `results stream: ${this.config.maxLiveStreams} live streams are open, the limit (MAX_LIVE_STREAMS); try again later`,
@@ -139,18 +138,21 @@ export class ResultsController {
   @Get(':id')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'One result' })
-  get(@Param('id') id: string) {
-    return this.results.get(parse(uuidParam, id, 'id'));
+  @Returns(ResultDto)
+  get(@Param('id', UuidPipe) id: string) {
+    return this.results.get(id);
   }
 
   @Get(':id/:kind')
   @Roles(...HUMANS)
   @ApiOperation({ summary: "A result's stored image or heatmap (kind: image | heatmap)" })
-  async artifact(@Param('id') id: string, @Param('kind') kind: string, @Res() res: Response) {
-    const a = await this.artifacts.get(
-      parse(uuidParam, id, 'id'),
-      parse(z.enum(ARTIFACT_KINDS), kind, 'kind'),
-    );
+  @ReturnsFile(['image/png', 'image/jpeg', 'image/webp'], 'the stored image')
+  async artifact(
+    @Param('id', UuidPipe) id: string,
+    @Param('kind', new ZodPipe(z.enum(ARTIFACT_KINDS))) kind: ArtifactKind,
+    @Res() res: Response,
+  ) {
+    const a = await this.artifacts.get(id, kind);
     res.setHeader('Content-Type', a.contentType);
     res.setHeader('Content-Length', String(a.bytes));
     res.setHeader('Cache-Control', 'private, max-age=86400, immutable');

@@ -1,10 +1,10 @@
-import { Body, Controller, Get, Inject, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { z } from 'zod';
+import { Controller, Get, Inject, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { HUMANS, Roles } from '../auth/roles.js';
+import { BodyOf, isoDate, Returns, UuidPipe, ZodPipe } from '../common/dto.js';
 import { type AppRequest, contextOf } from '../common/request-context.js';
-import { jsonSchema, parse, uuidParam } from '../common/validation.js';
-import { CreateThresholds, ThresholdsService } from './thresholds.service.js';
+import { CreateThresholdsDto, EffectiveThresholdsDto, ThresholdSetDto } from './thresholds.dto.js';
+import { ThresholdsService } from './thresholds.service.js';
 
 @ApiTags('thresholds')
 @ApiBearerAuth()
@@ -17,31 +17,33 @@ export class ThresholdsController {
   @ApiOperation({
     summary: 'Add a threshold set for a line (a new version; station and category overrides; effective time)',
   })
-  @ApiBody({ schema: jsonSchema(CreateThresholds) })
-  create(@Param('lineId') lineId: string, @Body() body: unknown, @Req() req: AppRequest) {
-    return this.thresholds.create(
-      contextOf(req),
-      parse(uuidParam, lineId, 'lineId'),
-      parse(CreateThresholds, body, 'body'),
-    );
+  @Returns(ThresholdSetDto, 201)
+  create(
+    @Param('lineId', UuidPipe) lineId: string,
+    @BodyOf(CreateThresholdsDto) body: CreateThresholdsDto,
+    @Req() req: AppRequest,
+  ) {
+    return this.thresholds.create(contextOf(req), lineId, body);
   }
 
   @Get()
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'Every threshold set of a line, newest version first' })
-  list(@Param('lineId') lineId: string) {
-    return this.thresholds.list(parse(uuidParam, lineId, 'lineId'));
+  @Returns([ThresholdSetDto])
+  list(@Param('lineId', UuidPipe) lineId: string) {
+    return this.thresholds.list(lineId);
   }
 
   @Get('effective')
   @Roles(...HUMANS)
   @ApiOperation({ summary: 'The set in effect at a time (default now): { effective: set | null }' })
-  async effective(@Param('lineId') lineId: string, @Query('at') at: unknown) {
-    const when = parse(z.string().datetime({ offset: true }).optional(), at, 'at');
-    const set = await this.thresholds.effective(
-      parse(uuidParam, lineId, 'lineId'),
-      when ? new Date(when) : undefined,
-    );
+  @ApiQuery({ name: 'at', required: false, description: 'ISO 8601 time with offset; default now' })
+  @Returns(EffectiveThresholdsDto)
+  async effective(
+    @Param('lineId', UuidPipe) lineId: string,
+    @Query('at', new ZodPipe(isoDate.optional())) at: string | undefined,
+  ) {
+    const set = await this.thresholds.effective(lineId, at ? new Date(at) : undefined);
     return { effective: set ?? null };
   }
 }

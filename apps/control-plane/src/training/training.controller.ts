@@ -1,9 +1,10 @@
-import { Body, Controller, Get, Inject, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Inject, Param, Post, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HUMANS, OPERATORS, Roles } from '../auth/roles.js';
+import { BodyOf, QueryOf, Returns, UuidPipe } from '../common/dto.js';
 import { type AppRequest, contextOf } from '../common/request-context.js';
-import { jsonSchema, parse, uuidParam } from '../common/validation.js';
-import { CreateTrainingJob, TrainingJobQuery, TrainingService } from './training.service.js';
+import { CreateTrainingJobDto, TrainingJobDto, TrainingJobQueryDto } from './training.dto.js';
+import { TrainingService } from './training.service.js';
 
 @ApiTags('training')
 @ApiBearerAuth()
@@ -16,16 +17,17 @@ export class TrainingController {
   @ApiOperation({
     summary: 'Queue a training job on a frozen dataset (needs PostgreSQL and a trainer worker)',
   })
-  @ApiBody({ schema: jsonSchema(CreateTrainingJob) })
-  create(@Body() body: unknown, @Req() req: AppRequest) {
-    return this.training.create(contextOf(req), parse(CreateTrainingJob, body, 'body'));
+  @Returns(TrainingJobDto, 201)
+  create(@BodyOf(CreateTrainingJobDto) body: CreateTrainingJobDto, @Req() req: AppRequest) {
+    return this.training.create(contextOf(req), body);
   }
 
   @Get()
   @Roles(...HUMANS)
   @ApiOperation({ summary: "A line's training jobs with their progress, newest first" })
-  list(@Query() q: unknown) {
-    return this.training.list(parse(TrainingJobQuery, q, 'query').lineId);
+  @Returns([TrainingJobDto])
+  list(@QueryOf(TrainingJobQueryDto) q: TrainingJobQueryDto) {
+    return this.training.list(q.lineId);
   }
 
   @Get(':id')
@@ -33,21 +35,24 @@ export class TrainingController {
   @ApiOperation({
     summary: 'One training job: status, progress (stage, step, loss, ETA), the version it registered',
   })
-  get(@Param('id') id: string) {
-    return this.training.get(parse(uuidParam, id, 'id'));
+  @Returns(TrainingJobDto)
+  get(@Param('id', UuidPipe) id: string) {
+    return this.training.get(id);
   }
 
   @Post(':id/cancel')
   @Roles(...OPERATORS)
   @ApiOperation({ summary: 'Cancel a queued or running job' })
-  cancel(@Param('id') id: string, @Req() req: AppRequest) {
-    return this.training.cancel(contextOf(req), parse(uuidParam, id, 'id'));
+  @Returns(TrainingJobDto, 201)
+  cancel(@Param('id', UuidPipe) id: string, @Req() req: AppRequest) {
+    return this.training.cancel(contextOf(req), id);
   }
 
   @Post(':id/resume')
   @Roles(...OPERATORS)
   @ApiOperation({ summary: 'Queue a failed or cancelled job again; it continues from its last checkpoint' })
-  resume(@Param('id') id: string, @Req() req: AppRequest) {
-    return this.training.resume(contextOf(req), parse(uuidParam, id, 'id'));
+  @Returns(TrainingJobDto, 201)
+  resume(@Param('id', UuidPipe) id: string, @Req() req: AppRequest) {
+    return this.training.resume(contextOf(req), id);
   }
 }

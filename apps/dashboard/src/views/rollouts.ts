@@ -27,11 +27,9 @@ function statusBadge(s: RolloutStatus): HTMLElement {
 
 function stageLabel(r: Rollout, i: number): string {
   const st = r.stages[i];
-  return st?.percent !== undefined
-    ? `${st.percent} %`
-    : st?.count !== undefined
-      ? `${st.count} device(s)`
-      : `stage ${i + 1}`;
+  if (st && 'percent' in st) return `${st.percent} %`;
+  if (st && 'count' in st) return `${st.count} device(s)`;
+  return `stage ${i + 1}`;
 }
 
 export function rolloutsView(ctx: AppContext): View {
@@ -321,7 +319,7 @@ function metrics(r: RolloutDetail): HTMLElement | null {
       'caption',
       null,
       'Candidate against baseline',
-      r.next ? ` — next step: ${r.next.action}${r.next.reason ? ` (${r.next.reason})` : ''}` : '',
+      r.next ? ` — next step: ${r.next.action}${'reason' in r.next ? ` (${r.next.reason})` : ''}` : '',
     ),
     h(
       'thead',
