@@ -87,6 +87,12 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly enrolments = new Counter({
+    name: 'diad_enrolments_total',
+    help: 'Enrolment requests, by outcome (enrolled; replayed: a retry answered with the same device; refused)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly rolloutActions = new Counter({
     name: 'diad_rollout_actions_total',
     help: 'Rollout transitions, by action',
