@@ -77,7 +77,16 @@ try {
     (n) => n === AGENTS,
     600_000,
   );
-  log(`${AGENTS} agents enrolled in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  {
+    // Retries answered with the same device (a reply lost to a client timeout after the commit).
+    const q = new pg.Client({ connectionString: stack.db.url });
+    await q.connect();
+    const { n } = (
+      await q.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'device.enrol-retry'`)
+    ).rows[0];
+    await q.end();
+    log(`${AGENTS} agents enrolled in ${((Date.now() - t0) / 1000).toFixed(0)} s (${n} enrolment retries)`);
+  }
   const stationIds = specs.map((s) => s.stationId);
   const first = await admin('POST', '/api/v1/rollouts', {
     model: { name: 'widget', version: '1.0.0' },
@@ -91,6 +100,9 @@ try {
   log('every agent on 1.0.0; producing');
 
   const sql = new pg.Client({ connectionString: stack.db.url });
+  // Without a listener, the database stopping in the cleanup below would crash the process with an "error" event
+  // and hide the error that led there.
+  sql.on('error', (e) => log(`bench database connection: ${e.message}`));
   await sql.connect();
   const count = async () => Number((await sql.query(`SELECT count(*)::int AS n FROM results`)).rows[0].n);
   f.produce(true);
@@ -151,6 +163,9 @@ try {
   await sql.end();
   await f.stop();
   fleet = null;
+} catch (e) {
+  log(`failed: ${(e as Error).stack ?? e}`);
+  process.exitCode = 1;
 } finally {
   fleet?.kill();
   await stack.close();
