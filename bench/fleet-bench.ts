@@ -97,6 +97,14 @@ try {
   if (first.status !== 201) throw new Error(`first rollout: ${first.status} ${JSON.stringify(first.body)}`);
   const versions = async () => (await f.stats()).map((a) => a.model);
   await until('every agent on 1.0.0', versions, (v) => v.every((x) => x === '1.0.0'), 600_000);
+  // The agents run 1.0.0 before the control plane has their reports (next heartbeat); the next rollout is refused
+  // (409) while this one is live.
+  await until(
+    'first rollout completed',
+    async () => (await admin('GET', `/api/v1/rollouts/${first.body.id}`)).body.status,
+    (st) => st === 'completed',
+    600_000,
+  );
   log('every agent on 1.0.0; producing');
 
   const sql = new pg.Client({ connectionString: stack.db.url });
@@ -165,6 +173,11 @@ try {
   fleet = null;
 } catch (e) {
   log(`failed: ${(e as Error).stack ?? e}`);
+  // The control planes' own account of a 5xx (their logs go with the folder removed below).
+  for (const [i, cp] of stack.cps.entries()) {
+    const errors = cp.tail.split('\n').filter((l) => /"level":(50|60)/.test(l));
+    log(`control plane ${i + 1}, last errors:\n${errors.slice(-5).join('\n')}`);
+  }
   process.exitCode = 1;
 } finally {
   fleet?.kill();
