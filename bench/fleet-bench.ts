@@ -175,7 +175,7 @@ try {
   log(`failed: ${(e as Error).stack ?? e}`);
   // The control planes' own account of a 5xx (their logs go with the folder removed below).
   for (const [i, cp] of stack.cps.entries()) {
-    const errors = cp.tail.split('\n').filter((l) => /"level":(50|60)/.test(l));
+    const errors = cp.tail.split('\n').filter((l) => /"level":("error"|"fatal"|50|60)/.test(l));
     log(`control plane ${i + 1}, last errors:\n${errors.slice(-5).join('\n')}`);
   }
   process.exitCode = 1;
