@@ -77,7 +77,16 @@ try {
     (n) => n === AGENTS,
     600_000,
   );
-  log(`${AGENTS} agents enrolled in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  {
+    // Retries answered with the same device (a reply lost to a client timeout after the commit).
+    const q = new pg.Client({ connectionString: stack.db.url });
+    await q.connect();
+    const { n } = (
+      await q.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'device.enrol-retry'`)
+    ).rows[0];
+    await q.end();
+    log(`${AGENTS} agents enrolled in ${((Date.now() - t0) / 1000).toFixed(0)} s (${n} enrolment retries)`);
+  }
   const stationIds = specs.map((s) => s.stationId);
   const first = await admin('POST', '/api/v1/rollouts', {
     model: { name: 'widget', version: '1.0.0' },
@@ -88,9 +97,20 @@ try {
   if (first.status !== 201) throw new Error(`first rollout: ${first.status} ${JSON.stringify(first.body)}`);
   const versions = async () => (await f.stats()).map((a) => a.model);
   await until('every agent on 1.0.0', versions, (v) => v.every((x) => x === '1.0.0'), 600_000);
+  // The agents run 1.0.0 before the control plane has their reports (next heartbeat); the next rollout is refused
+  // (409) while this one is live.
+  await until(
+    'first rollout completed',
+    async () => (await admin('GET', `/api/v1/rollouts/${first.body.id}`)).body.status,
+    (st) => st === 'completed',
+    600_000,
+  );
   log('every agent on 1.0.0; producing');
 
   const sql = new pg.Client({ connectionString: stack.db.url });
+  // Without a listener, the database stopping in the cleanup below would crash the process with an "error" event
+  // and hide the error that led there.
+  sql.on('error', (e) => log(`bench database connection: ${e.message}`));
   await sql.connect();
   const count = async () => Number((await sql.query(`SELECT count(*)::int AS n FROM results`)).rows[0].n);
   f.produce(true);
@@ -151,6 +171,14 @@ try {
   await sql.end();
   await f.stop();
   fleet = null;
+} catch (e) {
+  log(`failed: ${(e as Error).stack ?? e}`);
+  // The control planes' own account of a 5xx (their logs go with the folder removed below).
+  for (const [i, cp] of stack.cps.entries()) {
+    const errors = cp.tail.split('\n').filter((l) => /"level":("error"|"fatal"|50|60)/.test(l));
+    log(`control plane ${i + 1}, last errors:\n${errors.slice(-5).join('\n')}`);
+  }
+  process.exitCode = 1;
 } finally {
   fleet?.kill();
   await stack.close();

@@ -71,6 +71,12 @@ export class AgentMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly controlPlaneRetries = new Counter({
+    name: 'diad_agent_control_plane_retries_total',
+    help: 'Control-plane calls repeated after a transient failure (timeout, reset, 5xx), by call',
+    labelNames: ['call'] as const,
+    registers: [this.registry],
+  });
   readonly modelSwitches = new Counter({
     name: 'diad_agent_model_updates_total',
     help: 'Model updates by outcome',

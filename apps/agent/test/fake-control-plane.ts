@@ -40,6 +40,17 @@ export class FakeControlPlane {
   broker: { username: string; password: string } | undefined;
   enrolments = 0;
   downloads = 0;
+  /** Every enrolment request as received. */
+  readonly enrolRequests: unknown[] = [];
+  /**
+   * Faults for the next matching requests, each used once: `503` answers 503 without handling the request;
+   * `drop` handles it (a token is used, a download starts) and then resets the connection instead of answering
+   * in full (a bundle: after half of its bytes).
+   */
+  readonly faults: Array<{ method: string; path: RegExp; kind: 503 | 'drop' }> = [];
+  /** As the control plane does: a retry of the request that used a token gets the same answer (else 401). */
+  idempotentEnrolment = false;
+  private readonly used = new Map<string, string>();
   private server!: Server;
   url = '';
 
@@ -54,12 +65,22 @@ export class FakeControlPlane {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(obj === undefined ? '' : JSON.stringify(obj));
       };
+      if (req.method === 'POST' && req.url === agentApi.enrol) this.enrolRequests.push(body);
+      const fault = this.faults.findIndex((f) => f.method === req.method && f.path.test(req.url ?? ''));
+      const kind = fault >= 0 ? this.faults.splice(fault, 1)[0].kind : null;
+      if (kind === 503) return send(503, { error: 'simulated' });
+      const drop = kind === 'drop';
       const authed = req.headers.authorization === `Bearer ${this.credential}`;
       if (req.method === 'POST' && req.url === agentApi.enrol) {
         const r = EnrolRequest.safeParse(body);
         if (!r.success) return send(400, { error: 'bad request' });
-        if (!this.tokens.delete(r.data.token)) return send(401, { error: 'token unknown or used' });
-        this.enrolments++;
+        const same = JSON.stringify({ ...r.data, token: undefined });
+        if (!this.idempotentEnrolment || this.used.get(r.data.token) !== same) {
+          if (!this.tokens.delete(r.data.token)) return send(401, { error: 'token unknown or used' });
+          if (this.idempotentEnrolment) this.used.set(r.data.token, same);
+          this.enrolments++;
+        }
+        if (drop) return req.socket.destroy();
         return send(201, {
           deviceId: 'dev-1',
           credential: this.credential,
@@ -108,8 +129,13 @@ export class FakeControlPlane {
       const m = req.url?.match(/^\/api\/v1\/bundles\/([0-9a-f]{64})$/);
       if (req.method === 'GET' && m && this.bundles.has(m[1])) {
         this.downloads++;
-        res.writeHead(200, { 'content-type': 'application/x-tar' });
-        return res.end(this.bundles.get(m[1]));
+        const bytes = this.bundles.get(m[1])!;
+        res.writeHead(200, { 'content-type': 'application/x-tar', 'content-length': bytes.length });
+        if (drop) {
+          res.write(bytes.subarray(0, bytes.length >> 1));
+          return setTimeout(() => req.socket.destroy(), 20);
+        }
+        return res.end(bytes);
       }
       send(404, { error: 'not found' });
     });

@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Clock, systemClock } from '../src/clock.js';
 import { StandInInspector } from '../src/inspector/standin.js';
 import { ControlPlaneClient } from '../src/sync/client.js';
 import { StateStore } from '../src/sync/state-store.js';
@@ -18,7 +19,9 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
   beforeAll(() => cp.start());
   afterAll(() => cp.close());
 
-  async function setup(opts: { publicKey?: ReturnType<typeof generateKeyPairSync>['publicKey'] } = {}) {
+  async function setup(
+    opts: { publicKey?: ReturnType<typeof generateKeyPairSync>['publicKey']; clock?: Clock } = {},
+  ) {
     const stack = await inspectionStack();
     const dataDir = tmp();
     const state = new StateStore(join(dataDir, 'state.json'));
@@ -37,12 +40,16 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
       publicKey: opts.publicKey ?? null,
       heartbeatMs: 1000,
       backoff: { initialMs: 100, maxMs: 1000 },
-      clock: new FakeClock(),
+      clock: opts.clock ?? new FakeClock(),
       logger: silent,
       metrics: stack.metrics,
     });
     return { stack, sync, state, dataDir };
   }
+  /** Real timers for the tests whose retries wait (backoff 100–1000 ms). */
+  const realClock = systemClock;
+  const retries = async (stack: Awaited<ReturnType<typeof inspectionStack>>, call: string) =>
+    (await stack.metrics.controlPlaneRetries.get()).values.find((v) => v.labels.call === call)?.value ?? 0;
 
   it('enrols once with the one-time token, persists the credential (0600) and reuses it', async () => {
     cp.tokens.add('one-time-token-0123456789');
@@ -70,9 +77,75 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
     expect(stack.models.activeModel?.version).toBe('1.0.0');
   });
 
-  it('refuses a used token with a clear error', async () => {
+  it('refuses a used token with a clear error, without retrying', async () => {
     const { sync } = await setup();
+    const before = cp.enrolRequests.length;
     await expect(sync.syncOnce()).rejects.toThrow(/HTTP 401/);
+    expect(cp.enrolRequests.length).toBe(before + 1);
+  });
+
+  it('retries enrolment after a 503 and after a reply lost once the token was used, with the same request', async () => {
+    cp.tokens.add('one-time-token-0123456789');
+    cp.idempotentEnrolment = true;
+    try {
+      cp.faults.push(
+        { method: 'POST', path: /\/enrol$/, kind: 503 },
+        { method: 'POST', path: /\/enrol$/, kind: 'drop' },
+      );
+      const { sync, state, stack } = await setup({ clock: realClock });
+      const before = cp.enrolRequests.length;
+      const enrolled = cp.enrolments;
+      await sync.syncOnce();
+      expect(cp.enrolRequests.length).toBe(before + 3);
+      const sent = cp.enrolRequests.slice(before);
+      expect(sent[1]).toEqual(sent[0]);
+      expect(sent[2]).toEqual(sent[0]);
+      expect(cp.enrolments).toBe(enrolled + 1); // the token was used once, by the dropped request
+      expect(state.get().enrolment?.credential).toBe(cp.credential);
+      expect(await retries(stack, 'enrol')).toBe(2);
+    } finally {
+      cp.idempotentEnrolment = false;
+    }
+  });
+
+  it('retries a bundle download that fails with a 503 or a connection reset, then activates it', async () => {
+    cp.tokens.add('one-time-token-0123456789');
+    const { sync, stack } = await setup({ clock: realClock });
+    await sync.syncOnce();
+    const ref = cp.offer(bundleBytes('6.0.0'), 'standin', '6.0.0');
+    cp.desired = { ...cp.desired, revision: 30, model: ref, rolloutId: 'r30' };
+    cp.faults.push(
+      { method: 'GET', path: /\/bundles\//, kind: 503 },
+      { method: 'GET', path: /\/bundles\//, kind: 'drop' },
+    );
+    const downloads = cp.downloads;
+    await sync.syncOnce();
+    expect(cp.downloads).toBe(downloads + 2); // the 503 is answered before counting
+    expect(stack.models.activeModel?.version).toBe('6.0.0');
+    expect(sync.pendingReports.at(-1)).toMatchObject({ state: 'active', rolloutId: 'r30' });
+    expect(await retries(stack, 'download')).toBe(2);
+  });
+
+  it('reports a failed activation after the last try, and does not retry a 404', async () => {
+    cp.tokens.add('one-time-token-0123456789');
+    const { sync, stack } = await setup({ clock: realClock });
+    await sync.syncOnce();
+    const ref = cp.offer(bundleBytes('7.0.0'), 'standin', '7.0.0');
+    cp.desired = { ...cp.desired, revision: 31, model: ref, rolloutId: 'r31' };
+    for (let i = 0; i < 4; i++) cp.faults.push({ method: 'GET', path: /\/bundles\//, kind: 503 });
+    const running = stack.models.activeModel?.version;
+    await sync.syncOnce();
+    expect(cp.faults).toHaveLength(0);
+    expect(stack.models.activeModel?.version).toBe(running);
+    expect(sync.pendingReports.at(-1)).toMatchObject({ state: 'failed', rolloutId: 'r31' });
+    expect(sync.pendingReports.at(-1)?.error).toMatch(/HTTP 503/);
+
+    const missing = { ...ref, sha256: 'f'.repeat(64), url: `/api/v1/bundles/${'f'.repeat(64)}` };
+    cp.desired = { ...cp.desired, revision: 32, model: missing, rolloutId: 'r32' };
+    const before = await retries(stack, 'download');
+    await sync.syncOnce();
+    expect(await retries(stack, 'download')).toBe(before);
+    expect(sync.pendingReports.at(-1)?.error).toMatch(/HTTP 404/);
   });
 
   it('applies thresholds, downloads, verifies and switches to a new model, and reports it', async () => {

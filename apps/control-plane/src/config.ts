@@ -107,6 +107,8 @@ export const ControlPlaneConfig = z
      */
     deviceSignatures: z.enum(['required', 'registered']).default('required'),
     offlineAfterSeconds: int(5, 86400).default(90),
+    /** A retry of the same enrolment request with its used token gets the same device this long after; 0 = off. */
+    enrolRetryWindowSeconds: int(0, 7 * 86400).default(3600),
     rolloutTickMs: int(0, 3_600_000).default(5000),
     /** Requests per minute per principal (or per address when anonymous); 0 turns limiting off. */
     rateLimitPerMinute: int(0, 1_000_000).default(1200),
@@ -302,6 +304,7 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   REQUIRE_SIGNED_MODELS: 'requireSignedModels',
   DEVICE_SIGNATURES: 'deviceSignatures',
   OFFLINE_AFTER_SECONDS: 'offlineAfterSeconds',
+  ENROL_RETRY_WINDOW_SECONDS: 'enrolRetryWindowSeconds',
   ROLLOUT_TICK_MS: 'rolloutTickMs',
   RATE_LIMIT_PER_MINUTE: 'rateLimitPerMinute',
   LOGIN_RATE_LIMIT_PER_MINUTE: 'loginRateLimitPerMinute',

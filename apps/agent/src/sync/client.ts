@@ -21,6 +21,8 @@ export class ControlPlaneError extends Error {
     readonly status?: number,
     /** The parsed JSON body of a 4xx answer, when it had one. */
     readonly body?: unknown,
+    /** Set when it is known whether repeating the call may help (no answer: yes); see retry.ts. */
+    readonly transient?: boolean,
   ) {
     super(message);
   }
@@ -117,16 +119,27 @@ export class ControlPlaneClient {
       await rename(tmp, dest);
     } catch (e) {
       await rm(tmp, { force: true });
-      throw e;
+      if (e instanceof ControlPlaneError) throw e;
+      // File-system errors name a path (disk full, permissions): repeating the download will not help. Anything
+      // else broke the body while it streamed in (connection reset, timeout): worth another try.
+      if (e && typeof e === 'object' && 'path' in e) throw e;
+      throw new ControlPlaneError(`GET ${path}: ${(e as Error).message}`, undefined, undefined, true);
     }
     return { sha256: hash.digest('hex'), bytes };
   }
 
   private async json<T extends z.ZodType>(path: string, opts: RequestOpts, schema: T): Promise<z.infer<T>> {
     const res = await this.request(path, opts);
-    const body = await res.json().catch(() => {
-      throw new ControlPlaneError(`${opts.method} ${path}: response is not JSON`);
+    const text = await res.text().catch((e: Error) => {
+      // The connection broke while the answer streamed in (e.g. an enrolment reply lost after the commit).
+      throw new ControlPlaneError(`${opts.method} ${path}: ${e.message}`, undefined, undefined, true);
     });
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ControlPlaneError(`${opts.method} ${path}: response is not JSON`);
+    }
     const r = schema.safeParse(body);
     if (!r.success) {
       const i = r.error.issues[0];
@@ -150,7 +163,13 @@ export class ControlPlaneClient {
         signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
       });
     } catch (e) {
-      throw new ControlPlaneError(`${opts.method} ${path}: ${(e as Error).message}`);
+      // No answer (timeout, connection refused or reset): the request may or may not have been handled.
+      throw new ControlPlaneError(
+        `${opts.method} ${path}: ${(e as Error).message}`,
+        undefined,
+        undefined,
+        true,
+      );
     }
     if (!res.ok) {
       const text = await res.text().catch(() => '');

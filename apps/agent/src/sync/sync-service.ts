@@ -10,6 +10,7 @@ import type { InspectorFactory } from '../inspector/types.js';
 import type { AgentMetrics } from '../metrics.js';
 import { verifyBundle } from './bundle-verify.js';
 import type { ControlPlaneClient } from './client.js';
+import { withRetry } from './retry.js';
 import type { StateStore } from './state-store.js';
 
 type Report = Heartbeat['modelReports'][number];
@@ -37,6 +38,11 @@ export interface SyncOptions {
   publicKey: KeyObject | null;
   heartbeatMs: number;
   backoff: { initialMs: number; maxMs: number };
+  /**
+   * Tries per enrolment and per bundle download before the cycle fails (enrolment) or the activation is reported
+   * failed (download), repeating only transient failures (timeout, reset, 5xx); default 4.
+   */
+  retryAttempts?: number;
   clock: Clock;
   logger: Logger;
   metrics: AgentMetrics;
@@ -117,13 +123,16 @@ export class SyncService {
     if (existing) return existing.credential;
     if (!this.o.enrolToken)
       throw new Error('controlPlane.enrolToken: needed to enrol (no stored credential)');
-    const res = await this.o.client.enrol({
+    const req = {
       token: this.o.enrolToken,
       hostname: this.o.hostname,
       agentVersion: this.o.agentVersion,
       providers: this.o.providers,
       publicKey: this.o.devicePublicKey,
-    });
+    };
+    // The same request each time: a reply lost after the control plane committed is answered again with the same
+    // device and credential (a different request with the used token would be refused).
+    const res = await this.retrying('enrol', () => this.o.client.enrol(req));
     this.o.state.update({ enrolment: res });
     this.o.onEnrolled?.(res);
     this.o.logger.info(
@@ -131,6 +140,18 @@ export class SyncService {
       'enrolled',
     );
     return res.credential;
+  }
+
+  private retrying<T>(call: 'enrol' | 'download', fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, {
+      attempts: this.o.retryAttempts ?? 4,
+      backoff: this.o.backoff,
+      sleep: (ms) => new Promise((r) => this.o.clock.setTimeout(() => r(), ms)),
+      onRetry: (e, attempt, delayMs) => {
+        this.o.metrics.controlPlaneRetries.inc({ call });
+        this.o.logger.warn({ call, attempt, retryInMs: delayMs, err: (e as Error).message }, 'retrying');
+      },
+    });
   }
 
   heartbeat(reports: Report[] = this.reports): Heartbeat {
@@ -195,7 +216,10 @@ export class SyncService {
       this.reports.push({ model, state, error, rolloutId });
     const path = join(this.o.bundlesDir, `${ref.sha256}.tar`);
     try {
-      const got = await this.o.client.download(cred, ref.url, path, ref.bytes);
+      // One 503 or reset from a loaded load balancer must not fail the activation (and roll a rollout back).
+      const got = await this.retrying('download', () =>
+        this.o.client.download(cred, ref.url, path, ref.bytes),
+      );
       verifyBundle(got, ref, this.o.publicKey);
       const inspector = await this.o.factory(path, ref.sha256);
       if (role === 'active') {

@@ -115,6 +115,12 @@ export class Metrics {
     help: 'Unix time of the last completed OK-image retention sweep on this replica',
     registers: [this.registry],
   });
+  readonly enrolments = new Counter({
+    name: 'diad_enrolments_total',
+    help: 'Enrolment requests, by outcome (enrolled; replayed: a retry answered with the same device; refused)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly rolloutActions = new Counter({
     name: 'diad_rollout_actions_total',
     help: 'Rollout transitions, by action',

@@ -9,14 +9,17 @@ import {
 import { z } from 'zod';
 import { AuditService } from '../audit/audit.service.js';
 import { AuthService } from '../auth/auth.service.js';
-import { deviceCredential, randomSecret, sha256Hex } from '../auth/secrets.js';
+import { randomSecret, sha256Hex } from '../auth/secrets.js';
+import type { Logger } from '../common/logger.js';
+import { Metrics } from '../common/metrics.js';
 import type { RequestContext } from '../common/request-context.js';
-import { CLOCK, type Clock, CONFIG } from '../common/tokens.js';
+import { CLOCK, type Clock, CONFIG, LOGGER } from '../common/tokens.js';
 import type { ControlPlaneConfig } from '../config.js';
 import { Database } from '../db/database.js';
-import type { Device } from '../generated/prisma/client.js';
+import type { Device, Prisma } from '../generated/prisma/client.js';
 import { BrokerIdentityService } from './broker-identities/broker-identity.service.js';
 import { DeviceDirectory } from './device-directory.js';
+import { enrolmentCredential, enrolRequestHash, replayEnrolment } from './enrolment.js';
 
 const code = z
   .string()
@@ -50,6 +53,8 @@ export const DeviceQuery = z.object({
   online: z.enum(['true', 'false']).optional(),
 });
 
+type Tx = Prisma.TransactionClient;
+
 /** Sites → lines → stations → devices; enrolment; device status. */
 @Injectable()
 export class FleetService {
@@ -61,6 +66,8 @@ export class FleetService {
     @Inject(BrokerIdentityService) private readonly brokerIds: BrokerIdentityService,
     @Inject(CONFIG) private readonly config: ControlPlaneConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(Metrics) private readonly metrics: Metrics,
+    @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   createSite(ctx: RequestContext, input: z.infer<typeof CreateSite>) {
@@ -224,19 +231,25 @@ export class FleetService {
     });
   }
 
-  /** Trades a one-time token for a device id and credential; the token cannot be used twice. */
+  /**
+   * Trades a one-time token for a device id and credential; the token cannot be used twice, except by a retry of
+   * the same request within the retry window, which gets the same device and credential (see enrolment.ts).
+   */
   async enrol(input: EnrolRequest, ip: string | null): Promise<EnrolResponse> {
     const now = this.clock.now();
     const hash = sha256Hex(input.token);
     const deviceId = uuidv7(now.getTime());
-    const { credential, hash: credentialHash } = deviceCredential(deviceId);
+    const requestHash = enrolRequestHash(input);
+    const credentialNonce = randomSecret(16);
+    const { credential, hash: credentialHash } = enrolmentCredential(input.token, deviceId, credentialNonce);
     const res = await this.db.prisma.$transaction(async (tx) => {
-      // The conditional update is the one-time check: of two racing enrolments only one sees count 1.
+      // The conditional update is the one-time check: of two racing enrolments only one sees count 1 (the other
+      // waits for its row lock and then finds the token used: a replay when it is the same request).
       const claimed = await tx.enrolmentToken.updateMany({
         where: { tokenHash: hash, usedAt: null, expiresAt: { gt: now } },
-        data: { usedAt: now, deviceId },
+        data: { usedAt: now, deviceId, requestHash, credentialNonce },
       });
-      if (claimed.count !== 1) throw new UnauthorizedException('enrolment token is unknown, used or expired');
+      if (claimed.count !== 1) return this.replay(tx, input, hash, requestHash, now, ip);
       const token = await tx.enrolmentToken.findUniqueOrThrow({
         where: { tokenHash: hash },
         include: { station: { include: { line: { include: { site: true } } } } },
@@ -271,10 +284,62 @@ export class FleetService {
         line: token.station.line.code,
         station: token.station.code,
         ...(broker ? { broker } : {}),
+        replayed: false,
       };
     }, this.brokerTx());
-    this.directory.invalidate();
-    return res;
+    this.metrics.enrolments.inc({ outcome: res.replayed ? 'replayed' : 'enrolled' });
+    if (!res.replayed) this.directory.invalidate();
+    const { replayed: _, ...out } = res;
+    return out;
+  }
+
+  /** A used token: the same device and credential for a retry of the request that used it, else 401. */
+  private async replay(
+    tx: Tx,
+    input: EnrolRequest,
+    tokenHash: string,
+    requestHash: string,
+    now: Date,
+    ip: string | null,
+  ) {
+    const used = await tx.enrolmentToken.findUnique({
+      where: { tokenHash },
+      include: { station: { include: { line: { include: { site: true } } } } },
+    });
+    const device = used?.deviceId ? await tx.device.findUnique({ where: { id: used.deviceId } }) : null;
+    const r = replayEnrolment({
+      token: input.token,
+      requestHash,
+      used,
+      device,
+      now,
+      windowSeconds: this.config.enrolRetryWindowSeconds,
+    });
+    if ('refused' in r || !used || !device) {
+      this.metrics.enrolments.inc({ outcome: 'refused' });
+      this.log.warn({ ip, why: 'refused' in r ? r.refused : 'unknown' }, 'enrolment refused');
+      throw new UnauthorizedException('enrolment token is unknown, used or expired');
+    }
+    await this.audit.record(
+      tx,
+      {
+        principal: { kind: 'device', id: device.id, name: device.name, role: 'device', deviceId: device.id },
+        requestId: null,
+        ip,
+      },
+      { action: 'device.enrol-retry', entityType: 'device', entityId: device.id },
+    );
+    // The broker login is derived, not stored: provisioning again is harmless and hands back the same one.
+    const broker = await this.brokerIds.provision(tx, device.id);
+    return {
+      deviceId: device.id,
+      credential: r.credential,
+      site: used.station.line.site.code,
+      line: used.station.line.code,
+      station: used.station.code,
+      ...(broker ? { broker } : {}),
+      replayed: true,
+    };
   }
 
   /** Transaction options for changes that also talk to the broker. */

@@ -152,17 +152,25 @@ describe.each(BACKENDS)('partitioned results on $name', ({ name }) => {
     const idx = await db.prisma.$queryRawUnsafe<Array<{ name: string }>>(
       `SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = to_regclass('results') ORDER BY 1`,
     );
+    // Every filtered index ends in the page order (inspected_at, result_id) DESC (#15).
     expect(idx.map((i) => i.name.replace(/^.*\./, ''))).toEqual([
-      'results_device_id_inspected_at_idx',
+      'results_device_id_inspected_at_result_id_idx',
       'results_inspected_at_result_id_idx',
-      'results_line_inspected_at_idx',
-      'results_line_verdict_inspected_at_idx',
-      'results_model_name_model_version_inspected_at_idx',
+      'results_line_inspected_at_result_id_idx',
+      'results_line_verdict_inspected_at_result_id_idx',
+      'results_model_name_model_version_inspected_at_result_id_idx',
       'results_part_id_idx',
       'results_pkey',
-      'results_site_line_station_inspected_at_idx',
-      'results_site_line_station_verdict_inspected_at_idx',
+      'results_site_line_station_inspected_at_result_id_idx',
+      'results_site_line_station_verdict_inspected_at_result_id_idx',
     ]);
+    // ... on every partition too, so a page of a line reads its rows in order from each partition's index.
+    const [{ n }] = await db.prisma.$queryRawUnsafe<Array<{ n: number }>>(
+      `SELECT count(*)::int AS n FROM pg_index
+        WHERE indrelid = to_regclass('${parts[0].name}')
+          AND pg_get_indexdef(indexrelid) LIKE '%inspected_at DESC, result_id DESC)'`,
+    );
+    expect(n).toBe(7);
   }, 120_000);
 
   it('keeps ingestion idempotent on result id across partitions', async () => {

@@ -2028,6 +2028,8 @@ export const EnrolmentTokenScalarFieldEnum = {
   expiresAt: 'expiresAt',
   usedAt: 'usedAt',
   deviceId: 'deviceId',
+  requestHash: 'requestHash',
+  credentialNonce: 'credentialNonce',
   createdBy: 'createdBy',
   createdAt: 'createdAt'
 } as const

@@ -162,6 +162,8 @@ export const EnrolmentTokenScalarFieldEnum = {
   expiresAt: 'expiresAt',
   usedAt: 'usedAt',
   deviceId: 'deviceId',
+  requestHash: 'requestHash',
+  credentialNonce: 'credentialNonce',
   createdBy: 'createdBy',
   createdAt: 'createdAt'
 } as const

@@ -32,6 +32,8 @@ export type EnrolmentTokenMinAggregateOutputType = {
   expiresAt: Date | null
   usedAt: Date | null
   deviceId: string | null
+  requestHash: string | null
+  credentialNonce: string | null
   createdBy: string | null
   createdAt: Date | null
 }
@@ -44,6 +46,8 @@ export type EnrolmentTokenMaxAggregateOutputType = {
   expiresAt: Date | null
   usedAt: Date | null
   deviceId: string | null
+  requestHash: string | null
+  credentialNonce: string | null
   createdBy: string | null
   createdAt: Date | null
 }
@@ -56,6 +60,8 @@ export type EnrolmentTokenCountAggregateOutputType = {
   expiresAt: number
   usedAt: number
   deviceId: number
+  requestHash: number
+  credentialNonce: number
   createdBy: number
   createdAt: number
   _all: number
@@ -70,6 +76,8 @@ export type EnrolmentTokenMinAggregateInputType = {
   expiresAt?: true
   usedAt?: true
   deviceId?: true
+  requestHash?: true
+  credentialNonce?: true
   createdBy?: true
   createdAt?: true
 }
@@ -82,6 +90,8 @@ export type EnrolmentTokenMaxAggregateInputType = {
   expiresAt?: true
   usedAt?: true
   deviceId?: true
+  requestHash?: true
+  credentialNonce?: true
   createdBy?: true
   createdAt?: true
 }
@@ -94,6 +104,8 @@ export type EnrolmentTokenCountAggregateInputType = {
   expiresAt?: true
   usedAt?: true
   deviceId?: true
+  requestHash?: true
+  credentialNonce?: true
   createdBy?: true
   createdAt?: true
   _all?: true
@@ -179,6 +191,8 @@ export type EnrolmentTokenGroupByOutputType = {
   expiresAt: Date
   usedAt: Date | null
   deviceId: string | null
+  requestHash: string | null
+  credentialNonce: string | null
   createdBy: string
   createdAt: Date
   _count: EnrolmentTokenCountAggregateOutputType | null
@@ -212,6 +226,8 @@ export type EnrolmentTokenWhereInput = {
   expiresAt?: Prisma.DateTimeFilter<"EnrolmentToken"> | Date | string
   usedAt?: Prisma.DateTimeNullableFilter<"EnrolmentToken"> | Date | string | null
   deviceId?: Prisma.UuidNullableFilter<"EnrolmentToken"> | string | null
+  requestHash?: Prisma.StringNullableFilter<"EnrolmentToken"> | string | null
+  credentialNonce?: Prisma.StringNullableFilter<"EnrolmentToken"> | string | null
   createdBy?: Prisma.StringFilter<"EnrolmentToken"> | string
   createdAt?: Prisma.DateTimeFilter<"EnrolmentToken"> | Date | string
   station?: Prisma.XOR<Prisma.StationScalarRelationFilter, Prisma.StationWhereInput>
@@ -225,6 +241,8 @@ export type EnrolmentTokenOrderByWithRelationInput = {
   expiresAt?: Prisma.SortOrder
   usedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   deviceId?: Prisma.SortOrderInput | Prisma.SortOrder
+  requestHash?: Prisma.SortOrderInput | Prisma.SortOrder
+  credentialNonce?: Prisma.SortOrderInput | Prisma.SortOrder
   createdBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   station?: Prisma.StationOrderByWithRelationInput
@@ -241,6 +259,8 @@ export type EnrolmentTokenWhereUniqueInput = Prisma.AtLeast<{
   expiresAt?: Prisma.DateTimeFilter<"EnrolmentToken"> | Date | string
   usedAt?: Prisma.DateTimeNullableFilter<"EnrolmentToken"> | Date | string | null
   deviceId?: Prisma.UuidNullableFilter<"EnrolmentToken"> | string | null
+  requestHash?: Prisma.StringNullableFilter<"EnrolmentToken"> | string | null
+  credentialNonce?: Prisma.StringNullableFilter<"EnrolmentToken"> | string | null
   createdBy?: Prisma.StringFilter<"EnrolmentToken"> | string
   createdAt?: Prisma.DateTimeFilter<"EnrolmentToken"> | Date | string
   station?: Prisma.XOR<Prisma.StationScalarRelationFilter, Prisma.StationWhereInput>
@@ -254,6 +274,8 @@ export type EnrolmentTokenOrderByWithAggregationInput = {
   expiresAt?: Prisma.SortOrder
   usedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   deviceId?: Prisma.SortOrderInput | Prisma.SortOrder
+  requestHash?: Prisma.SortOrderInput | Prisma.SortOrder
+  credentialNonce?: Prisma.SortOrderInput | Prisma.SortOrder
   createdBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.EnrolmentTokenCountOrderByAggregateInput
@@ -272,6 +294,8 @@ export type EnrolmentTokenScalarWhereWithAggregatesInput = {
   expiresAt?: Prisma.DateTimeWithAggregatesFilter<"EnrolmentToken"> | Date | string
   usedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"EnrolmentToken"> | Date | string | null
   deviceId?: Prisma.UuidNullableWithAggregatesFilter<"EnrolmentToken"> | string | null
+  requestHash?: Prisma.StringNullableWithAggregatesFilter<"EnrolmentToken"> | string | null
+  credentialNonce?: Prisma.StringNullableWithAggregatesFilter<"EnrolmentToken"> | string | null
   createdBy?: Prisma.StringWithAggregatesFilter<"EnrolmentToken"> | string
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"EnrolmentToken"> | Date | string
 }
@@ -283,6 +307,8 @@ export type EnrolmentTokenCreateInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   deviceId?: string | null
+  requestHash?: string | null
+  credentialNonce?: string | null
   createdBy: string
   createdAt?: Date | string
   station: Prisma.StationCreateNestedOneWithoutTokensInput
@@ -296,6 +322,8 @@ export type EnrolmentTokenUncheckedCreateInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   deviceId?: string | null
+  requestHash?: string | null
+  credentialNonce?: string | null
   createdBy: string
   createdAt?: Date | string
 }
@@ -307,6 +335,8 @@ export type EnrolmentTokenUpdateInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deviceId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  requestHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  credentialNonce?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   station?: Prisma.StationUpdateOneRequiredWithoutTokensNestedInput
@@ -320,6 +350,8 @@ export type EnrolmentTokenUncheckedUpdateInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deviceId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  requestHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  credentialNonce?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -332,6 +364,8 @@ export type EnrolmentTokenCreateManyInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   deviceId?: string | null
+  requestHash?: string | null
+  credentialNonce?: string | null
   createdBy: string
   createdAt?: Date | string
 }
@@ -343,6 +377,8 @@ export type EnrolmentTokenUpdateManyMutationInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deviceId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  requestHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  credentialNonce?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -355,6 +391,8 @@ export type EnrolmentTokenUncheckedUpdateManyInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deviceId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  requestHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  credentialNonce?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -377,6 +415,8 @@ export type EnrolmentTokenCountOrderByAggregateInput = {
   expiresAt?: Prisma.SortOrder
   usedAt?: Prisma.SortOrder
   deviceId?: Prisma.SortOrder
+  requestHash?: Prisma.SortOrder
+  credentialNonce?: Prisma.SortOrder
   createdBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
@@ -389,6 +429,8 @@ export type EnrolmentTokenMaxOrderByAggregateInput = {
   expiresAt?: Prisma.SortOrder
   usedAt?: Prisma.SortOrder
   deviceId?: Prisma.SortOrder
+  requestHash?: Prisma.SortOrder
+  credentialNonce?: Prisma.SortOrder
   createdBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
@@ -401,6 +443,8 @@ export type EnrolmentTokenMinOrderByAggregateInput = {
   expiresAt?: Prisma.SortOrder
   usedAt?: Prisma.SortOrder
   deviceId?: Prisma.SortOrder
+  requestHash?: Prisma.SortOrder
+  credentialNonce?: Prisma.SortOrder
   createdBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
@@ -454,6 +498,8 @@ export type EnrolmentTokenCreateWithoutStationInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   deviceId?: string | null
+  requestHash?: string | null
+  credentialNonce?: string | null
   createdBy: string
   createdAt?: Date | string
 }
@@ -465,6 +511,8 @@ export type EnrolmentTokenUncheckedCreateWithoutStationInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   deviceId?: string | null
+  requestHash?: string | null
+  credentialNonce?: string | null
   createdBy: string
   createdAt?: Date | string
 }
@@ -506,6 +554,8 @@ export type EnrolmentTokenScalarWhereInput = {
   expiresAt?: Prisma.DateTimeFilter<"EnrolmentToken"> | Date | string
   usedAt?: Prisma.DateTimeNullableFilter<"EnrolmentToken"> | Date | string | null
   deviceId?: Prisma.UuidNullableFilter<"EnrolmentToken"> | string | null
+  requestHash?: Prisma.StringNullableFilter<"EnrolmentToken"> | string | null
+  credentialNonce?: Prisma.StringNullableFilter<"EnrolmentToken"> | string | null
   createdBy?: Prisma.StringFilter<"EnrolmentToken"> | string
   createdAt?: Prisma.DateTimeFilter<"EnrolmentToken"> | Date | string
 }
@@ -517,6 +567,8 @@ export type EnrolmentTokenCreateManyStationInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   deviceId?: string | null
+  requestHash?: string | null
+  credentialNonce?: string | null
   createdBy: string
   createdAt?: Date | string
 }
@@ -528,6 +580,8 @@ export type EnrolmentTokenUpdateWithoutStationInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deviceId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  requestHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  credentialNonce?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -539,6 +593,8 @@ export type EnrolmentTokenUncheckedUpdateWithoutStationInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deviceId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  requestHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  credentialNonce?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -550,6 +606,8 @@ export type EnrolmentTokenUncheckedUpdateManyWithoutStationInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deviceId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  requestHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  credentialNonce?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdBy?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -564,6 +622,8 @@ export type EnrolmentTokenSelect<ExtArgs extends runtime.Types.Extensions.Intern
   expiresAt?: boolean
   usedAt?: boolean
   deviceId?: boolean
+  requestHash?: boolean
+  credentialNonce?: boolean
   createdBy?: boolean
   createdAt?: boolean
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
@@ -577,6 +637,8 @@ export type EnrolmentTokenSelectCreateManyAndReturn<ExtArgs extends runtime.Type
   expiresAt?: boolean
   usedAt?: boolean
   deviceId?: boolean
+  requestHash?: boolean
+  credentialNonce?: boolean
   createdBy?: boolean
   createdAt?: boolean
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
@@ -590,6 +652,8 @@ export type EnrolmentTokenSelectUpdateManyAndReturn<ExtArgs extends runtime.Type
   expiresAt?: boolean
   usedAt?: boolean
   deviceId?: boolean
+  requestHash?: boolean
+  credentialNonce?: boolean
   createdBy?: boolean
   createdAt?: boolean
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
@@ -603,11 +667,13 @@ export type EnrolmentTokenSelectScalar = {
   expiresAt?: boolean
   usedAt?: boolean
   deviceId?: boolean
+  requestHash?: boolean
+  credentialNonce?: boolean
   createdBy?: boolean
   createdAt?: boolean
 }
 
-export type EnrolmentTokenOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tokenHash" | "stationId" | "deviceName" | "expiresAt" | "usedAt" | "deviceId" | "createdBy" | "createdAt", ExtArgs["result"]["enrolmentToken"]>
+export type EnrolmentTokenOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tokenHash" | "stationId" | "deviceName" | "expiresAt" | "usedAt" | "deviceId" | "requestHash" | "credentialNonce" | "createdBy" | "createdAt", ExtArgs["result"]["enrolmentToken"]>
 export type EnrolmentTokenInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   station?: boolean | Prisma.StationDefaultArgs<ExtArgs>
 }
@@ -631,6 +697,12 @@ export type $EnrolmentTokenPayload<ExtArgs extends runtime.Types.Extensions.Inte
     expiresAt: Date
     usedAt: Date | null
     deviceId: string | null
+    /**
+     * sha256 of the enrolment request that used the token, and the nonce its credential was derived with: a retry
+     * of that request within ENROL_RETRY_WINDOW_SECONDS gets the same device and credential.
+     */
+    requestHash: string | null
+    credentialNonce: string | null
     createdBy: string
     createdAt: Date
   }, ExtArgs["result"]["enrolmentToken"]>
@@ -1064,6 +1136,8 @@ export interface EnrolmentTokenFieldRefs {
   readonly expiresAt: Prisma.FieldRef<"EnrolmentToken", 'DateTime'>
   readonly usedAt: Prisma.FieldRef<"EnrolmentToken", 'DateTime'>
   readonly deviceId: Prisma.FieldRef<"EnrolmentToken", 'String'>
+  readonly requestHash: Prisma.FieldRef<"EnrolmentToken", 'String'>
+  readonly credentialNonce: Prisma.FieldRef<"EnrolmentToken", 'String'>
   readonly createdBy: Prisma.FieldRef<"EnrolmentToken", 'String'>
   readonly createdAt: Prisma.FieldRef<"EnrolmentToken", 'DateTime'>
 }
