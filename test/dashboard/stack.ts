@@ -40,6 +40,7 @@ export async function startStack(): Promise<Stack> {
     adminPassword: USERS.admin.password,
     logLevel: 'silent',
     rolloutTickMs: 0,
+    responseCheck: 'reject',
     loginRateLimitPerMinute: 0,
     dashboardDir: dist,
   });

@@ -64,6 +64,7 @@ export async function startHarness(
       adminPassword: ADMIN_PASSWORD,
       logLevel: 'silent',
       rolloutTickMs: 0,
+      responseCheck: 'reject',
       // Tests share brokers: a persistent session per random port would outlive the test.
       mqttCleanSession: true,
       ...extra,
