@@ -22,6 +22,10 @@ export const ControlPlaneConfig = z
      * nothing, so it can neither drop the audit trigger nor change audit rows.
      */
     databaseOwnerUrl: z.string().optional(),
+    /** PostgreSQL connections per replica. */
+    databasePoolSize: int(1, 500).default(10),
+    /** How long a transaction waits for a free connection (ms) before it fails. */
+    databaseTxWaitMs: int(100, 120_000).default(10_000),
     databaseSchema: z
       .string()
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lowercase SQL identifier')
@@ -270,6 +274,8 @@ export const ENV_KEYS: Record<string, keyof ControlPlaneConfig> = {
   PORT: 'port',
   DATABASE_URL: 'databaseUrl',
   DATABASE_OWNER_URL: 'databaseOwnerUrl',
+  DATABASE_POOL_SIZE: 'databasePoolSize',
+  DATABASE_TX_WAIT_MS: 'databaseTxWaitMs',
   DATABASE_SCHEMA: 'databaseSchema',
   DATA_DIR: 'dataDir',
   BLOB_DIR: 'blobDir',

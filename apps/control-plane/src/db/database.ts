@@ -15,6 +15,10 @@ export interface DatabaseOptions {
   databaseOwnerUrl?: string;
   databaseSchema: string;
   dataDir: string;
+  /** PostgreSQL connections this replica holds at most (default 10). */
+  databasePoolSize?: number;
+  /** How long a transaction waits for a free connection before it fails (Prisma's maxWait; default 10 s). */
+  databaseTxWaitMs?: number;
 }
 
 /** The Prisma client plus what it runs on; the adapter is chosen here, once, at start-up. */
@@ -33,7 +37,10 @@ export class Database {
 
   static async open(opts: DatabaseOptions): Promise<Database> {
     if (opts.databaseUrl)
-      return Database.openPostgres(opts.databaseUrl, opts.databaseSchema, opts.databaseOwnerUrl);
+      return Database.openPostgres(opts.databaseUrl, opts.databaseSchema, opts.databaseOwnerUrl, {
+        max: opts.databasePoolSize ?? 10,
+        maxWait: opts.databaseTxWaitMs ?? 10_000,
+      });
     return Database.openPglite(opts.dataDir);
   }
 
@@ -60,7 +67,12 @@ export class Database {
     );
   }
 
-  private static async openPostgres(url: string, schema: string, ownerUrl?: string): Promise<Database> {
+  private static async openPostgres(
+    url: string,
+    schema: string,
+    ownerUrl: string | undefined,
+    pool: { max: number; maxWait: number },
+  ): Promise<Database> {
     const connection = { connectionString: url, options: `-c search_path="${schema}"` };
     const owner = { connectionString: ownerUrl ?? url, options: `-c search_path="${schema}"` };
     const appRole = ownerUrl ? decodeURIComponent(new URL(url).username) : null;
@@ -71,7 +83,12 @@ export class Database {
     } finally {
       await admin.end();
     }
-    const prisma = new PrismaClient({ adapter: new PrismaPg({ ...connection, max: 10 }, { schema }) });
+    // Prisma's own wait for a connection (2 s) made a 1,000-agent fleet fail rollouts and enrolments with P2028 while
+    // the pool was busy with ingestion: a transaction now queues for `maxWait` instead.
+    const prisma = new PrismaClient({
+      adapter: new PrismaPg({ ...connection, max: pool.max }, { schema }),
+      transactionOptions: { maxWait: pool.maxWait },
+    });
     const open = async () => {
       const client = new pg.Client(owner);
       await client.connect();
