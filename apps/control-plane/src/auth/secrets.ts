@@ -53,11 +53,6 @@ export const DEVICE_CREDENTIAL_RE = new RegExp(`^diad_d_(${UUID})_([A-Za-z0-9_-]
 /** `diad_k_<prefix>_<secret>`. */
 export const API_KEY_RE = /^diad_k_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
-export function deviceCredential(deviceId: string): { credential: string; hash: string } {
-  const secret = randomSecret();
-  return { credential: `diad_d_${deviceId}_${secret}`, hash: sha256Hex(secret) };
-}
-
 export function newApiKey(): { key: string; prefix: string; hash: string } {
   const prefix = randomBytes(6).toString('hex');
   const secret = randomSecret();

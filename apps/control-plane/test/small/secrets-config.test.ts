@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   API_KEY_RE,
   DEVICE_CREDENTIAL_RE,
-  deviceCredential,
   hashPassword,
   newApiKey,
   sha256Hex,
   verifyPassword,
 } from '../../src/auth/secrets.js';
 import { configFromEnv, parseConfig } from '../../src/config.js';
+import { enrolmentCredential } from '../../src/fleet/enrolment.js';
 
 describe('secrets', () => {
   it('hashes passwords with a salt and verifies them', async () => {
@@ -22,7 +22,7 @@ describe('secrets', () => {
 
   it('issues device credentials and API keys that carry their lookup key and store only a hash', () => {
     const id = '0193a1b2-0000-7000-8000-000000000001';
-    const d = deviceCredential(id);
+    const d = enrolmentCredential('a-one-time-enrolment-token', id, 'nonce');
     const m = DEVICE_CREDENTIAL_RE.exec(d.credential)!;
     expect(m[1]).toBe(id);
     expect(sha256Hex(m[2])).toBe(d.hash);
