@@ -613,6 +613,7 @@ export class Agent {
       publicKey: cp.signingPublicKeyFile ? loadPublicKey(cp.signingPublicKeyFile) : null,
       heartbeatMs: cp.heartbeatMs,
       backoff: cp.backoff,
+      downloadGiveUpMs: cp.downloadGiveUpMs,
       clock: this.clock,
       logger: this.logger,
       metrics: this.metrics,

@@ -254,6 +254,11 @@ export const AgentConfigSchema = z.object({
       enrolToken: z.string().min(16).optional(),
       enrolTokenFile: z.string().optional(),
       heartbeatMs: z.number().int().min(100).default(15_000),
+      /**
+       * How long a bundle download may keep failing transiently (no answer, 5xx, 408, 429), retried every cycle,
+       * before the activation is reported failed.
+       */
+      downloadGiveUpMs: z.number().int().min(0).default(600_000),
       /** ed25519 public key (PEM file). When set, bundles must carry a valid signature. */
       signingPublicKeyFile: z.string().optional(),
       backoff,

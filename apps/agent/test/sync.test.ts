@@ -20,7 +20,11 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
   afterAll(() => cp.close());
 
   async function setup(
-    opts: { publicKey?: ReturnType<typeof generateKeyPairSync>['publicKey']; clock?: Clock } = {},
+    opts: {
+      publicKey?: ReturnType<typeof generateKeyPairSync>['publicKey'];
+      clock?: Clock;
+      downloadGiveUpMs?: number;
+    } = {},
   ) {
     const stack = await inspectionStack();
     const dataDir = tmp();
@@ -40,6 +44,7 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
       publicKey: opts.publicKey ?? null,
       heartbeatMs: 1000,
       backoff: { initialMs: 100, maxMs: 1000 },
+      downloadGiveUpMs: opts.downloadGiveUpMs,
       clock: opts.clock ?? new FakeClock(),
       logger: silent,
       metrics: stack.metrics,
@@ -126,9 +131,50 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
     expect(await retries(stack, 'download')).toBe(2);
   });
 
-  it('reports a failed activation after the last try, and does not retry a 404', async () => {
+  it('keeps a download that still fails transiently after the last try for the next cycle, reporting nothing', async () => {
     cp.tokens.add('one-time-token-0123456789');
-    const { sync, stack } = await setup({ clock: realClock });
+    const { sync, stack, state } = await setup({ clock: realClock });
+    await sync.syncOnce();
+    const applied = state.get().appliedRevision;
+    const ref = cp.offer(bundleBytes('7.5.0'), 'standin', '7.5.0');
+    cp.desired = { ...cp.desired, revision: 35, model: ref, rolloutId: 'r35' };
+    // A load balancer with no replica up answers every try of this cycle with a 503.
+    for (let i = 0; i < 4; i++) cp.faults.push({ method: 'GET', path: /\/bundles\//, kind: 503 });
+    const running = stack.models.activeModel?.version;
+    await sync.syncOnce();
+    expect(cp.faults).toHaveLength(0);
+    expect(stack.models.activeModel?.version).toBe(running);
+    expect(sync.pendingReports.filter((r) => r.rolloutId === 'r35')).toEqual([]);
+    expect(state.get().appliedRevision).toBe(applied);
+    // The next cycle finds the replicas back and activates the bundle.
+    await sync.syncOnce();
+    expect(stack.models.activeModel?.version).toBe('7.5.0');
+    expect(sync.pendingReports.filter((r) => r.rolloutId === 'r35')).toEqual([
+      expect.objectContaining({ state: 'active', error: null }),
+    ]);
+    expect(state.get().appliedRevision).toBe(35);
+  });
+
+  it('reports the activation failed once transient download failures outlast downloadGiveUpMs', async () => {
+    cp.tokens.add('one-time-token-0123456789');
+    const { sync, stack } = await setup({ clock: realClock, downloadGiveUpMs: 1 });
+    await sync.syncOnce();
+    const ref = cp.offer(bundleBytes('7.6.0'), 'standin', '7.6.0');
+    cp.desired = { ...cp.desired, revision: 36, model: ref, rolloutId: 'r36' };
+    for (let i = 0; i < 8; i++) cp.faults.push({ method: 'GET', path: /\/bundles\//, kind: 503 });
+    await sync.syncOnce(); // first failing cycle: within the give-up time
+    expect(sync.pendingReports.filter((r) => r.rolloutId === 'r36')).toEqual([]);
+    await sync.syncOnce(); // still failing, now past it
+    expect(cp.faults).toHaveLength(0);
+    expect(sync.pendingReports.filter((r) => r.rolloutId === 'r36')).toEqual([
+      expect.objectContaining({ state: 'failed', error: expect.stringMatching(/HTTP 503/) }),
+    ]);
+    expect(stack.models.activeModel?.version).not.toBe('7.6.0');
+  });
+
+  it('reports a failed activation after the last try past the give-up time, and does not retry a 404', async () => {
+    cp.tokens.add('one-time-token-0123456789');
+    const { sync, stack } = await setup({ clock: realClock, downloadGiveUpMs: 0 });
     await sync.syncOnce();
     const ref = cp.offer(bundleBytes('7.0.0'), 'standin', '7.0.0');
     cp.desired = { ...cp.desired, revision: 31, model: ref, rolloutId: 'r31' };

@@ -10,7 +10,7 @@ import type { InspectorFactory } from '../inspector/types.js';
 import type { AgentMetrics } from '../metrics.js';
 import { verifyBundle } from './bundle-verify.js';
 import type { ControlPlaneClient } from './client.js';
-import { withRetry } from './retry.js';
+import { isTransient, withRetry } from './retry.js';
 import type { StateStore } from './state-store.js';
 
 type Report = Heartbeat['modelReports'][number];
@@ -43,6 +43,11 @@ export interface SyncOptions {
    * failed (download), repeating only transient failures (timeout, reset, 5xx); default 4.
    */
   retryAttempts?: number;
+  /**
+   * How long a bundle download may keep failing transiently (after each cycle's tries) before the activation is
+   * reported failed; until then the desired state stays unapplied and the next cycle tries again. Default 10 min.
+   */
+  downloadGiveUpMs?: number;
   clock: Clock;
   logger: Logger;
   metrics: AgentMetrics;
@@ -61,6 +66,8 @@ export class SyncService {
   private reports: Report[] = [];
   private timer: unknown = null;
   private failures = 0;
+  /** Since when each bundle's download (by sha256) has failed transiently, cycle after cycle. */
+  private readonly downloadFailingSince = new Map<string, number>();
   private running = false;
   private cycle: Promise<void> | null = null;
 
@@ -185,6 +192,7 @@ export class SyncService {
     this.o.state.update({ thresholds });
 
     const { models } = this.o;
+    let settled = true;
     const ref = (b: BundleRef): ModelRef => ({ name: b.name, version: b.version, sha256: b.sha256 });
     if (d.model && d.model.sha256 === models.activeModel?.sha256) {
       // Already running it (e.g. after a restart): confirm, so a rollout waiting for this device can go on.
@@ -197,20 +205,31 @@ export class SyncService {
       this.reports.push({ model: ref(d.model), state: 'active', error: null, rolloutId: d.rolloutId });
       this.o.metrics.modelSwitches.inc({ outcome: 'activated' });
     } else if (d.model) {
-      await this.install(cred, d.model, 'active', d.rolloutId);
+      settled = await this.install(cred, d.model, 'active', d.rolloutId);
     }
     if (d.shadowModel && d.shadowModel.sha256 !== this.o.models.shadowModel?.sha256) {
-      await this.install(cred, d.shadowModel, 'shadow', d.rolloutId);
+      settled = (await this.install(cred, d.shadowModel, 'shadow', d.rolloutId)) && settled;
     } else if (!d.shadowModel && this.o.models.shadowModel) {
       await this.o.models.setShadow(null);
       this.o.state.update({ shadowBundle: null });
     }
-    this.o.state.update({ appliedRevision: d.revision });
+    // A download still failing transiently leaves the revision unapplied: the next cycle tries it again.
+    if (settled) this.o.state.update({ appliedRevision: d.revision });
     this.pruneBundles();
     this.o.onChange?.();
   }
 
-  private async install(cred: string, ref: BundleRef, role: 'active' | 'shadow', rolloutId: string | null) {
+  /**
+   * Downloads, verifies, loads and switches to a bundle. Returns false when the download failed transiently and
+   * the give-up time has not passed: nothing is reported and the caller leaves the desired state unapplied, so a
+   * load balancer that has no replica for a while (a fleet all downloading at once) does not fail a rollout.
+   */
+  private async install(
+    cred: string,
+    ref: BundleRef,
+    role: 'active' | 'shadow',
+    rolloutId: string | null,
+  ): Promise<boolean> {
     const model: ModelRef = { name: ref.name, version: ref.version, sha256: ref.sha256 };
     const report = (state: ModelActivation, error: string | null = null) =>
       this.reports.push({ model, state, error, rolloutId });
@@ -229,16 +248,33 @@ export class SyncService {
         await this.o.models.setShadow(inspector);
         this.o.state.update({ shadowBundle: { path, model: inspector.model } });
       }
+      this.downloadFailingSince.delete(ref.sha256);
       report(role);
       this.o.metrics.modelSwitches.inc({ outcome: role === 'active' ? 'activated' : 'shadow' });
       this.o.logger.info({ model, role }, 'model installed');
+      return true;
     } catch (e) {
       const msg = (e as Error).message;
+      if (isTransient(e)) {
+        const now = this.o.clock.now();
+        const since = this.downloadFailingSince.get(ref.sha256) ?? now;
+        this.downloadFailingSince.set(ref.sha256, since);
+        if (now - since < (this.o.downloadGiveUpMs ?? 600_000)) {
+          if (this.o.state.get().activeBundle?.path !== path) rmSync(path, { force: true });
+          this.o.logger.warn(
+            { model, role, err: msg, failingForMs: now - since },
+            'bundle download failed transiently; trying again next cycle',
+          );
+          return false;
+        }
+      }
+      this.downloadFailingSince.delete(ref.sha256);
       // A bundle that failed verification or loading is never kept for a later start.
       if (this.o.state.get().activeBundle?.path !== path) rmSync(path, { force: true });
       report('failed', msg);
       this.o.metrics.modelSwitches.inc({ outcome: 'failed' });
       this.o.logger.error({ model, role, err: msg }, 'model update failed; keeping the current model');
+      return true;
     }
   }
 
