@@ -299,7 +299,10 @@ export class Fleet {
   async stop(): Promise<ProducedRecord[]> {
     const out: ProducedRecord[] = [];
     const done = await Promise.all(this.workers.map((w) => this.ask(w, { op: 'stop' })));
-    for (const m of done) if (m.op === 'stopped') out.push(...JSON.parse(readFileSync(m.records, 'utf8')));
+    // Not push(...records): a spread of hundreds of thousands of records overflows the call stack.
+    for (const m of done)
+      if (m.op === 'stopped')
+        for (const r of JSON.parse(readFileSync(m.records, 'utf8')) as ProducedRecord[]) out.push(r);
     return out;
   }
 

@@ -43,7 +43,7 @@ async function main() {
   else {
     // A kept instance gets a fresh free port.
     const conf = join(db.data, 'postgresql.auto.conf');
-    writeFileSync(conf, readFileSync(conf, 'utf8').replace(/^port = \d+$/m, `port = ${db.port}`));
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace(/^port = '?\d+'?$/m, `port = ${db.port}`));
   }
   await db.start();
   try {
