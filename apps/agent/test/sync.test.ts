@@ -172,6 +172,27 @@ describe('control-plane sync (fake control plane over HTTP)', () => {
     expect(stack.models.activeModel?.version).not.toBe('7.6.0');
   });
 
+  it('starts the give-up time afresh for a bundle desired again after another desired state', async () => {
+    cp.tokens.add('one-time-token-0123456789');
+    const { sync, stack } = await setup({ clock: realClock, downloadGiveUpMs: 200 });
+    await sync.syncOnce();
+    const ref = cp.offer(bundleBytes('7.7.0'), 'standin', '7.7.0');
+    cp.desired = { ...cp.desired, revision: 37, model: ref, rolloutId: 'r37' };
+    for (let i = 0; i < 4; i++) cp.faults.push({ method: 'GET', path: /\/bundles\//, kind: 503 });
+    await sync.syncOnce(); // failing transiently: not reported
+    // The rollout is withdrawn (the running model desired again), then offered again later.
+    cp.desired = { ...cp.desired, revision: 38, model: null, rolloutId: null };
+    await sync.syncOnce();
+    await new Promise((r) => setTimeout(r, 300));
+    cp.desired = { ...cp.desired, revision: 39, model: ref, rolloutId: 'r39' };
+    for (let i = 0; i < 4; i++) cp.faults.push({ method: 'GET', path: /\/bundles\//, kind: 503 });
+    await sync.syncOnce(); // its first failing cycle again: within the give-up time
+    expect(cp.faults).toHaveLength(0);
+    expect(sync.pendingReports.filter((r) => r.state === 'failed')).toEqual([]);
+    await sync.syncOnce();
+    expect(stack.models.activeModel?.version).toBe('7.7.0');
+  });
+
   it('reports a failed activation after the last try past the give-up time, and does not retry a 404', async () => {
     cp.tokens.add('one-time-token-0123456789');
     const { sync, stack } = await setup({ clock: realClock, downloadGiveUpMs: 0 });

@@ -191,6 +191,9 @@ export class SyncService {
     this.o.inspection.setThresholds(thresholds);
     this.o.state.update({ thresholds });
 
+    // A bundle no longer desired is forgotten: desired again later, its give-up time starts afresh.
+    for (const sha of this.downloadFailingSince.keys())
+      if (sha !== d.model?.sha256 && sha !== d.shadowModel?.sha256) this.downloadFailingSince.delete(sha);
     const { models } = this.o;
     let settled = true;
     const ref = (b: BundleRef): ModelRef => ({ name: b.name, version: b.version, sha256: b.sha256 });
@@ -255,27 +258,36 @@ export class SyncService {
       return true;
     } catch (e) {
       const msg = (e as Error).message;
-      if (isTransient(e)) {
-        const now = this.o.clock.now();
-        const since = this.downloadFailingSince.get(ref.sha256) ?? now;
-        this.downloadFailingSince.set(ref.sha256, since);
-        if (now - since < (this.o.downloadGiveUpMs ?? 600_000)) {
-          if (this.o.state.get().activeBundle?.path !== path) rmSync(path, { force: true });
-          this.o.logger.warn(
-            { model, role, err: msg, failingForMs: now - since },
-            'bundle download failed transiently; trying again next cycle',
-          );
-          return false;
-        }
-      }
-      this.downloadFailingSince.delete(ref.sha256);
       // A bundle that failed verification or loading is never kept for a later start.
       if (this.o.state.get().activeBundle?.path !== path) rmSync(path, { force: true });
+      const failingForMs = this.retryNextCycle(ref.sha256, e);
+      if (failingForMs !== null) {
+        this.o.logger.warn(
+          { model, role, err: msg, failingForMs },
+          'bundle download failed transiently; trying again next cycle',
+        );
+        return false;
+      }
       report('failed', msg);
       this.o.metrics.modelSwitches.inc({ outcome: 'failed' });
       this.o.logger.error({ model, role, err: msg }, 'model update failed; keeping the current model');
       return true;
     }
+  }
+
+  /**
+   * For a transient failure within the give-up time since this bundle's first one: how long it has been failing
+   * (the caller tries again next cycle). Otherwise null, and the bundle's record is dropped.
+   */
+  private retryNextCycle(sha256: string, e: unknown): number | null {
+    if (isTransient(e)) {
+      const now = this.o.clock.now();
+      const since = this.downloadFailingSince.get(sha256) ?? now;
+      this.downloadFailingSince.set(sha256, since);
+      if (now - since < (this.o.downloadGiveUpMs ?? 600_000)) return now - since;
+    }
+    this.downloadFailingSince.delete(sha256);
+    return null;
   }
 
   /** Keeps only the bundles in use (active, shadow): downloaded bundles would otherwise fill the disk. */
